@@ -1,0 +1,129 @@
+//! `Engine::start` opens every actor over the store, each supervised on its
+//! own arbiter, and hands back one handle with every address and read view.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use crate::clock::SharedClock;
+use crate::directory::{ClientsView, Directory};
+use crate::domain::TokenFormat;
+use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError, SledKeyStore};
+use crate::revocation::{RevocationList, RevokedSet, SledRevocationStore};
+use crate::store::{Store, StoreError};
+use crate::tokens::{SledTokenStore, TokenIndex, TokenIssuer};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The `iss` of every token and the base of discovery.
+    pub issuer: String,
+    pub access_token_ttl: i64,
+    /// Upper bound of any per-client access token lifetime.
+    pub max_access_token_ttl: i64,
+    pub access_token_format: TokenFormat,
+    /// How long a revoked family is remembered (the longest refresh chain).
+    pub max_family_lifetime: i64,
+    pub keys: KeyConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] RotateError),
+}
+
+/// Every actor address and published view. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub config: Arc<EngineConfig>,
+    pub(crate) issuer_arc: Arc<str>,
+    pub clock: SharedClock,
+    pub store: Store,
+    pub keys: Arc<KeysView>,
+    pub clients: Arc<ClientsView>,
+    pub tokens: Arc<TokenIndex>,
+    pub revoked: Arc<RevokedSet>,
+    pub key_rotator: Addr<KeyRotator>,
+    pub directory: Addr<Directory>,
+    pub issuer: Addr<TokenIssuer>,
+    pub revocations: Addr<RevocationList>,
+    arbiters: Arc<Vec<ArbiterHandle>>,
+}
+
+impl Engine {
+    /// Load every actor's state from the store and start them. Must run
+    /// inside an actix `System`. Keys exist and are published when this
+    /// returns, so the server is ready to sign.
+    pub fn start(config: EngineConfig, store: Store, clock: SharedClock) -> Result<Engine, EngineError> {
+        let keys = Arc::new(KeysView::default());
+        let clients = Arc::new(ClientsView::default());
+        let tokens = Arc::new(TokenIndex::default());
+        let revoked = Arc::new(RevokedSet::default());
+
+        let rotator = KeyRotator::open(
+            config.keys.clone(),
+            Box::new(SledKeyStore::new(&store)?),
+            clock.clone(),
+            keys.clone(),
+        )?;
+        let directory = Directory::open(&store, clock.clone(), config.max_access_token_ttl, clients.clone())?;
+        let issuer = TokenIssuer::open(Box::new(SledTokenStore::new(&store)?), clock.clone(), tokens.clone())?;
+        let revocations = RevocationList::open(
+            Box::new(SledRevocationStore::new(&store)?),
+            clock.clone(),
+            revoked.clone(),
+        )?;
+
+        // One thread per actor: a slow key generation never delays a
+        // revocation, and a revocation flush never delays issuance.
+        let arbiters: Vec<Arbiter> = (0..4).map(|_| Arbiter::new()).collect();
+        let handles: Vec<ArbiterHandle> = arbiters.iter().map(|a| a.handle()).collect();
+        let mut h = handles.iter();
+        let (Some(a0), Some(a1), Some(a2), Some(a3)) = (h.next(), h.next(), h.next(), h.next()) else {
+            return Err(EngineError::Store(StoreError::Write("could not start arbiters".into())));
+        };
+        let key_rotator = Supervisor::start_in_arbiter(a0, move |_| rotator);
+        let directory = Supervisor::start_in_arbiter(a1, move |_| directory);
+        let issuer_addr = Supervisor::start_in_arbiter(a2, move |_| issuer);
+        let revocations = Supervisor::start_in_arbiter(a3, move |_| revocations);
+        // The arbiters run until stopped; their threads are detached here.
+        drop(arbiters);
+
+        Ok(Engine {
+            issuer_arc: Arc::from(config.issuer.as_str()),
+            config: Arc::new(config),
+            clock,
+            store,
+            keys,
+            clients,
+            tokens,
+            revoked,
+            key_rotator,
+            directory,
+            issuer: issuer_addr,
+            revocations,
+            arbiters: Arc::new(handles),
+        })
+    }
+
+    /// Ready when keys are loaded and every actor's mailbox is open.
+    pub fn is_ready(&self) -> bool {
+        self.keys.is_ready()
+            && self.key_rotator.connected()
+            && self.directory.connected()
+            && self.issuer.connected()
+            && self.revocations.connected()
+    }
+
+    /// Stop every actor thread and flush the store.
+    pub fn shutdown(&self) {
+        for a in self.arbiters.iter() {
+            a.stop();
+        }
+        if let Err(e) = self.store.flush_blocking() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Grant types, one file each. Each turns an authenticated client and its
+//! request parameters into a token response, recording what it issues.
+
+pub mod client_credentials;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::directory::Client;
+use crate::domain::{valid_audience, Scope, TokenFormat};
+use crate::engine::Engine;
+use crate::keys::JwtType;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::secret::{self, prefix};
+use crate::tokens::{Grant, NewToken, Record, TokenKind};
+
+/// RFC 9068 access token claims.
+#[derive(Debug, Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Aud<'a>,
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+    jti: uuid::fmt::Hyphenated,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+}
+
+/// `aud` is a string when there is one audience, an array otherwise.
+#[derive(Debug)]
+struct Aud<'a>(&'a [Arc<str>]);
+
+impl Serialize for Aud<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+/// The scope a request ends up with: the requested one if it is within what
+/// the client may have, all of it when none is asked for.
+pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<Scope, OAuthError> {
+    match requested {
+        None => Ok(client.scope.clone()),
+        Some(s) => {
+            let scope = Scope::parse(s).map_err(|e| OAuthError::invalid_scope(e.0))?;
+            if !scope.is_subset_of(&client.scope) {
+                return Err(OAuthError::invalid_scope("the requested scope exceeds what the client may request"));
+            }
+            Ok(scope)
+        }
+    }
+}
+
+/// The audiences a request ends up with (RFC 8707 `resource` / `audience`):
+/// each requested one must be registered for the client; none requested
+/// means every registered one, or the client itself when it has none.
+pub fn granted_audience(client: &Client, requested: &[String]) -> Result<Vec<Arc<str>>, OAuthError> {
+    if requested.is_empty() {
+        if client.audiences.is_empty() {
+            return Ok(vec![Arc::from(client.client_id.as_str())]);
+        }
+        return Ok(client.audiences.iter().map(|a| Arc::from(a.as_str())).collect());
+    }
+    let mut out: Vec<Arc<str>> = Vec::new();
+    for a in requested {
+        if !valid_audience(a) || !client.audiences.iter().any(|x| x == a) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "the requested audience is not registered for this client",
+            ));
+        }
+        if !out.iter().any(|x| x.as_ref() == a) {
+            out.push(Arc::from(a.as_str()));
+        }
+    }
+    Ok(out)
+}
+
+/// Mint one access token for `grant`, record it, and answer it with its
+/// lifetime. JWTs are signed on the calling thread with the published key.
+pub async fn mint_access_token(
+    engine: &Engine,
+    client: &Client,
+    grant: Grant,
+    family: u128,
+    grant_type: &'static str,
+) -> Result<(String, i64), OAuthError> {
+    let now = engine.clock.now();
+    let ttl = client.access_token_ttl.unwrap_or(engine.config.access_token_ttl);
+    let exp = now.saturating_add(ttl);
+    let jti = uuid::Uuid::new_v4();
+    let format = client.access_token_format.unwrap_or(engine.config.access_token_format);
+    let token = match format {
+        TokenFormat::Jwt => {
+            let signer = engine
+                .keys
+                .signer()
+                .ok_or_else(|| OAuthError::unavailable("no signing key is loaded yet"))?;
+            let claims = AccessClaims {
+                iss: &engine.config.issuer,
+                sub: &grant.sub,
+                aud: Aud(&grant.aud),
+                client_id: &grant.client_id,
+                scope: &grant.scope,
+                jti: jti.hyphenated(),
+                iat: now,
+                nbf: now,
+                exp,
+                username: grant.username.as_deref(),
+            };
+            signer
+                .sign(JwtType::AccessToken, &claims)
+                .map_err(|e| OAuthError::server_error(e.to_string()))?
+        }
+        TokenFormat::Opaque => secret::new_secret(prefix::ACCESS_TOKEN),
+    };
+    let record = NewToken {
+        key: secret::token_key(&token),
+        jti: jti.as_u128(),
+        family,
+        iat: now,
+        exp,
+        kind: TokenKind::AccessToken,
+        grant,
+    };
+    // An opaque token exists nowhere but in the store: wait for the disk.
+    engine
+        .issuer
+        .send(Record {
+            tokens: vec![record],
+            durable: format == TokenFormat::Opaque,
+        })
+        .await??;
+    let format_label = match format {
+        TokenFormat::Jwt => "jwt",
+        TokenFormat::Opaque => "opaque",
+    };
+    metrics::counter!("tessera_tokens_issued_total", "kind" => "access_token", "grant" => grant_type, "format" => format_label)
+        .increment(1);
+    Ok((token, ttl))
+}

@@ -1,0 +1,187 @@
+//! RFC 7662 introspection and RFC 7009 revocation, answered from the
+//! published views. This is the hot path: no actor round trip, no store
+//! read, no signature check for any token this process issued.
+
+use std::sync::Arc;
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
+
+use crate::directory::Client;
+use crate::engine::Engine;
+use crate::oauth::OAuthError;
+use crate::revocation::Revoke;
+use crate::secret;
+use crate::tokens::{Grant, TokenKind, TokenRecord};
+
+/// An active token, as introspection describes it.
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub record: TokenRecord,
+    pub iss: Arc<str>,
+}
+
+impl Serialize for Active {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = &self.record.grant;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("active", &true)?;
+        m.serialize_entry("scope", &g.scope)?;
+        m.serialize_entry("client_id", &g.client_id)?;
+        if let Some(u) = &g.username {
+            m.serialize_entry("username", u)?;
+        }
+        m.serialize_entry("sub", &g.sub)?;
+        m.serialize_entry("token_type", self.record.kind.token_type())?;
+        m.serialize_entry("token_use", self.record.kind.token_use())?;
+        m.serialize_entry("exp", &self.record.exp)?;
+        m.serialize_entry("iat", &self.record.iat)?;
+        m.serialize_entry("nbf", &self.record.iat)?;
+        m.serialize_entry("jti", &uuid::Uuid::from_u128(self.record.jti).hyphenated())?;
+        m.serialize_entry("iss", self.iss.as_ref())?;
+        m.serialize_entry("aud", &g.aud)?;
+        m.end()
+    }
+}
+
+/// Longest token string worth looking at; anything longer is garbage.
+const MAX_TOKEN_LEN: usize = 8192;
+
+impl Engine {
+    /// Introspect `token` for `caller`. `None` means `{"active":false}`:
+    /// unknown, expired, revoked, or not visible to the caller.
+    pub fn introspect(&self, caller: &Client, token: &str) -> Option<Active> {
+        let rec = self.lookup(token)?;
+        if !caller.may_introspect(&rec.grant.client_id, &rec.grant.aud) {
+            return None;
+        }
+        Some(Active {
+            record: rec,
+            iss: self.issuer_arc.clone(),
+        })
+    }
+
+    /// Find a live, unrevoked token this server issued.
+    pub fn lookup(&self, token: &str) -> Option<TokenRecord> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let now = self.clock.now();
+        let rec = match self.tokens.get(secret::token_key(token)) {
+            Some(r) => r,
+            None => self.verify_unindexed_jwt(token)?,
+        };
+        if rec.exp <= now || rec.iat > now {
+            return None;
+        }
+        if self.revoked.contains(rec.jti) || self.revoked.contains(rec.family) {
+            return None;
+        }
+        Some(rec)
+    }
+
+    /// A JWT access token this process holds no record of (issued before a
+    /// restart whose record was not yet flushed, or by another replica):
+    /// verified by signature with every check of RFC 9068 §4.
+    fn verify_unindexed_jwt(&self, token: &str) -> Option<TokenRecord> {
+        let claims = self.verify_access_jwt(token).ok()?;
+        let jti = uuid::Uuid::parse_str(&claims.jti).ok()?.as_u128();
+        let aud = match claims.aud {
+            OneOrMany::One(a) => vec![Arc::from(a.as_str())],
+            OneOrMany::Many(v) => v.iter().map(|a| Arc::from(a.as_str())).collect(),
+        };
+        Some(TokenRecord {
+            jti,
+            family: claims.fam.as_deref().and_then(|f| uuid::Uuid::parse_str(f).ok()).map_or(0, |u| u.as_u128()),
+            iat: claims.iat,
+            exp: claims.exp,
+            kind: TokenKind::AccessToken,
+            grant: Arc::new(Grant {
+                client_id: claims.client_id,
+                sub: claims.sub,
+                username: claims.username,
+                scope: claims.scope.unwrap_or_default(),
+                aud,
+            }),
+        })
+    }
+
+    /// Verify an access-token JWT: our issuer, a known `kid`, the algorithm
+    /// of that key (never the header's), `typ: at+jwt`, no key-carrying
+    /// headers, zero leeway on `exp`/`nbf`/`iat`.
+    pub fn verify_access_jwt(&self, token: &str) -> Result<VerifiedAccessClaims, JwtRejected> {
+        if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
+            return Err(JwtRejected("not a compact JWS"));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRejected("malformed header"))?;
+        if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
+            return Err(JwtRejected("key-carrying header"));
+        }
+        match header.typ.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {}
+            _ => return Err(JwtRejected("not an access token (typ)")),
+        }
+        let kid = header.kid.ok_or(JwtRejected("no kid"))?;
+        let verifiers = self.keys.verifiers();
+        let key = verifiers.get(&kid).ok_or(JwtRejected("unknown kid"))?;
+        let mut v = jsonwebtoken::Validation::new(key.alg.jwt_alg());
+        v.leeway = 0;
+        v.validate_nbf = true;
+        v.validate_aud = false;
+        v.set_issuer(&[self.config.issuer.as_str()]);
+        v.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "sub", "aud"]);
+        let data = jsonwebtoken::decode::<VerifiedAccessClaims>(token, &key.key, &v)
+            .map_err(|_| JwtRejected("signature or claims"))?;
+        if data.claims.iat > self.clock.now() {
+            return Err(JwtRejected("issued in the future"));
+        }
+        Ok(data.claims)
+    }
+
+    /// Revoke `token` on behalf of `caller` (RFC 7009). Unknown tokens and
+    /// tokens of other clients are left alone and still answer `Ok`, so the
+    /// endpoint is no oracle. Revoking a refresh token revokes its family.
+    pub async fn revoke(&self, caller: &Client, token: &str) -> Result<(), OAuthError> {
+        let Some(rec) = self.lookup(token) else {
+            return Ok(());
+        };
+        if rec.grant.client_id != caller.client_id {
+            return Ok(());
+        }
+        let mut ids = vec![(rec.jti, rec.exp)];
+        if rec.kind == TokenKind::RefreshToken && rec.family != 0 {
+            let until = self.clock.now().saturating_add(self.config.max_family_lifetime);
+            ids.push((rec.family, until));
+        }
+        self.revocations.send(Revoke(ids)).await??;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("JWT rejected: {0}")]
+pub struct JwtRejected(pub &'static str);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Claims of an access token we signed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VerifiedAccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: OneOrMany,
+    pub client_id: String,
+    pub scope: Option<String>,
+    pub jti: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub username: Option<String>,
+    /// Grant family, when the token was minted from a refresh token.
+    pub fam: Option<String>,
+}

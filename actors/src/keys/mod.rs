@@ -1,0 +1,406 @@
+//! `KeyRotator`: owns the signing keys (current, next, retired-but-unexpired)
+//! and publishes the current signer, the verifier set and the JWKS.
+//!
+//! Rotation promotes the pre-published *next* key to *current*, retires the
+//! old current (it stays in the JWKS and verifier set until the last token it
+//! signed has expired) and generates a new *next*. The whole change is one
+//! atomic sled batch, flushed before it is published, so a crash mid-rotation
+//! leaves either the old key set or the new one.
+
+pub mod material;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use arc_swap::{ArcSwap, ArcSwapOption};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::store::{self, trees, Store, StoreError};
+pub use material::{JwtType, KeyAlg, KeyError, PublicJwk, Signer, VerifierSet};
+use material::{Jwk, Jwks};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Published in the JWKS, not yet signing.
+    Next,
+    /// Signs every new token.
+    Current,
+    /// No longer signs; verifies until `expires_at`.
+    Retired,
+}
+
+/// A key as stored. The private key is PKCS#1 DER (RSA) or PKCS#8 v1 DER.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: KeyAlg,
+    pub state: KeyState,
+    pub private_der: String,
+    pub public: PublicJwk,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    /// After this instant no token signed by the key can be live.
+    pub expires_at: Option<i64>,
+}
+
+/// What `keys list` and the admin API show of a key (never private parts).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub alg: KeyAlg,
+    pub state: KeyState,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+impl From<&StoredKey> for KeyInfo {
+    fn from(k: &StoredKey) -> Self {
+        KeyInfo {
+            kid: k.kid.clone(),
+            alg: k.alg,
+            state: k.state,
+            created_at: k.created_at,
+            activated_at: k.activated_at,
+            retired_at: k.retired_at,
+            expires_at: k.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyConfig {
+    pub alg: KeyAlg,
+    /// How long a key signs before the next one takes over (seconds).
+    pub rotation_period: i64,
+    /// How long a retired key stays verifiable: the longest lifetime of any
+    /// token it may have signed, plus a margin (seconds).
+    pub retire_after: i64,
+}
+
+/// Persistence of the key set: the only writer is `KeyRotator`.
+pub trait KeyStore: Send + 'static {
+    fn load(&self) -> Result<Vec<StoredKey>, StoreError>;
+    /// Apply upserts and removals atomically and durably.
+    fn commit(&self, upsert: &[StoredKey], remove: &[String]) -> Result<(), StoreError>;
+}
+
+pub struct SledKeyStore {
+    tree: sled::Tree,
+    store: Store,
+}
+
+impl SledKeyStore {
+    pub fn new(store: &Store) -> Result<Self, StoreError> {
+        Ok(SledKeyStore {
+            tree: store.tree(trees::KEYS)?,
+            store: store.clone(),
+        })
+    }
+}
+
+impl KeyStore for SledKeyStore {
+    fn load(&self) -> Result<Vec<StoredKey>, StoreError> {
+        self.tree
+            .iter()
+            .values()
+            .map(|v| store::decode::<StoredKey>(&v?))
+            .collect()
+    }
+    fn commit(&self, upsert: &[StoredKey], remove: &[String]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for k in upsert {
+            batch.insert(k.kid.as_bytes(), store::encode(k)?);
+        }
+        for kid in remove {
+            batch.remove(kid.as_bytes());
+        }
+        self.tree.apply_batch(batch)?;
+        self.store.flush_blocking()
+    }
+}
+
+/// The read view handlers use: current signer, verifiers, JWKS.
+#[derive(Default)]
+pub struct KeysView {
+    signer: ArcSwapOption<Signer>,
+    verifiers: ArcSwap<VerifierSet>,
+    jwks: ArcSwap<Jwks>,
+}
+
+impl KeysView {
+    pub fn signer(&self) -> Option<Arc<Signer>> {
+        self.signer.load_full()
+    }
+    pub fn verifiers(&self) -> Arc<VerifierSet> {
+        self.verifiers.load_full()
+    }
+    pub fn jwks(&self) -> Arc<Jwks> {
+        self.jwks.load_full()
+    }
+    pub fn is_ready(&self) -> bool {
+        self.signer.load().is_some()
+    }
+}
+
+/// The key set as a value, with the pure rotation logic.
+struct KeySet {
+    keys: Vec<StoredKey>,
+}
+
+impl KeySet {
+    fn by_state(&self, s: KeyState) -> Option<&StoredKey> {
+        self.keys.iter().find(|k| k.state == s)
+    }
+}
+
+fn new_stored(alg: KeyAlg, state: KeyState, now: i64) -> Result<StoredKey, KeyError> {
+    let g = material::generate(alg)?;
+    Ok(StoredKey {
+        kid: g.public.thumbprint(),
+        alg,
+        state,
+        private_der: crate::secret::b64url(&g.private_der),
+        public: g.public,
+        created_at: now,
+        activated_at: (state == KeyState::Current).then_some(now),
+        retired_at: None,
+        expires_at: None,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct KeyRotator {
+    cfg: KeyConfig,
+    store: Box<dyn KeyStore>,
+    clock: SharedClock,
+    set: KeySet,
+    view: Arc<KeysView>,
+}
+
+impl KeyRotator {
+    /// Load the key set, creating a current and a next key on first start
+    /// and replacing a next key of the wrong algorithm; publish it.
+    pub fn open(
+        cfg: KeyConfig,
+        store: Box<dyn KeyStore>,
+        clock: SharedClock,
+        view: Arc<KeysView>,
+    ) -> Result<KeyRotator, RotateError> {
+        let mut r = KeyRotator {
+            cfg,
+            store,
+            clock,
+            set: KeySet { keys: Vec::new() },
+            view,
+        };
+        r.reload()?;
+        Ok(r)
+    }
+
+    fn reload(&mut self) -> Result<(), RotateError> {
+        self.set.keys = self.store.load()?;
+        let now = self.clock.now();
+        let mut upsert = Vec::new();
+        let mut remove = Vec::new();
+        if self.set.by_state(KeyState::Current).is_none() {
+            // First start (or a next key that never got promoted): promote a
+            // next key if there is one, otherwise generate.
+            if let Some(k) = self.set.keys.iter_mut().find(|k| k.state == KeyState::Next) {
+                k.state = KeyState::Current;
+                k.activated_at = Some(now);
+                upsert.push(k.clone());
+            } else {
+                let k = new_stored(self.cfg.alg, KeyState::Current, now)?;
+                upsert.push(k.clone());
+                self.set.keys.push(k);
+            }
+        }
+        match self.set.by_state(KeyState::Next) {
+            Some(n) if n.alg == self.cfg.alg => {}
+            other => {
+                if let Some(n) = other {
+                    remove.push(n.kid.clone());
+                }
+                self.set.keys.retain(|k| k.state != KeyState::Next);
+                let k = new_stored(self.cfg.alg, KeyState::Next, now)?;
+                upsert.push(k.clone());
+                self.set.keys.push(k);
+            }
+        }
+        if !upsert.is_empty() || !remove.is_empty() {
+            self.store.commit(&upsert, &remove)?;
+        }
+        self.publish()
+    }
+
+    fn publish(&self) -> Result<(), RotateError> {
+        let current = self
+            .set
+            .by_state(KeyState::Current)
+            .ok_or_else(|| KeyError::Parse("no current key".into()))?;
+        let der = crate::secret::b64url_decode(&current.private_der)
+            .ok_or_else(|| KeyError::Parse("private key is not base64url".into()))?;
+        let signer = Signer::new(&current.kid, current.alg, &der)?;
+        let verifiers = VerifierSet::build(
+            self.set.keys.iter().map(|k| (k.kid.as_str(), k.alg, &k.public)),
+        )?;
+        let jwks = Jwks::new(
+            self.set
+                .keys
+                .iter()
+                .map(|k| Jwk {
+                    public: k.public.clone(),
+                    use_: "sig".into(),
+                    kid: k.kid.clone(),
+                    alg: k.alg.as_str().into(),
+                })
+                .collect(),
+        );
+        // Verifiers first: a token signed by the new signer must verify the
+        // moment it can exist.
+        self.view.verifiers.store(Arc::new(verifiers));
+        self.view.jwks.store(Arc::new(jwks));
+        self.view.signer.store(Some(Arc::new(signer)));
+        metrics::gauge!("tessera_keys_published").set(self.set.keys.len() as f64);
+        if let Some(at) = current.activated_at {
+            metrics::gauge!("tessera_signing_key_activated_timestamp_seconds").set(at as f64);
+        }
+        Ok(())
+    }
+
+    /// Promote next → current, current → retired, generate a new next.
+    fn rotate(&mut self) -> Result<Vec<KeyInfo>, RotateError> {
+        let now = self.clock.now();
+        let new_next = new_stored(self.cfg.alg, KeyState::Next, now)?;
+        let mut keys = self.set.keys.clone();
+        for k in keys.iter_mut() {
+            match k.state {
+                KeyState::Current => {
+                    k.state = KeyState::Retired;
+                    k.retired_at = Some(now);
+                    k.expires_at = Some(now.saturating_add(self.cfg.retire_after));
+                }
+                KeyState::Next => {
+                    k.state = KeyState::Current;
+                    k.activated_at = Some(now);
+                }
+                KeyState::Retired => {}
+            }
+        }
+        keys.push(new_next);
+        let changed: Vec<StoredKey> = keys
+            .iter()
+            .filter(|k| k.state != KeyState::Retired || k.retired_at == Some(now))
+            .cloned()
+            .collect();
+        self.store.commit(&changed, &[])?;
+        self.set.keys = keys;
+        self.publish()?;
+        metrics::counter!("tessera_key_rotations_total").increment(1);
+        tracing::info!(kid = ?self.set.by_state(KeyState::Current).map(|k| &k.kid), "signing key rotated");
+        Ok(self.list())
+    }
+
+    /// Drop retired keys whose last token has expired; rotate when due.
+    fn tick(&mut self) -> Result<(), RotateError> {
+        let now = self.clock.now();
+        let expired: Vec<String> = self
+            .set
+            .keys
+            .iter()
+            .filter(|k| k.state == KeyState::Retired && k.expires_at.is_some_and(|e| e <= now))
+            .map(|k| k.kid.clone())
+            .collect();
+        if !expired.is_empty() {
+            self.store.commit(&[], &expired)?;
+            self.set.keys.retain(|k| !expired.contains(&k.kid));
+            self.publish()?;
+        }
+        let due = self
+            .set
+            .by_state(KeyState::Current)
+            .and_then(|k| k.activated_at)
+            .is_some_and(|at| now >= at.saturating_add(self.cfg.rotation_period));
+        if due {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Vec<KeyInfo> {
+        let mut v: Vec<KeyInfo> = self.set.keys.iter().map(KeyInfo::from).collect();
+        v.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        v
+    }
+}
+
+impl Actor for KeyRotator {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(Duration::from_secs(30), |act, ctx| {
+            if let Err(e) = act.tick() {
+                tracing::error!(error = %e, "key rotation tick failed; restarting the key rotator");
+                ctx.stop();
+            }
+        });
+    }
+}
+
+impl Supervised for KeyRotator {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        if let Err(e) = self.reload() {
+            tracing::error!(error = %e, "key rotator could not reload its keys");
+        }
+    }
+}
+
+/// Rotate now.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<KeyInfo>, RotateError>")]
+pub struct Rotate;
+
+/// List the key set.
+#[derive(Message)]
+#[rtype(result = "Vec<KeyInfo>")]
+pub struct ListKeys;
+
+/// Run the periodic maintenance now (expiry of retired keys, rotation when
+/// due). Sent by the timer and by tests that move the clock.
+#[derive(Message)]
+#[rtype(result = "Result<(), RotateError>")]
+pub struct Tick;
+
+impl Handler<Rotate> for KeyRotator {
+    type Result = Result<Vec<KeyInfo>, RotateError>;
+    fn handle(&mut self, _: Rotate, _: &mut Self::Context) -> Self::Result {
+        self.rotate()
+    }
+}
+
+impl Handler<ListKeys> for KeyRotator {
+    type Result = MessageResult<ListKeys>;
+    fn handle(&mut self, _: ListKeys, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.list())
+    }
+}
+
+impl Handler<Tick> for KeyRotator {
+    type Result = Result<(), RotateError>;
+    fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
+        self.tick()
+    }
+}

@@ -1,0 +1,42 @@
+//! # tessera-actors — the engine
+//!
+//! # Layout
+//!
+//! Every piece of state has exactly one owner, an actix actor supervised on
+//! its own arbiter. Owners write (to their sled tree first, then, once the
+//! write is durable, to the concurrent read view they publish); everyone
+//! else reads the views or sends messages.
+//!
+//! - [`keys`] — `KeyRotator`: signing keys (current, next, retired until
+//!   their last token expires), automatic and manual rotation; publishes the
+//!   signer, the verifier set and the JWKS.
+//! - [`directory`] — `Directory`: OAuth clients (users, entities and API keys
+//!   later); publishes the client view client authentication reads.
+//! - [`tokens`] — `TokenIssuer`: records of every token issued; publishes the
+//!   token index introspection answers from.
+//! - [`revocation`] — `RevocationList`: revoked token ids and families; acks
+//!   only after a group-committed flush; publishes the revoked set.
+//! - [`grants`] — one file per grant type, turning a request into tokens.
+//! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
+//! - [`store`] — sled, tree ownership, codecs, group-committed durability.
+//! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
+//! - [`domain`], [`secret`], [`clock`], [`oauth`] — validated values,
+//!   secrets and hashing, the injectable clock, protocol errors.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+pub mod clock;
+pub mod directory;
+pub mod domain;
+pub mod engine;
+pub mod grants;
+pub mod idmap;
+pub mod introspection;
+pub mod keys;
+pub mod oauth;
+pub mod revocation;
+pub mod secret;
+pub mod store;
+pub mod tokens;
+
+pub use engine::{Engine, EngineConfig, EngineError};

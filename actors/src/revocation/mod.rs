@@ -1,0 +1,199 @@
+//! `RevocationList`: owns revoked token ids and revoked families (grants),
+//! each kept until the latest expiry of anything it covers. A revocation is
+//! acknowledged only after a durable, group-committed flush, and it reaches
+//! the published set before the acknowledgement, so once a caller has its
+//! answer no introspection anywhere in the process can see the token active.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::clock::SharedClock;
+use crate::idmap::{new_map, IdMap};
+use crate::store::{self, trees, Store, StoreError};
+
+/// The published revoked set: id → the instant after which it can be forgotten.
+pub struct RevokedSet {
+    map: IdMap<i64>,
+}
+
+impl Default for RevokedSet {
+    fn default() -> Self {
+        RevokedSet { map: new_map() }
+    }
+}
+
+impl RevokedSet {
+    pub fn contains(&self, id: u128) -> bool {
+        id != 0 && self.map.contains_key(&id)
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    fn insert(&self, id: u128, until: i64) {
+        self.map
+            .entry(id)
+            .and_modify(|u| *u = (*u).max(until))
+            .or_insert(until);
+    }
+}
+
+/// Persistence of the revoked set: the only writer is `RevocationList`.
+pub trait RevocationStore: Send + 'static {
+    fn load(&self) -> Result<Vec<(u128, i64)>, StoreError>;
+    fn put(&self, entries: &[(u128, i64)]) -> Result<(), StoreError>;
+    fn remove(&self, ids: &[u128]) -> Result<(), StoreError>;
+    /// Resolves once everything written so far is durable (group commit).
+    fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
+}
+
+pub struct SledRevocationStore {
+    tree: sled::Tree,
+    store: Store,
+}
+
+impl SledRevocationStore {
+    pub fn new(store: &Store) -> Result<Self, StoreError> {
+        Ok(SledRevocationStore {
+            tree: store.tree(trees::REVOKED)?,
+            store: store.clone(),
+        })
+    }
+}
+
+impl RevocationStore for SledRevocationStore {
+    fn load(&self) -> Result<Vec<(u128, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree.iter() {
+            let (k, v) = kv?;
+            let key: [u8; 16] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Decode("revocation key is not 16 bytes".into()))?;
+            out.push((u128::from_be_bytes(key), store::decode::<i64>(&v)?));
+        }
+        Ok(out)
+    }
+    fn put(&self, entries: &[(u128, i64)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (id, until) in entries {
+            batch.insert(&id.to_be_bytes(), store::encode(until)?);
+        }
+        Ok(self.tree.apply_batch(batch)?)
+    }
+    fn remove(&self, ids: &[u128]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for id in ids {
+            batch.remove(&id.to_be_bytes());
+        }
+        Ok(self.tree.apply_batch(batch)?)
+    }
+    fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
+        let store = self.store.clone();
+        Box::pin(async move { store.durable().await })
+    }
+}
+
+pub struct RevocationList {
+    store: Box<dyn RevocationStore>,
+    clock: SharedClock,
+    view: Arc<RevokedSet>,
+}
+
+impl RevocationList {
+    pub fn open(store: Box<dyn RevocationStore>, clock: SharedClock, view: Arc<RevokedSet>) -> Result<Self, StoreError> {
+        let r = RevocationList { store, clock, view };
+        r.reload()?;
+        Ok(r)
+    }
+
+    fn reload(&self) -> Result<(), StoreError> {
+        for (id, until) in self.store.load()? {
+            self.view.insert(id, until);
+        }
+        metrics::gauge!("tessera_revoked_entries").set(self.view.len() as f64);
+        Ok(())
+    }
+
+    fn sweep(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let gone: Vec<u128> = self
+            .view
+            .map
+            .iter()
+            .filter(|e| *e.value() < now)
+            .map(|e| *e.key())
+            .collect();
+        if !gone.is_empty() {
+            self.store.remove(&gone)?;
+            for id in &gone {
+                self.view.map.remove_if(id, |_, until| *until < now);
+            }
+        }
+        metrics::gauge!("tessera_revoked_entries").set(self.view.len() as f64);
+        Ok(gone.len())
+    }
+}
+
+impl Actor for RevocationList {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(Duration::from_secs(60), |act, ctx| {
+            if let Err(e) = act.sweep() {
+                tracing::error!(error = %e, "revocation sweep failed; restarting");
+                ctx.stop();
+            }
+        });
+    }
+}
+
+impl Supervised for RevocationList {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        if let Err(e) = self.reload() {
+            tracing::error!(error = %e, "revocation list could not reload");
+        }
+    }
+}
+
+/// Revoke ids (token ids or family ids), each remembered until `until`
+/// (the latest expiry of what it covers). Answers once durable and visible.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct Revoke(pub Vec<(u128, i64)>);
+
+/// Forget entries whose tokens have all expired. Answers how many went.
+#[derive(Message)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub struct Sweep;
+
+impl Handler<Revoke> for RevocationList {
+    type Result = ResponseFuture<Result<(), StoreError>>;
+    fn handle(&mut self, msg: Revoke, _: &mut Self::Context) -> Self::Result {
+        let entries: Vec<(u128, i64)> = msg.0.into_iter().filter(|(id, _)| *id != 0).collect();
+        let written = self.store.put(&entries);
+        let durable = self.store.durable();
+        let view = self.view.clone();
+        Box::pin(async move {
+            written?;
+            durable.await?;
+            // Adding to the set is idempotent and order-free, so concurrent
+            // revocations may publish in any order.
+            for (id, until) in &entries {
+                view.insert(*id, *until);
+            }
+            metrics::counter!("tessera_revocations_total").increment(entries.len() as u64);
+            Ok(())
+        })
+    }
+}
+
+impl Handler<Sweep> for RevocationList {
+    type Result = Result<usize, StoreError>;
+    fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Self::Result {
+        self.sweep()
+    }
+}

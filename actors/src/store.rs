@@ -1,0 +1,390 @@
+//! The embedded store: one sled database, one named tree per owner, and the
+//! group-committed durability every acknowledged write waits for.
+//!
+//! Each tree has exactly one writer (the actor named beside it). Values are
+//! serde-encoded with a leading version byte so a record format can evolve.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+/// Tree names and their single owner.
+pub mod trees {
+    /// Owned by the store itself: format marker.
+    pub const META: &str = "meta";
+    /// Owned by `KeyRotator`.
+    pub const KEYS: &str = "keys";
+    /// Owned by `Directory`.
+    pub const CLIENTS: &str = "clients";
+    /// Owned by `TokenIssuer`.
+    pub const TOKENS: &str = "tokens";
+    /// Owned by `RevocationList`.
+    pub const REVOKED: &str = "revoked";
+}
+
+/// On-disk format of the whole store. Bumped on incompatible change.
+const FORMAT: &[u8] = b"tessera-store-v1";
+/// Written beside sled's files once the store is initialised. If it exists
+/// but the database has lost its metadata, the database was damaged.
+const MARKER: &str = "TESSERA_STORE";
+/// Version byte in front of every encoded value.
+const CODEC_VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {path} is corrupt or truncated: {reason}; the files were left untouched")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("the store at {path} is in use by another process (is a tessera server running on it?)")]
+    Locked { path: PathBuf },
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("store write failed: {0}")]
+    Write(String),
+    #[error("stored value could not be decoded: {0}")]
+    Decode(String),
+    #[error("the store's flusher has stopped")]
+    FlusherGone,
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Write(e.to_string())
+    }
+}
+
+/// Fault injection for durability tests: when set, every flush fails as a
+/// full disk would.
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub fail_flush: AtomicBool,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: Arc<PathBuf>,
+    flusher: Arc<FlusherHandle>,
+    faults: Arc<Faults>,
+}
+
+/// The group-commit thread. When the last `Store` clone goes, the thread is
+/// told to finish and joined, so the database is closed (and its lock
+/// released) by the time the drop returns.
+struct FlusherHandle {
+    tx: std::sync::Mutex<Option<mpsc::Sender<FlushWaiter>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl FlusherHandle {
+    fn send(&self, w: FlushWaiter) -> Result<(), StoreError> {
+        let guard = self.tx.lock().map_err(|_| StoreError::FlusherGone)?;
+        guard.as_ref().ok_or(StoreError::FlusherGone)?.send(w).map_err(|_| StoreError::FlusherGone)
+    }
+}
+
+impl Drop for FlusherHandle {
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Ok(mut t) = self.thread.lock() {
+            if let Some(t) = t.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Open (or create) the store under `dir`. A damaged store is a clean,
+    /// named error, never a silently fresh one.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let marker = dir.join(MARKER);
+        let initialised = marker.exists();
+        let db_file = dir.join("db");
+        if initialised && !db_file.exists() {
+            return Err(StoreError::Corrupt {
+                path: dir.to_path_buf(),
+                reason: "the database file is missing".into(),
+            });
+        }
+        if initialised {
+            check_not_truncated(dir, &marker, &db_file)?;
+        }
+        if !initialised && db_file.exists() {
+            return Err(StoreError::Corrupt {
+                path: dir.to_path_buf(),
+                reason: format!("a database file exists but the {MARKER} marker does not"),
+            });
+        }
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| classify_open_error(dir, e))?;
+        let meta = db.open_tree(trees::META).map_err(|e| classify_open_error(dir, e))?;
+        let format = meta.get("format").map_err(|e| classify_open_error(dir, e))?;
+        match (initialised, format) {
+            (true, Some(f)) if f.as_ref() == FORMAT => {}
+            (true, Some(f)) => {
+                return Err(StoreError::Corrupt {
+                    path: dir.to_path_buf(),
+                    reason: format!("unknown store format {:?}", String::from_utf8_lossy(&f)),
+                })
+            }
+            (true, None) => {
+                return Err(StoreError::Corrupt {
+                    path: dir.to_path_buf(),
+                    reason: "the database lost its metadata (truncated file?)".into(),
+                })
+            }
+            (false, _) => {
+                meta.insert("format", FORMAT)?;
+                db.flush()?;
+                sync_file(&db_file);
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&marker)
+                    .map_err(|source| StoreError::Open { path: marker.clone(), source })?;
+                let _ = f.write_all(FORMAT);
+                let _ = f.sync_all();
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+        record_len(&marker, &db_file);
+        let faults = Arc::new(Faults::default());
+        let flusher = spawn_flusher(db.clone(), db_file, faults.clone())?;
+        Ok(Store {
+            db,
+            path: Arc::new(dir.to_path_buf()),
+            flusher: Arc::new(flusher),
+            faults,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
+    }
+
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Wait until everything written so far is durable. Concurrent callers
+    /// share one flush (group commit): the flusher drains every request that
+    /// arrived while the previous flush ran and answers them all at once.
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.flusher.send(tx)?;
+        rx.await.map_err(|_| StoreError::FlusherGone)?
+    }
+
+    /// Blocking flush, for shutdown and the CLI.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        sync_file(&self.path.join("db"));
+        Ok(())
+    }
+}
+
+fn classify_open_error(dir: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            StoreError::Locked { path: dir.to_path_buf() }
+        }
+        sled::Error::Io(io) if io.to_string().contains("lock") => {
+            StoreError::Locked { path: dir.to_path_buf() }
+        }
+        sled::Error::Io(source) => StoreError::Open {
+            path: dir.to_path_buf(),
+            source,
+        },
+        other => StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The marker holds the format and the database file's length when last
+/// seen healthy. sled's file only grows, so a shorter file was truncated:
+/// refuse it before sled opens (and would rewrite) it.
+fn check_not_truncated(dir: &Path, marker: &Path, db_file: &Path) -> Result<(), StoreError> {
+    let text = std::fs::read_to_string(marker).map_err(|source| StoreError::Open {
+        path: marker.to_path_buf(),
+        source,
+    })?;
+    let expected: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("len="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(1);
+    let actual = std::fs::metadata(db_file).map(|m| m.len()).unwrap_or(0);
+    if actual < expected {
+        return Err(StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{} is {actual} bytes but was at least {expected} bytes (truncated)",
+                db_file.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn record_len(marker: &Path, db_file: &Path) {
+    let len = std::fs::metadata(db_file).map(|m| m.len()).unwrap_or(0);
+    let tmp = marker.with_extension("tmp");
+    let body = format!("{}\nlen={len}\n", String::from_utf8_lossy(FORMAT));
+    if std::fs::write(&tmp, body).is_ok() {
+        let _ = std::fs::rename(&tmp, marker);
+    }
+}
+
+/// sled's own flush uses `sync_file_range`, which does not cover file
+/// metadata after a power cut; an `fdatasync` on the database file does.
+fn sync_file(path: &Path) {
+    if let Ok(f) = File::open(path) {
+        let _ = f.sync_data();
+    }
+}
+
+type FlushWaiter = oneshot::Sender<Result<(), StoreError>>;
+
+fn spawn_flusher(db: sled::Db, db_file: PathBuf, faults: Arc<Faults>) -> Result<FlusherHandle, StoreError> {
+    let (tx, rx) = mpsc::channel::<FlushWaiter>();
+    let marker = db_file.with_file_name(MARKER);
+    let thread = std::thread::Builder::new()
+        .name("tessera-flusher".into())
+        .spawn(move || {
+            let mut last_recorded = Instant::now();
+            // Ends when every Store clone (and so every sender) is dropped.
+            while let Ok(first) = rx.recv() {
+                let mut waiters = vec![first];
+                waiters.extend(rx.try_iter());
+                let started = Instant::now();
+                let result = if faults.fail_flush.load(Ordering::Relaxed) {
+                    Err("injected fault: no space left on device".to_string())
+                } else {
+                    db.flush().map(|_| sync_file(&db_file)).map_err(|e| e.to_string())
+                };
+                metrics::histogram!("tessera_store_flush_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::histogram!("tessera_store_flush_batch_size").record(waiters.len() as f64);
+                if result.is_err() {
+                    metrics::counter!("tessera_store_flush_failures_total").increment(1);
+                }
+                for w in waiters {
+                    let _ = w.send(result.clone().map_err(StoreError::Write));
+                }
+                if result.is_ok() && last_recorded.elapsed().as_secs() >= 10 {
+                    record_len(&marker, &db_file);
+                    last_recorded = Instant::now();
+                }
+            }
+            // Clean close: the file's final length is the new floor.
+            if db.flush().is_ok() {
+                sync_file(&db_file);
+                record_len(&marker, &db_file);
+            }
+        })
+        .map_err(|e| StoreError::Write(format!("could not start the store flusher thread: {e}")))?;
+    Ok(FlusherHandle {
+        tx: std::sync::Mutex::new(Some(tx)),
+        thread: std::sync::Mutex::new(Some(thread)),
+    })
+}
+
+/// Encode a value with the codec version byte.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![CODEC_VERSION];
+    serde_json::to_writer(&mut out, value).map_err(|e| StoreError::Write(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decode a value written by [`encode`].
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&CODEC_VERSION, rest)) => {
+            serde_json::from_slice(rest).map_err(|e| StoreError::Decode(e.to_string()))
+        }
+        Some((v, _)) => Err(StoreError::Decode(format!("unknown record version {v}"))),
+        None => Err(StoreError::Decode("empty record".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_keeps_the_store() {
+        let dir = tempfile_dir();
+        {
+            let s = Store::open(&dir).unwrap();
+            s.tree("t").unwrap().insert("k", "v").unwrap();
+            s.flush_blocking().unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.tree("t").unwrap().get("k").unwrap().unwrap().as_ref(), b"v");
+    }
+
+    #[test]
+    fn a_truncated_database_is_a_named_error_and_left_untouched() {
+        let dir = tempfile_dir();
+        {
+            let s = Store::open(&dir).unwrap();
+            s.tree("t").unwrap().insert("k", "v").unwrap();
+            s.flush_blocking().unwrap();
+        }
+        let db = dir.join("db");
+        std::fs::write(&db, b"").unwrap();
+        let err = Store::open(&dir).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains(&dir.display().to_string()));
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "file left untouched");
+    }
+
+    #[test]
+    fn codec_round_trips_and_rejects_unknown_versions() {
+        let v = encode(&("a", 1u32)).unwrap();
+        assert_eq!(decode::<(String, u32)>(&v).unwrap(), ("a".to_string(), 1));
+        assert!(decode::<(String, u32)>(&[9, b'1']).is_err());
+        assert!(decode::<(String, u32)>(&[]).is_err());
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let p = std::env::temp_dir().join(format!("tessera-store-test-{}", uuid::Uuid::new_v4()));
+        p
+    }
+}
