@@ -1,1 +1,108 @@
-fn main(){}
+//! The `tessera` binary: `serve`, and the admin subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tessera::cli::{self, ClientCmd, KeysCmd};
+use tessera::configuration::Settings;
+use tessera::startup::Application;
+use tessera_actors::directory::{ClientSpec, CreateClient, DirectoryError, RotateClientSecret};
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "OAuth 2.1 / OpenID Connect authorization server and token engine")]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Store directory (default ./data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080; port 0 picks one).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Create a demo client and print it with a ready-to-paste curl.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage OAuth clients (server stopped; otherwise use /admin/clients).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Manage signing keys (server stopped; otherwise use /admin/keys).
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("tessera: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        settings.data_dir = d;
+    }
+    tessera::telemetry::init_tracing(&settings.log);
+    match cli.command {
+        Command::Serve { bind, demo } => {
+            if let Some(b) = bind {
+                settings.bind = b;
+            }
+            serve(settings, demo)
+        }
+        Command::Client(cmd) => cli::client(&settings, cmd),
+        Command::Keys(cmd) => cli::keys(&settings, cmd),
+    }
+}
+
+#[actix_web::main]
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    println!("tessera listening on http://127.0.0.1:{}", app.port());
+    println!("issuer: {}", app.issuer());
+    if demo {
+        print_demo(&app).await?;
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn print_demo(app: &Application) -> anyhow::Result<()> {
+    let engine = app.engine();
+    let spec = ClientSpec {
+        client_id: Some("demo".into()),
+        name: Some("Demo client".into()),
+        scope: Some("read write".into()),
+        ..ClientSpec::default()
+    };
+    let secret = match engine.directory.send(CreateClient(spec)).await? {
+        Ok((_, s)) => s,
+        // Restarted with --demo: the client exists, so issue it a fresh secret.
+        Err(DirectoryError::Exists(_)) => Some(engine.directory.send(RotateClientSecret("demo".into())).await??),
+        Err(e) => return Err(e.into()),
+    };
+    let secret = secret.unwrap_or_default();
+    let base = app.issuer();
+    println!();
+    println!("demo client_id:     demo");
+    println!("demo client_secret: {secret}");
+    println!();
+    println!("# get a token:");
+    println!("TOKEN=$(curl -s -u demo:{secret} -d grant_type=client_credentials -d scope=read {base}/oauth2/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')");
+    println!("# introspect it:");
+    println!("curl -s -u demo:{secret} -d token=$TOKEN {base}/oauth2/token/introspect");
+    println!("# revoke it:");
+    println!("curl -s -u demo:{secret} -d token=$TOKEN {base}/oauth2/token/revoke");
+    Ok(())
+}

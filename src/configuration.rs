@@ -1,0 +1,158 @@
+//! Settings: sane defaults with no file, an optional TOML file, then
+//! `TESSERA_*` environment overrides (nested keys with `__`, e.g.
+//! `TESSERA_TOKENS__ACCESS_TOKEN_TTL=600`), then command-line flags.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use tessera_actors::domain::TokenFormat;
+use tessera_actors::keys::{KeyAlg, KeyConfig};
+use tessera_actors::EngineConfig;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// Where the embedded store lives.
+    pub data_dir: PathBuf,
+    /// Public base URL (the `iss`); defaults to `http://{bind}`.
+    pub issuer: Option<String>,
+    /// HTTP worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+    /// Admin bearer token; generated into `{data_dir}/admin_token` when unset.
+    pub admin_token: Option<String>,
+    pub tokens: TokenSettings,
+    pub keys: KeySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Access token lifetime, seconds.
+    pub access_token_ttl: i64,
+    /// Longest per-client access token lifetime, seconds.
+    pub max_access_token_ttl: i64,
+    /// `jwt` (RFC 9068) or `opaque`.
+    pub access_token_format: String,
+    /// Longest a refresh-token family may live, seconds.
+    pub max_family_lifetime: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// `RS256` (default), `ES256` or `EdDSA`.
+    pub algorithm: String,
+    /// Seconds a key signs before the next takes over.
+    pub rotation_period: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter, e.g. `info` or `tessera=debug`.
+    pub level: String,
+    /// Log as JSON lines.
+    pub json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            issuer: None,
+            workers: None,
+            admin_token: None,
+            tokens: TokenSettings::default(),
+            keys: KeySettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            access_token_ttl: 3600,
+            max_access_token_ttl: 86_400,
+            access_token_format: "jwt".into(),
+            max_family_lifetime: 90 * 86_400,
+        }
+    }
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        KeySettings {
+            algorithm: "RS256".into(),
+            rotation_period: 30 * 86_400,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".into(),
+            json: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file if given, then `TESSERA_*` variables.
+    pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
+        let mut b = config::Config::builder();
+        if let Some(f) = file {
+            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
+        }
+        b = b.add_source(
+            config::Environment::with_prefix("TESSERA")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let s: Settings = b.build()?.try_deserialize()?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.engine_config()?;
+        Ok(())
+    }
+
+    pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
+        let t = &self.tokens;
+        anyhow::ensure!(t.access_token_ttl > 0, "tokens.access_token_ttl must be positive");
+        anyhow::ensure!(
+            t.max_access_token_ttl >= t.access_token_ttl,
+            "tokens.max_access_token_ttl must be at least tokens.access_token_ttl"
+        );
+        anyhow::ensure!(self.keys.rotation_period >= 60, "keys.rotation_period must be at least 60 seconds");
+        let alg: KeyAlg = self.keys.algorithm.parse().map_err(anyhow::Error::msg)?;
+        let format: TokenFormat = t.access_token_format.parse().map_err(anyhow::Error::msg)?;
+        Ok(EngineConfig {
+            issuer: self.issuer(),
+            access_token_ttl: t.access_token_ttl,
+            max_access_token_ttl: t.max_access_token_ttl,
+            access_token_format: format,
+            max_family_lifetime: t.max_family_lifetime,
+            keys: KeyConfig {
+                alg,
+                rotation_period: self.keys.rotation_period,
+                // A retired key verifies until the longest-lived token it can
+                // have signed is gone, plus a minute of margin.
+                retire_after: t.max_access_token_ttl + 60,
+            },
+        })
+    }
+
+    pub fn issuer(&self) -> String {
+        let i = self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.bind));
+        i.trim_end_matches('/').to_string()
+    }
+}

@@ -1,0 +1,9 @@
+//! Request extractors: OAuth forms, client authentication, the admin token.
+
+pub mod admin;
+pub mod client_auth;
+pub mod form;
+
+pub use admin::AdminAuth;
+pub use client_auth::{authenticate_client, AuthMethod, ClientAuth};
+pub use form::OAuthForm;

@@ -1,0 +1,24 @@
+//! # tessera — the HTTP server
+//!
+//! # Layout
+//!
+//! - [`startup`] — `Application::build(settings)` binds (port 0 works),
+//!   starts the engine and serves until stopped.
+//! - [`configuration`] — defaults, optional TOML, `TESSERA_*` overrides.
+//! - [`routes`] — one module per API family; handlers are thin: parse,
+//!   call the engine (a read view or one actor message), map the answer.
+//! - [`extract`] — OAuth forms, client authentication, the admin token.
+//! - [`error`] — OAuth (RFC 6749 §5.2) and API error bodies.
+//! - [`telemetry`] — logging, Prometheus metrics, per-route timing.
+//! - [`cli`] — the administrative subcommands run from a shell.
+//!
+//! The engine itself (actors, store, keys, tokens) is the `tessera-actors`
+//! crate.
+
+pub mod cli;
+pub mod configuration;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,4 @@
+//! `/admin/*`: administration with the admin bearer token.
+
+pub mod clients;
+pub mod keys;

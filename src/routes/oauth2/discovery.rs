@@ -1,0 +1,53 @@
+//! OIDC discovery and RFC 8414 metadata, at the three paths of SPEC §1.
+
+use actix_web::{get, web, HttpResponse};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+/// The metadata document, built from configuration.
+pub fn metadata(issuer: &str, alg: &str) -> serde_json::Value {
+    json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "introspection_endpoint": format!("{issuer}/oauth2/token/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth2/token/revoke"),
+        "jwks_uri": format!("{issuer}/oauth2/jwks"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [alg],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "access_token_signing_alg_values_supported": [alg],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope"],
+    })
+}
+
+fn respond(state: &AppState) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/json")
+        .body(state.discovery.as_bytes().to_vec())
+}
+
+#[utoipa::path(tag = "oauth2", responses((status = 200, description = "OpenID Provider metadata", body = serde_json::Value)))]
+#[get("/oauth2/.well-known/openid-configuration")]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    respond(&state)
+}
+
+#[utoipa::path(tag = "oauth2", responses((status = 200, description = "OpenID Provider metadata", body = serde_json::Value)))]
+#[get("/.well-known/openid-configuration")]
+pub async fn openid_configuration_root(state: web::Data<AppState>) -> HttpResponse {
+    respond(&state)
+}
+
+#[utoipa::path(tag = "oauth2", responses((status = 200, description = "RFC 8414 authorization server metadata", body = serde_json::Value)))]
+#[get("/.well-known/oauth-authorization-server")]
+pub async fn oauth_authorization_server(state: web::Data<AppState>) -> HttpResponse {
+    respond(&state)
+}

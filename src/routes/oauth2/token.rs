@@ -1,0 +1,74 @@
+//! `POST /oauth2/token`: authenticate the client, dispatch on `grant_type`.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use tessera_actors::domain::GrantType;
+use tessera_actors::grants;
+use tessera_actors::oauth::{ErrorCode, OAuthError};
+use utoipa::ToSchema;
+
+use crate::error::{OAuthErrorBody, OAuthHttpError};
+use crate::extract::{authenticate_client, OAuthForm};
+use crate::startup::AppState;
+
+/// Token request (form). camelCase aliases (`grantType`, `clientId`, ...) are accepted.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    /// `client_credentials` (more grants follow).
+    grant_type: String,
+    /// Space-separated scopes, a subset of the client's.
+    scope: Option<String>,
+    /// Space-separated audiences registered for the client (RFC 8707 `resource` also accepted).
+    audience: Option<String>,
+    resource: Option<String>,
+    /// For `client_secret_post`.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 6749 §5.1 token response.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponseDoc {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: String,
+    expires_in: i64,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+    scope: String,
+}
+
+#[utoipa::path(
+    tag = "oauth2",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponseDoc),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, unauthorized_client", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 413, description = "Body over 64 KiB"),
+        (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
+    ),
+    security(("client_secret_basic" = []), ("client_secret_post" = []))
+)]
+#[post("/oauth2/token")]
+#[tracing::instrument(skip_all, fields(grant_type))]
+pub async fn token(req: HttpRequest, form: OAuthForm, state: web::Data<AppState>) -> Result<HttpResponse, OAuthHttpError> {
+    let engine = &state.engine;
+    let grant_type = form.require("grant_type")?;
+    tracing::Span::current().record("grant_type", grant_type);
+    let grant = GrantType::parse(grant_type)
+        .filter(|g| *g == GrantType::ClientCredentials)
+        .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant_type is not supported"))?;
+    let auth = authenticate_client(&req, &form, engine)?;
+    let response = match grant {
+        GrantType::ClientCredentials => {
+            let mut audience = form.list("audience");
+            audience.extend(form.list("resource"));
+            grants::client_credentials::issue(engine, &auth.client, form.get("scope"), &audience).await?
+        }
+        _ => return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant_type is not supported").into()),
+    };
+    let body = serde_json::to_vec(&response).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    Ok(super::no_store_json(body))
+}

@@ -1,0 +1,27 @@
+use actix_web::{get, web, HttpResponse};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+#[utoipa::path(tag = "ops", responses((status = 200, description = "The process is alive")))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+#[utoipa::path(tag = "ops", responses(
+    (status = 200, description = "Store open, keys loaded, actors up"),
+    (status = 503, description = "Not ready")
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let e = &state.engine;
+    let keys = e.keys.is_ready();
+    let actors = e.is_ready();
+    let body = json!({"status": if actors { "ready" } else { "not_ready" }, "keys_loaded": keys, "actors_up": actors});
+    if actors {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

@@ -1,0 +1,181 @@
+//! Start-up: open the store, start the engine, bind, serve.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tessera_actors::clock::{SharedClock, SystemClock};
+use tessera_actors::secret::{self, prefix};
+use tessera_actors::store::Store;
+use tessera_actors::Engine;
+use utoipa_actix_web::AppExt;
+
+use crate::configuration::Settings;
+use crate::error::{extractor_error, ApiError};
+use crate::extract::form::MAX_BODY;
+use crate::routes;
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Engine,
+    pub admin_token_hash: [u8; 32],
+    pub metrics: PrometheusHandle,
+    pub discovery: String,
+    pub openapi: String,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    engine: Engine,
+    admin_token: String,
+    issuer: String,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Build with an injected clock (tests move time without sleeping).
+    pub async fn build_with_clock(mut settings: Settings, clock: SharedClock) -> anyhow::Result<Application> {
+        let store = Store::open(&settings.data_dir)?;
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        if settings.issuer.is_none() {
+            settings.issuer = Some(format!("http://{addr}"));
+        }
+        let config = settings.engine_config()?;
+        let issuer = config.issuer.clone();
+        let alg = config.keys.alg.as_str();
+        let engine = Engine::start(config, store, clock)?;
+        let admin_token = admin_token(&settings)?;
+        let metrics = crate::telemetry::metrics_handle();
+        let state = web::Data::new(AppState {
+            engine: engine.clone(),
+            admin_token_hash: secret::sha256(admin_token.as_bytes()),
+            metrics,
+            discovery: routes::oauth2::discovery::metadata(&issuer, alg).to_string(),
+            openapi: openapi_document(),
+        });
+        let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::JsonConfig::default().limit(MAX_BODY).error_handler(|e, _| {
+                    use actix_web::error::JsonPayloadError as J;
+                    let over = matches!(e, J::Overflow { .. } | J::OverflowKnownLength { .. });
+                    extractor_error(e, over)
+                }))
+                .app_data(web::PathConfig::default().error_handler(|e, _| extractor_error(e, false)))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| extractor_error(e, false)))
+                .app_data(web::FormConfig::default().limit(MAX_BODY).error_handler(|e, _| {
+                    use actix_web::error::UrlencodedError as U;
+                    let over = matches!(e, U::Overflow { .. });
+                    extractor_error(e, over)
+                }))
+                .wrap(from_fn(crate::telemetry::track))
+                .default_service(web::to(not_found))
+                .into_utoipa_app()
+                .configure(routes::configure)
+                .into_app()
+        })
+        .listen(listener)?
+        .workers(workers)
+        .shutdown_timeout(5)
+        .run();
+        Ok(Application {
+            port: addr.port(),
+            server,
+            engine,
+            admin_token,
+            issuer,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let r = self.server.await;
+        self.engine.shutdown();
+        r
+    }
+}
+
+/// The OpenAPI document, with the security schemes the handlers name.
+pub fn openapi_document() -> String {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let mut api = routes::openapi();
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "client_secret_basic",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+    );
+    components.add_security_scheme(
+        "client_secret_post",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some("client_id and client_secret in the form body")).build()),
+    );
+    components.add_security_scheme(
+        "admin_token",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    serde_json::to_string(&api).unwrap_or_else(|_| "{}".into())
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such route"))
+}
+
+/// The admin token: configured, or read from / generated into
+/// `{data_dir}/admin_token` (mode 0600) on first start.
+fn admin_token(settings: &Settings) -> anyhow::Result<String> {
+    if let Some(t) = settings.admin_token.as_ref().filter(|t| !t.is_empty()) {
+        anyhow::ensure!(t.len() >= 32, "the admin token must be at least 32 characters");
+        return Ok(t.clone());
+    }
+    let path = settings.data_dir.join("admin_token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        let t = t.trim().to_string();
+        if !t.is_empty() {
+            return Ok(t);
+        }
+    }
+    let t = secret::new_secret(prefix::ADMIN_TOKEN);
+    write_private(&path, &t)?;
+    tracing::info!(path = %path.display(), "generated the admin token");
+    Ok(t)
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
