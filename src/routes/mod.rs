@@ -35,5 +35,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api.info.title = "tessera".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
     api.info.description = Some("OAuth 2.1 / OpenID Connect authorization server and token engine".into());
+    api.info.contact = None;
+    api.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
     api
 }
