@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::clock::SharedClock;
-use crate::directory::{ClientsView, Directory};
+use crate::directory::{ClientsView, Directory, UsersView};
 use crate::domain::TokenFormat;
 use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError, SledKeyStore};
 use crate::revocation::{RevocationList, RevokedSet, SledRevocationStore};
@@ -43,6 +43,7 @@ pub struct Engine {
     pub store: Store,
     pub keys: Arc<KeysView>,
     pub clients: Arc<ClientsView>,
+    pub users: Arc<UsersView>,
     pub tokens: Arc<TokenIndex>,
     pub revoked: Arc<RevokedSet>,
     pub key_rotator: Addr<KeyRotator>,
@@ -59,6 +60,7 @@ impl Engine {
     pub fn start(config: EngineConfig, store: Store, clock: SharedClock) -> Result<Engine, EngineError> {
         let keys = Arc::new(KeysView::default());
         let clients = Arc::new(ClientsView::default());
+        let users = Arc::new(UsersView::default());
         let tokens = Arc::new(TokenIndex::default());
         let revoked = Arc::new(RevokedSet::default());
 
@@ -68,7 +70,7 @@ impl Engine {
             clock.clone(),
             keys.clone(),
         )?;
-        let directory = Directory::open(&store, clock.clone(), config.max_access_token_ttl, clients.clone())?;
+        let directory = Directory::open(&store, clock.clone(), config.max_access_token_ttl, clients.clone(), users.clone())?;
         let issuer = TokenIssuer::open(Box::new(SledTokenStore::new(&store)?), clock.clone(), tokens.clone())?;
         let revocations = RevocationList::open(
             Box::new(SledRevocationStore::new(&store)?),
@@ -98,6 +100,7 @@ impl Engine {
             store,
             keys,
             clients,
+            users,
             tokens,
             revoked,
             key_rotator,

@@ -34,6 +34,7 @@ pub mod idmap;
 pub mod introspection;
 pub mod keys;
 pub mod oauth;
+pub mod password;
 pub mod revocation;
 pub mod secret;
 pub mod store;

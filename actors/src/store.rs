@@ -24,6 +24,8 @@ pub mod trees {
     pub const KEYS: &str = "keys";
     /// Owned by `Directory`.
     pub const CLIENTS: &str = "clients";
+    /// Owned by `Directory`.
+    pub const USERS: &str = "users";
     /// Owned by `TokenIssuer`.
     pub const TOKENS: &str = "tokens";
     /// Owned by `RevocationList`.
