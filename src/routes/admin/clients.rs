@@ -86,6 +86,8 @@ pub fn directory_error(e: DirectoryError) -> ApiError {
         }
         DirectoryError::Exists(id) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("client {id:?} already exists")),
         DirectoryError::NotFound => ApiError::not_found("no such client"),
+        DirectoryError::NoSuchUser => ApiError::not_found("no such user"),
+        DirectoryError::Taken(what) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} is already taken")),
         DirectoryError::Store(s) => s.into(),
     }
 }
