@@ -24,7 +24,38 @@ pub struct Settings {
     pub admin_token: Option<String>,
     pub tokens: TokenSettings,
     pub keys: KeySettings,
+    pub sessions: SessionSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Seconds of inactivity that end a browser session.
+    pub idle_timeout: i64,
+    /// Seconds after which a session ends regardless of activity.
+    pub absolute_lifetime: i64,
+    /// Seconds a login may wait for its TOTP code.
+    pub mfa_timeout: i64,
+    /// Send cookies without `Secure` (plain-HTTP development). Defaults to
+    /// true only when the issuer is `http://`.
+    pub insecure_cookies: Option<bool>,
+    /// Concurrent password hashes (default: cores) and how many more may wait.
+    pub password_workers: Option<usize>,
+    pub password_queue: usize,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            idle_timeout: 1800,
+            absolute_lifetime: 36_000,
+            mfa_timeout: 300,
+            insecure_cookies: None,
+            password_workers: None,
+            password_queue: 64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +99,7 @@ impl Default for Settings {
             admin_token: None,
             tokens: TokenSettings::default(),
             keys: KeySettings::default(),
+            sessions: SessionSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -133,6 +165,11 @@ impl Settings {
             "tokens.max_access_token_ttl must be at least tokens.access_token_ttl"
         );
         anyhow::ensure!(self.keys.rotation_period >= 60, "keys.rotation_period must be at least 60 seconds");
+        let se = &self.sessions;
+        anyhow::ensure!(
+            se.idle_timeout > 0 && se.absolute_lifetime >= se.idle_timeout && se.mfa_timeout > 0,
+            "sessions: idle_timeout and mfa_timeout must be positive and absolute_lifetime at least idle_timeout"
+        );
         let alg: KeyAlg = self.keys.algorithm.parse().map_err(anyhow::Error::msg)?;
         let format: TokenFormat = t.access_token_format.parse().map_err(anyhow::Error::msg)?;
         Ok(EngineConfig {
@@ -148,7 +185,22 @@ impl Settings {
                 // have signed is gone, plus a minute of margin.
                 retire_after: t.max_access_token_ttl + 60,
             },
+            sessions: tessera_actors::sessions::SessionConfig {
+                idle_timeout: self.sessions.idle_timeout,
+                absolute_lifetime: self.sessions.absolute_lifetime,
+                mfa_timeout: self.sessions.mfa_timeout,
+            },
+            password_workers: self
+                .sessions
+                .password_workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            password_queue: self.sessions.password_queue,
         })
+    }
+
+    /// Whether cookies go without `Secure` and the `__Host-` prefix.
+    pub fn insecure_cookies(&self) -> bool {
+        self.sessions.insecure_cookies.unwrap_or_else(|| self.issuer().starts_with("http://"))
     }
 
     pub fn issuer(&self) -> String {

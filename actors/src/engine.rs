@@ -9,7 +9,9 @@ use crate::clock::SharedClock;
 use crate::directory::{ClientsView, Directory, UsersView};
 use crate::domain::TokenFormat;
 use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError, SledKeyStore};
+use crate::password::PasswordPool;
 use crate::revocation::{RevocationList, RevokedSet, SledRevocationStore};
+use crate::sessions::{SessionConfig, SessionRegistry, SessionsView};
 use crate::store::{Store, StoreError};
 use crate::tokens::{SledTokenStore, TokenIndex, TokenIssuer};
 
@@ -24,6 +26,11 @@ pub struct EngineConfig {
     /// How long a revoked family is remembered (the longest refresh chain).
     pub max_family_lifetime: i64,
     pub keys: KeyConfig,
+    pub sessions: SessionConfig,
+    /// Concurrent argon2 computations (default: cores).
+    pub password_workers: usize,
+    /// Password checks allowed to wait beyond those; more are refused.
+    pub password_queue: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +57,9 @@ pub struct Engine {
     pub directory: Addr<Directory>,
     pub issuer: Addr<TokenIssuer>,
     pub revocations: Addr<RevocationList>,
+    pub sessions: Arc<SessionsView>,
+    pub session_registry: Addr<SessionRegistry>,
+    pub passwords: Arc<PasswordPool>,
     arbiters: Arc<Vec<ArbiterHandle>>,
 }
 
@@ -63,6 +73,7 @@ impl Engine {
         let users = Arc::new(UsersView::default());
         let tokens = Arc::new(TokenIndex::default());
         let revoked = Arc::new(RevokedSet::default());
+        let sessions = Arc::new(SessionsView::default());
 
         let rotator = KeyRotator::open(
             config.keys.clone(),
@@ -77,19 +88,22 @@ impl Engine {
             clock.clone(),
             revoked.clone(),
         )?;
+        let session_registry = SessionRegistry::open(config.sessions.clone(), &store, clock.clone(), sessions.clone())?;
 
         // One thread per actor: a slow key generation never delays a
         // revocation, and a revocation flush never delays issuance.
-        let arbiters: Vec<Arbiter> = (0..4).map(|_| Arbiter::new()).collect();
+        let arbiters: Vec<Arbiter> = (0..5).map(|_| Arbiter::new()).collect();
         let handles: Vec<ArbiterHandle> = arbiters.iter().map(|a| a.handle()).collect();
         let mut h = handles.iter();
-        let (Some(a0), Some(a1), Some(a2), Some(a3)) = (h.next(), h.next(), h.next(), h.next()) else {
+        let (Some(a0), Some(a1), Some(a2), Some(a3), Some(a4)) = (h.next(), h.next(), h.next(), h.next(), h.next()) else {
             return Err(EngineError::Store(StoreError::Write("could not start arbiters".into())));
         };
         let key_rotator = Supervisor::start_in_arbiter(a0, move |_| rotator);
         let directory = Supervisor::start_in_arbiter(a1, move |_| directory);
         let issuer_addr = Supervisor::start_in_arbiter(a2, move |_| issuer);
         let revocations = Supervisor::start_in_arbiter(a3, move |_| revocations);
+        let session_registry = Supervisor::start_in_arbiter(a4, move |_| session_registry);
+        let passwords = Arc::new(PasswordPool::new(config.password_workers, config.password_queue));
         // The arbiters run until stopped; their threads are detached here.
         drop(arbiters);
 
@@ -107,6 +121,9 @@ impl Engine {
             directory,
             issuer: issuer_addr,
             revocations,
+            sessions,
+            session_registry,
+            passwords,
             arbiters: Arc::new(handles),
         })
     }
@@ -118,6 +135,7 @@ impl Engine {
             && self.directory.connected()
             && self.issuer.connected()
             && self.revocations.connected()
+            && self.session_registry.connected()
     }
 
     /// Stop every actor thread and flush the store.

@@ -37,6 +37,7 @@ pub mod oauth;
 pub mod password;
 pub mod revocation;
 pub mod secret;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 

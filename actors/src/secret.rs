@@ -14,6 +14,8 @@ pub mod prefix {
     pub const ACCESS_TOKEN: &str = "tes_at_";
     pub const REFRESH_TOKEN: &str = "tes_rt_";
     pub const ADMIN_TOKEN: &str = "tes_adm_";
+    pub const SESSION: &str = "tes_ses_";
+    pub const AUTH_CODE: &str = "tes_ac_";
 }
 
 /// SHA-256 of a secret, the only form in which secrets are stored.

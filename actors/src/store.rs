@@ -26,6 +26,8 @@ pub mod trees {
     pub const CLIENTS: &str = "clients";
     /// Owned by `Directory`.
     pub const USERS: &str = "users";
+    /// Owned by `SessionRegistry`.
+    pub const SESSIONS: &str = "sessions";
     /// Owned by `TokenIssuer`.
     pub const TOKENS: &str = "tokens";
     /// Owned by `RevocationList`.

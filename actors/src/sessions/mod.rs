@@ -1,0 +1,466 @@
+//! `SessionRegistry`: owns browser sessions (and logins waiting for their
+//! second factor). The cookie holds a 256-bit secret; only its SHA-256 is
+//! kept. Sessions have an idle timeout, pushed out by activity or `Extend`,
+//! bounded by an absolute lifetime. Publishes a view keyed by the cookie
+//! hash so every request resolves its session without a message.
+
+pub mod view;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::secret::{self, prefix};
+use crate::store::{self, trees, Store, StoreError};
+pub use view::SessionsView;
+
+/// A parsed `User-Agent` header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAgent {
+    pub ua: String,
+    pub browser: NameVersion,
+    pub engine: NameVersion,
+    pub os: NameVersion,
+    pub device: Device,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameVersion {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub major: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Active,
+    /// Password verified; waiting for the TOTP code.
+    PendingMfa,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Public id (API paths); not the cookie secret.
+    pub id: uuid::Uuid,
+    /// First 128 bits of SHA-256 of the cookie secret.
+    pub key: u128,
+    pub user_id: uuid::Uuid,
+    pub state: SessionState,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub absolute_expires_at: i64,
+    pub auth_time: i64,
+    /// Authentication methods (RFC 8176): `pwd`, `otp`, `fed`.
+    pub amr: Vec<String>,
+    pub ip: String,
+    pub user_agent: UserAgent,
+    /// The OAuth client the login was for (`applicationId`).
+    pub application_id: Option<String>,
+    pub bucket: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: i64) -> bool {
+        now < self.expires_at && now < self.absolute_expires_at
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Seconds of inactivity after which a session ends.
+    pub idle_timeout: i64,
+    /// Seconds after creation after which a session ends regardless.
+    pub absolute_lifetime: i64,
+    /// Seconds a password-verified login may wait for its second factor.
+    pub mfa_timeout: i64,
+}
+
+/// Largest bucket, serialised.
+pub const MAX_BUCKET_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("no such session")]
+    NotFound,
+    #[error("the session bucket would exceed 16 KiB")]
+    BucketTooLarge,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct SessionRegistry {
+    cfg: SessionConfig,
+    tree: sled::Tree,
+    store: Store,
+    clock: SharedClock,
+    view: Arc<SessionsView>,
+}
+
+impl SessionRegistry {
+    pub fn open(cfg: SessionConfig, store: &Store, clock: SharedClock, view: Arc<SessionsView>) -> Result<Self, StoreError> {
+        let r = SessionRegistry {
+            cfg,
+            tree: store.tree(trees::SESSIONS)?,
+            store: store.clone(),
+            clock,
+            view,
+        };
+        r.reload()?;
+        Ok(r)
+    }
+
+    fn reload(&self) -> Result<(), StoreError> {
+        self.view.clear();
+        let now = self.clock.now();
+        for v in self.tree.iter().values() {
+            let s: Session = store::decode(&v?)?;
+            if s.is_live(now) {
+                self.view.publish(Arc::new(s));
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, s: &Session) -> Result<(), SessionError> {
+        self.tree.insert(s.id.as_bytes(), store::encode(s)?).map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn remove(&self, id: &uuid::Uuid) -> Result<(), SessionError> {
+        self.tree.remove(id.as_bytes()).map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn live(&self, id: &uuid::Uuid) -> Result<Session, SessionError> {
+        let s = self.view.get(id).ok_or(SessionError::NotFound)?;
+        if !s.is_live(self.clock.now()) {
+            return Err(SessionError::NotFound);
+        }
+        Ok((*s).clone())
+    }
+
+    /// Persist durably, then publish; the actor handles nothing else until
+    /// then, so the view sees this session's changes in order.
+    fn commit<T: 'static>(
+        &mut self,
+        write: Result<(T, Vec<Arc<Session>>, Vec<uuid::Uuid>), SessionError>,
+    ) -> AtomicResponse<Self, Result<T, SessionError>> {
+        let store = self.store.clone();
+        let view = self.view.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let (out, publish, unpublish) = write?;
+                store.durable().await?;
+                for id in &unpublish {
+                    view.unpublish(id);
+                }
+                for s in publish {
+                    view.publish(s);
+                }
+                metrics::gauge!("tessera_sessions_active").set(view.len() as f64);
+                Ok(out)
+            }
+            .into_actor(self),
+        ))
+    }
+
+    fn sweep(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let dead = self.view.dead(now);
+        for id in &dead {
+            self.tree.remove(id.as_bytes())?;
+            self.view.unpublish(id);
+        }
+        metrics::gauge!("tessera_sessions_active").set(self.view.len() as f64);
+        Ok(dead.len())
+    }
+
+    fn new_session(&self, o: &Open) -> (Session, String) {
+        let now = self.clock.now();
+        let secret = secret::new_secret(prefix::SESSION);
+        let pending = o.pending_mfa;
+        let s = Session {
+            id: uuid::Uuid::new_v4(),
+            key: secret::token_key(&secret),
+            user_id: o.user_id,
+            state: if pending { SessionState::PendingMfa } else { SessionState::Active },
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + if pending { self.cfg.mfa_timeout } else { self.cfg.idle_timeout },
+            absolute_expires_at: now + if pending { self.cfg.mfa_timeout } else { self.cfg.absolute_lifetime },
+            auth_time: now,
+            amr: o.amr.clone(),
+            ip: o.ip.clone(),
+            user_agent: o.user_agent.clone(),
+            application_id: o.application_id.clone(),
+            bucket: serde_json::Map::new(),
+        };
+        (s, secret)
+    }
+}
+
+impl Actor for SessionRegistry {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(Duration::from_secs(60), |act, ctx| {
+            if let Err(e) = act.sweep() {
+                tracing::error!(error = %e, "session sweep failed; restarting");
+                ctx.stop();
+            }
+        });
+    }
+}
+
+impl Supervised for SessionRegistry {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        if let Err(e) = self.reload() {
+            tracing::error!(error = %e, "session registry could not reload");
+        }
+    }
+}
+
+/// Open a session (a new id every time: login never reuses an id, which
+/// defeats fixation). `replaces` names a session of the same browser to end.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
+pub struct Open {
+    pub user_id: uuid::Uuid,
+    pub amr: Vec<String>,
+    pub ip: String,
+    pub user_agent: UserAgent,
+    pub application_id: Option<String>,
+    pub pending_mfa: bool,
+    pub replaces: Option<uuid::Uuid>,
+}
+
+/// Second factor done: the pending session ends and a full one (new id,
+/// new secret, `amr` extended) takes its place.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
+pub struct CompleteMfa {
+    pub id: uuid::Uuid,
+    pub amr: String,
+}
+
+/// Record activity: pushes the idle expiry out. Fire-and-forget; persisted
+/// lazily (at most once a minute per session).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Touch(pub uuid::Uuid);
+
+/// Push the expiry out by the idle timeout (bounded by the absolute lifetime).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Arc<Session>, SessionError>")]
+pub struct Extend(pub uuid::Uuid);
+
+/// New id and secret for the same session; the old ones die.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
+pub struct Rotate(pub uuid::Uuid);
+
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), SessionError>")]
+pub struct Close(pub uuid::Uuid);
+
+/// End every session of a user (password change), except perhaps one.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<usize, SessionError>")]
+pub struct CloseAllForUser {
+    pub user_id: uuid::Uuid,
+    pub except: Option<uuid::Uuid>,
+}
+
+/// Merge a JSON object into the bucket (top-level keys replace; `null` removes).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Arc<Session>, SessionError>")]
+pub struct MergeBucket {
+    pub id: uuid::Uuid,
+    pub patch: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Drop expired sessions now.
+#[derive(Message)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub struct SweepSessions;
+
+impl Handler<Open> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<(Arc<Session>, String), SessionError>>;
+    fn handle(&mut self, msg: Open, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            let (s, secret) = self.new_session(&msg);
+            self.write(&s)?;
+            let mut gone = Vec::new();
+            if let Some(old) = msg.replaces {
+                self.remove(&old)?;
+                gone.push(old);
+            }
+            let s = Arc::new(s);
+            Ok(((s.clone(), secret), vec![s], gone))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<CompleteMfa> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<(Arc<Session>, String), SessionError>>;
+    fn handle(&mut self, msg: CompleteMfa, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            let pending = self.live(&msg.id)?;
+            if pending.state != SessionState::PendingMfa {
+                return Err(SessionError::NotFound);
+            }
+            let mut amr = pending.amr.clone();
+            amr.push(msg.amr);
+            let open = Open {
+                user_id: pending.user_id,
+                amr,
+                ip: pending.ip.clone(),
+                user_agent: pending.user_agent.clone(),
+                application_id: pending.application_id.clone(),
+                pending_mfa: false,
+                replaces: Some(pending.id),
+            };
+            let (s, secret) = self.new_session(&open);
+            self.write(&s)?;
+            self.remove(&pending.id)?;
+            let s = Arc::new(s);
+            Ok(((s.clone(), secret), vec![s], vec![pending.id]))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<Touch> for SessionRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: Touch, _: &mut Self::Context) {
+        let now = self.clock.now();
+        let Ok(mut s) = self.live(&msg.0) else { return };
+        if s.state != SessionState::Active || now - s.last_seen_at < 60 {
+            return;
+        }
+        s.last_seen_at = now;
+        s.expires_at = (now + self.cfg.idle_timeout).min(s.absolute_expires_at);
+        // Not awaited: losing a touch in a crash only shortens a session.
+        if self.write(&s).is_ok() {
+            self.view.publish(Arc::new(s));
+        }
+    }
+}
+
+impl Handler<Extend> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<Arc<Session>, SessionError>>;
+    fn handle(&mut self, msg: Extend, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        let idle = self.cfg.idle_timeout;
+        let write = (|| {
+            let mut s = self.live(&msg.0)?;
+            s.last_seen_at = now;
+            s.expires_at = (now + idle).min(s.absolute_expires_at);
+            self.write(&s)?;
+            let s = Arc::new(s);
+            Ok((s.clone(), vec![s], vec![]))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<Rotate> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<(Arc<Session>, String), SessionError>>;
+    fn handle(&mut self, msg: Rotate, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            let old = self.live(&msg.0)?;
+            let secret = secret::new_secret(prefix::SESSION);
+            let mut s = old.clone();
+            s.id = uuid::Uuid::new_v4();
+            s.key = secret::token_key(&secret);
+            s.last_seen_at = self.clock.now();
+            self.write(&s)?;
+            self.remove(&old.id)?;
+            let s = Arc::new(s);
+            Ok(((s.clone(), secret), vec![s], vec![old.id]))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<Close> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<(), SessionError>>;
+    fn handle(&mut self, msg: Close, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            if self.view.get(&msg.0).is_none() {
+                return Err(SessionError::NotFound);
+            }
+            self.remove(&msg.0)?;
+            Ok(((), vec![], vec![msg.0]))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<CloseAllForUser> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<usize, SessionError>>;
+    fn handle(&mut self, msg: CloseAllForUser, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            let ids: Vec<uuid::Uuid> = self
+                .view
+                .of_user(&msg.user_id)
+                .into_iter()
+                .map(|s| s.id)
+                .filter(|id| Some(*id) != msg.except)
+                .collect();
+            for id in &ids {
+                self.remove(id)?;
+            }
+            Ok((ids.len(), vec![], ids))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<MergeBucket> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<Arc<Session>, SessionError>>;
+    fn handle(&mut self, msg: MergeBucket, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            let mut s = self.live(&msg.id)?;
+            let mut merged: HashMap<String, serde_json::Value> = s.bucket.clone().into_iter().collect();
+            for (k, v) in msg.patch {
+                if v.is_null() {
+                    merged.remove(&k);
+                } else {
+                    merged.insert(k, v);
+                }
+            }
+            let bucket: serde_json::Map<String, serde_json::Value> = merged.into_iter().collect();
+            if serde_json::to_vec(&bucket).map_or(usize::MAX, |b| b.len()) > MAX_BUCKET_BYTES {
+                return Err(SessionError::BucketTooLarge);
+            }
+            s.bucket = bucket;
+            self.write(&s)?;
+            let s = Arc::new(s);
+            Ok((s.clone(), vec![s], vec![]))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<SweepSessions> for SessionRegistry {
+    type Result = Result<usize, StoreError>;
+    fn handle(&mut self, _: SweepSessions, _: &mut Self::Context) -> Self::Result {
+        self.sweep()
+    }
+}
