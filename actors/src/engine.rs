@@ -82,7 +82,6 @@ impl Engine {
             keys.clone(),
         )?;
         let directory = Directory::open(&store, clock.clone(), config.max_access_token_ttl, clients.clone(), users.clone())?;
-        let issuer = TokenIssuer::open(Box::new(SledTokenStore::new(&store)?), clock.clone(), tokens.clone())?;
         let revocations = RevocationList::open(
             Box::new(SledRevocationStore::new(&store)?),
             clock.clone(),
@@ -100,8 +99,15 @@ impl Engine {
         };
         let key_rotator = Supervisor::start_in_arbiter(a0, move |_| rotator);
         let directory = Supervisor::start_in_arbiter(a1, move |_| directory);
-        let issuer_addr = Supervisor::start_in_arbiter(a2, move |_| issuer);
         let revocations = Supervisor::start_in_arbiter(a3, move |_| revocations);
+        let issuer = TokenIssuer::open(
+            Box::new(SledTokenStore::new(&store)?),
+            clock.clone(),
+            tokens.clone(),
+            revoked.clone(),
+            revocations.clone(),
+        )?;
+        let issuer_addr = Supervisor::start_in_arbiter(a2, move |_| issuer);
         let session_registry = Supervisor::start_in_arbiter(a4, move |_| session_registry);
         let passwords = Arc::new(PasswordPool::new(config.password_workers, config.password_queue));
         // The arbiters run until stopped; their threads are detached here.

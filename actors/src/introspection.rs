@@ -102,6 +102,7 @@ impl Engine {
                 username: claims.username,
                 scope: claims.scope.unwrap_or_default(),
                 aud,
+                sid: claims.sid.as_deref().and_then(|s| uuid::Uuid::parse_str(s).ok()),
             }),
         })
     }
@@ -126,13 +127,23 @@ impl Engine {
         let key = verifiers.get(&kid).ok_or(JwtRejected("unknown kid"))?;
         let mut v = jsonwebtoken::Validation::new(key.alg.jwt_alg());
         v.leeway = 0;
-        v.validate_nbf = true;
+        // Times are checked below against the engine's clock, the one that
+        // issued the token, not the wall clock jsonwebtoken would read.
+        v.validate_exp = false;
+        v.validate_nbf = false;
         v.validate_aud = false;
         v.set_issuer(&[self.config.issuer.as_str()]);
         v.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "sub", "aud"]);
         let data = jsonwebtoken::decode::<VerifiedAccessClaims>(token, &key.key, &v)
             .map_err(|_| JwtRejected("signature or claims"))?;
-        if data.claims.iat > self.clock.now() {
+        let now = self.clock.now();
+        if data.claims.exp <= now {
+            return Err(JwtRejected("expired"));
+        }
+        if data.claims.nbf > now {
+            return Err(JwtRejected("not yet valid"));
+        }
+        if data.claims.iat > now {
             return Err(JwtRejected("issued in the future"));
         }
         Ok(data.claims)
@@ -182,6 +193,8 @@ pub struct VerifiedAccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub username: Option<String>,
-    /// Grant family, when the token was minted from a refresh token.
+    /// Grant family, when the token belongs to a code/refresh grant.
     pub fam: Option<String>,
+    /// Browser session the grant came from.
+    pub sid: Option<String>,
 }

@@ -35,6 +35,7 @@ pub mod introspection;
 pub mod keys;
 pub mod oauth;
 pub mod password;
+pub mod ratelimit;
 pub mod revocation;
 pub mod secret;
 pub mod sessions;

@@ -32,6 +32,10 @@ pub mod trees {
     pub const TOKENS: &str = "tokens";
     /// Owned by `RevocationList`.
     pub const REVOKED: &str = "revoked";
+    /// Owned by `TokenIssuer`.
+    pub const CODES: &str = "codes";
+    /// Owned by `TokenIssuer`.
+    pub const REFRESH: &str = "refresh";
 }
 
 /// On-disk format of the whole store. Bumped on incompatible change.

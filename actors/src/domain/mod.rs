@@ -139,3 +139,8 @@ mod tests {
         assert!(Scope::parse("").unwrap().is_empty());
     }
 }
+
+pub mod pkce;
+pub mod redirect;
+pub use pkce::{Pkce, PkceMethod};
+pub use redirect::{find_redirect, redirect_matches};

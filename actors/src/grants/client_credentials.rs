@@ -30,6 +30,7 @@ pub async fn issue(
         username: None,
         scope: scope.clone(),
         aud,
+        sid: None,
     };
     let (access_token, expires_in) = mint_access_token(engine, client, grant, 0, "client_credentials").await?;
     Ok(TokenResponse {

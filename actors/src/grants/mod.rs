@@ -30,6 +30,11 @@ struct AccessClaims<'a> {
     exp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<&'a str>,
+    /// Grant family: lets a token whose record was lost still die with its grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fam: Option<uuid::fmt::Hyphenated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<uuid::fmt::Hyphenated>,
 }
 
 /// `aud` is a string when there is one audience, an array otherwise.
@@ -116,6 +121,8 @@ pub async fn mint_access_token(
                 nbf: now,
                 exp,
                 username: grant.username.as_deref(),
+                fam: (family != 0).then(|| uuid::Uuid::from_u128(family).hyphenated()),
+                sid: grant.sid.map(|s| s.hyphenated()),
             };
             signer
                 .sign(JwtType::AccessToken, &claims)

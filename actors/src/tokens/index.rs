@@ -40,6 +40,9 @@ pub struct Grant {
     pub username: Option<String>,
     pub scope: String,
     pub aud: Vec<Arc<str>>,
+    /// The browser session the grant came from (user grants only).
+    #[serde(default)]
+    pub sid: Option<uuid::Uuid>,
 }
 
 /// One resident token.

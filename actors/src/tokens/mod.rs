@@ -1,12 +1,21 @@
-//! `TokenIssuer`: owns the records of every token tessera issues and
-//! publishes the token index introspection reads.
+//! `TokenIssuer`: owns the records of every token tessera issues (access
+//! tokens, refresh tokens, authorization codes) and publishes the token
+//! index introspection reads.
 //!
 //! A record is keyed by the first 128 bits of SHA-256 of the token string,
 //! so lookups need no signature check and a forged token never matches.
 //! Records that share client, subject, scope and audience share one
 //! interned `Grant`, which keeps a resident token near 100 bytes.
+//!
+//! Single-use rules live here because one actor handles one message at a
+//! time: a code is marked consumed, and a rotated refresh token used, in
+//! the actor's memory before anything else can look, so of N parallel
+//! exchanges exactly one wins; the winner is answered only once that is
+//! durable.
 
+pub mod codes;
 pub mod index;
+pub mod refresh;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,10 +25,13 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
+use crate::revocation::{RevocationList, RevokedSet};
 use crate::store::{self, trees, Store, StoreError};
+pub use codes::{AuthCode, CodeError, ExchangeCode, IssueCode};
 pub use index::{Grant, TokenIndex, TokenKind, TokenRecord};
+pub use refresh::{IssueRefresh, Refresh, RefreshError, RefreshMeta, RefreshOutcome};
 
-/// A token as stored on disk.
+/// An access token as stored on disk.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredToken {
     jti: u128,
@@ -42,76 +54,68 @@ pub struct NewToken {
     pub grant: Grant,
 }
 
+/// The tables `TokenIssuer` persists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Access,
+    Code,
+    Refresh,
+}
+
 /// Persistence of token records: the only writer is `TokenIssuer`.
 pub trait TokenStore: Send + 'static {
-    fn load(&self, now: i64) -> Result<Vec<(u128, NewToken)>, StoreError>;
-    fn put(&self, tokens: &[NewToken]) -> Result<(), StoreError>;
-    fn remove(&self, keys: &[u128]) -> Result<(), StoreError>;
+    fn load(&self, t: Table) -> Result<Vec<(u128, Vec<u8>)>, StoreError>;
+    fn put(&self, t: Table, entries: Vec<(u128, Vec<u8>)>) -> Result<(), StoreError>;
+    fn remove(&self, t: Table, keys: &[u128]) -> Result<(), StoreError>;
     fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
 }
 
 pub struct SledTokenStore {
-    tree: sled::Tree,
+    access: sled::Tree,
+    codes: sled::Tree,
+    refresh: sled::Tree,
     store: Store,
 }
 
 impl SledTokenStore {
     pub fn new(store: &Store) -> Result<Self, StoreError> {
         Ok(SledTokenStore {
-            tree: store.tree(trees::TOKENS)?,
+            access: store.tree(trees::TOKENS)?,
+            codes: store.tree(trees::CODES)?,
+            refresh: store.tree(trees::REFRESH)?,
             store: store.clone(),
         })
+    }
+    fn tree(&self, t: Table) -> &sled::Tree {
+        match t {
+            Table::Access => &self.access,
+            Table::Code => &self.codes,
+            Table::Refresh => &self.refresh,
+        }
     }
 }
 
 impl TokenStore for SledTokenStore {
-    fn load(&self, now: i64) -> Result<Vec<(u128, NewToken)>, StoreError> {
+    fn load(&self, t: Table) -> Result<Vec<(u128, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
-        let mut expired = Vec::new();
-        for kv in self.tree.iter() {
+        for kv in self.tree(t).iter() {
             let (k, v) = kv?;
             let key: [u8; 16] = k
                 .as_ref()
                 .try_into()
                 .map_err(|_| StoreError::Decode("token key is not 16 bytes".into()))?;
-            let key = u128::from_be_bytes(key);
-            let t: StoredToken = store::decode(&v)?;
-            if t.exp <= now {
-                expired.push(key);
-                continue;
-            }
-            out.push((
-                key,
-                NewToken {
-                    key,
-                    jti: t.jti,
-                    family: t.family,
-                    iat: t.iat,
-                    exp: t.exp,
-                    kind: t.kind,
-                    grant: t.grant,
-                },
-            ));
+            out.push((u128::from_be_bytes(key), v.to_vec()));
         }
-        self.remove(&expired)?;
         Ok(out)
     }
-    fn put(&self, tokens: &[NewToken]) -> Result<(), StoreError> {
+    fn put(&self, t: Table, entries: Vec<(u128, Vec<u8>)>) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for t in tokens {
-            let st = StoredToken {
-                jti: t.jti,
-                family: t.family,
-                iat: t.iat,
-                exp: t.exp,
-                kind: t.kind,
-                grant: t.grant.clone(),
-            };
-            batch.insert(&t.key.to_be_bytes(), store::encode(&st)?);
+        for (k, v) in entries {
+            batch.insert(&k.to_be_bytes(), v);
         }
-        Ok(self.tree.apply_batch(batch)?)
+        Ok(self.tree(t).apply_batch(batch)?)
     }
-    fn remove(&self, keys: &[u128]) -> Result<(), StoreError> {
+    fn remove(&self, t: Table, keys: &[u128]) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
         }
@@ -119,7 +123,7 @@ impl TokenStore for SledTokenStore {
         for k in keys {
             batch.remove(&k.to_be_bytes());
         }
-        Ok(self.tree.apply_batch(batch)?)
+        Ok(self.tree(t).apply_batch(batch)?)
     }
     fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
         let store = self.store.clone();
@@ -132,15 +136,29 @@ pub struct TokenIssuer {
     clock: SharedClock,
     index: Arc<TokenIndex>,
     grants: HashMap<Grant, Arc<Grant>>,
+    codes: HashMap<u128, AuthCode>,
+    refresh: HashMap<u128, RefreshMeta>,
+    revoked: Arc<RevokedSet>,
+    revocations: Addr<RevocationList>,
 }
 
 impl TokenIssuer {
-    pub fn open(store: Box<dyn TokenStore>, clock: SharedClock, index: Arc<TokenIndex>) -> Result<Self, StoreError> {
+    pub fn open(
+        store: Box<dyn TokenStore>,
+        clock: SharedClock,
+        index: Arc<TokenIndex>,
+        revoked: Arc<RevokedSet>,
+        revocations: Addr<RevocationList>,
+    ) -> Result<Self, StoreError> {
         let mut t = TokenIssuer {
             store,
             clock,
             index,
             grants: HashMap::new(),
+            codes: HashMap::new(),
+            refresh: HashMap::new(),
+            revoked,
+            revocations,
         };
         t.reload()?;
         Ok(t)
@@ -148,9 +166,38 @@ impl TokenIssuer {
 
     fn reload(&mut self) -> Result<(), StoreError> {
         let now = self.clock.now();
-        for (key, t) in self.store.load(now)? {
-            let rec = self.record_of(t);
+        let mut expired = Vec::new();
+        for (key, bytes) in self.store.load(Table::Access)? {
+            let t: StoredToken = store::decode(&bytes)?;
+            if t.exp <= now {
+                expired.push(key);
+                continue;
+            }
+            let rec = self.record_of(NewToken {
+                key,
+                jti: t.jti,
+                family: t.family,
+                iat: t.iat,
+                exp: t.exp,
+                kind: t.kind,
+                grant: t.grant,
+            });
             self.index.insert(key, rec);
+        }
+        self.store.remove(Table::Access, &expired)?;
+        self.codes.clear();
+        for (key, bytes) in self.store.load(Table::Code)? {
+            let c: AuthCode = store::decode(&bytes)?;
+            self.codes.insert(key, c);
+        }
+        self.refresh.clear();
+        for (key, bytes) in self.store.load(Table::Refresh)? {
+            let m: RefreshMeta = store::decode(&bytes)?;
+            if m.exp > now {
+                let rec = self.refresh_record(&m);
+                self.index.insert(key, rec);
+            }
+            self.refresh.insert(key, m);
         }
         metrics::gauge!("tessera_tokens_live").set(self.index.len() as f64);
         Ok(())
@@ -176,9 +223,20 @@ impl TokenIssuer {
         }
     }
 
+    fn encode_access(t: &NewToken) -> Result<(u128, Vec<u8>), StoreError> {
+        let st = StoredToken {
+            jti: t.jti,
+            family: t.family,
+            iat: t.iat,
+            exp: t.exp,
+            kind: t.kind,
+            grant: t.grant.clone(),
+        };
+        Ok((t.key, store::encode(&st)?))
+    }
+
     /// Record tokens in the index without persisting them: for seeding a
-    /// benchmark with a million resident tokens, and for tokens that are
-    /// self-verifying anyway.
+    /// benchmark with a million resident tokens.
     pub fn insert_unpersisted(&mut self, tokens: Vec<NewToken>) {
         for t in tokens {
             let key = t.key;
@@ -190,14 +248,24 @@ impl TokenIssuer {
     fn sweep(&mut self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let gone = self.index.expired(now);
-        self.store.remove(&gone)?;
+        self.store.remove(Table::Access, &gone)?;
         for k in &gone {
             self.index.remove_expired(*k, now);
+        }
+        let codes: Vec<u128> = self.codes.iter().filter(|(_, c)| c.exp <= now).map(|(k, _)| *k).collect();
+        self.store.remove(Table::Code, &codes)?;
+        for k in &codes {
+            self.codes.remove(k);
+        }
+        let refresh: Vec<u128> = self.refresh.iter().filter(|(_, m)| m.exp <= now).map(|(k, _)| *k).collect();
+        self.store.remove(Table::Refresh, &refresh)?;
+        for k in &refresh {
+            self.refresh.remove(k);
         }
         // Drop interned grants no live token refers to any more.
         self.grants.retain(|_, g| Arc::strong_count(g) > 1);
         metrics::gauge!("tessera_tokens_live").set(self.index.len() as f64);
-        Ok(gone.len())
+        Ok(gone.len() + codes.len() + refresh.len())
     }
 }
 
@@ -221,9 +289,9 @@ impl Supervised for TokenIssuer {
     }
 }
 
-/// Record issued tokens. With `durable`, answers only once they are on disk
-/// (opaque tokens exist nowhere else); otherwise sled's periodic flush
-/// persists them (a JWT verifies by signature if its record is lost).
+/// Record issued access tokens. With `durable`, answers only once they are
+/// on disk (opaque tokens exist nowhere else); otherwise sled's periodic
+/// flush persists them (a JWT verifies by signature if its record is lost).
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), StoreError>")]
 pub struct Record {
@@ -244,8 +312,8 @@ pub struct SweepTokens;
 impl Handler<Record> for TokenIssuer {
     type Result = ResponseFuture<Result<(), StoreError>>;
     fn handle(&mut self, msg: Record, _: &mut Self::Context) -> Self::Result {
-        let written = self.store.put(&msg.tokens);
-        if let Err(e) = written {
+        let encoded: Result<Vec<_>, _> = msg.tokens.iter().map(Self::encode_access).collect();
+        if let Err(e) = encoded.and_then(|e| self.store.put(Table::Access, e)) {
             return Box::pin(async move { Err(e) });
         }
         let records: Vec<(u128, TokenRecord)> = msg.tokens.into_iter().map(|t| (t.key, self.record_of(t))).collect();

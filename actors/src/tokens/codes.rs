@@ -1,0 +1,132 @@
+//! Authorization codes (RFC 6749 §4.1): single use, bound to the client,
+//! the redirect URI and the PKCE challenge, 60 s by default. A second use
+//! revokes the family of everything the first exchange issued.
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Table, TokenIssuer};
+use crate::domain::Pkce;
+use crate::revocation::Revoke;
+use crate::store::{self, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: uuid::Uuid,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub pkce: Option<Pkce>,
+    pub auth_time: i64,
+    pub sid: Option<uuid::Uuid>,
+    pub amr: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+    /// The family every token issued from this code belongs to.
+    pub family: u128,
+    pub consumed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("the authorization code is invalid, expired or was issued to another client")]
+    Invalid,
+    #[error("the redirect_uri differs from the one in the authorization request")]
+    RedirectMismatch,
+    #[error("the code_verifier is missing or does not match the code_challenge")]
+    Verifier,
+    /// RFC 9700 §4.8.2: a verifier for a code that had no challenge.
+    #[error("a code_verifier was sent but the authorization request had no code_challenge")]
+    Downgrade,
+    #[error("the authorization code was already used; every token issued from it is revoked")]
+    Replayed,
+    #[error("the store could not persist the exchange: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for CodeError {
+    fn from(e: StoreError) -> Self {
+        CodeError::Store(e.to_string())
+    }
+}
+
+/// Store a freshly issued code (`key` = token key of the code string).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct IssueCode {
+    pub key: u128,
+    pub code: AuthCode,
+}
+
+/// Redeem a code. Answers the code's grant once it is durably consumed.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<AuthCode, CodeError>")]
+pub struct ExchangeCode {
+    pub key: u128,
+    pub client_id: String,
+    pub redirect_uri: Option<String>,
+    pub verifier: Option<String>,
+    /// How long a replay-revoked family is remembered.
+    pub family_lifetime: i64,
+}
+
+impl Handler<IssueCode> for TokenIssuer {
+    type Result = ResponseFuture<Result<(), StoreError>>;
+    fn handle(&mut self, msg: IssueCode, _: &mut Self::Context) -> Self::Result {
+        let put = store::encode(&msg.code).and_then(|v| self.store.put(Table::Code, vec![(msg.key, v)]));
+        if put.is_ok() {
+            self.codes.insert(msg.key, msg.code);
+        }
+        // A code lost in a crash only makes the user retry: not awaited.
+        Box::pin(async move { put })
+    }
+}
+
+impl Handler<ExchangeCode> for TokenIssuer {
+    type Result = ResponseFuture<Result<AuthCode, CodeError>>;
+    fn handle(&mut self, msg: ExchangeCode, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        let Some(code) = self.codes.get_mut(&msg.key) else {
+            return Box::pin(async { Err(CodeError::Invalid) });
+        };
+        if code.client_id != msg.client_id {
+            return Box::pin(async { Err(CodeError::Invalid) });
+        }
+        if code.consumed {
+            // RFC 6749 §4.1.2 / RFC 9700 §4.5: revoke what the first exchange issued.
+            metrics::counter!("tessera_code_replays_total").increment(1);
+            let revoke = self.revocations.send(Revoke(vec![(code.family, now.saturating_add(msg.family_lifetime))]));
+            return Box::pin(async move {
+                match revoke.await {
+                    Ok(Ok(())) => Err(CodeError::Replayed),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(e) => Err(CodeError::Store(e.to_string())),
+                }
+            });
+        }
+        if code.exp <= now {
+            return Box::pin(async { Err(CodeError::Invalid) });
+        }
+        if msg.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
+            return Box::pin(async { Err(CodeError::RedirectMismatch) });
+        }
+        match (&code.pkce, msg.verifier.as_deref()) {
+            (Some(p), Some(v)) if p.verify(v) => {}
+            (Some(_), _) => return Box::pin(async { Err(CodeError::Verifier) }),
+            (None, Some(_)) => return Box::pin(async { Err(CodeError::Downgrade) }),
+            (None, None) => {}
+        }
+        // Consumed in memory first: a parallel exchange behind us in the
+        // mailbox already sees it used.
+        code.consumed = true;
+        let code = code.clone();
+        let put = store::encode(&code).and_then(|v| self.store.put(Table::Code, vec![(msg.key, v)]));
+        let durable = self.store.durable();
+        Box::pin(async move {
+            put?;
+            durable.await?;
+            Ok(code)
+        })
+    }
+}

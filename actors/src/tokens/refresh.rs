@@ -1,0 +1,200 @@
+//! Refresh tokens (RFC 6749 §6): opaque, stored as hashes, grouped in a
+//! family per grant. Rotating tokens (public clients, or confidential ones
+//! configured so) are single use: presenting a used one is reuse, which
+//! revokes the whole family (RFC 9700 §4.14.2).
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Grant, Table, TokenIssuer, TokenKind, TokenRecord};
+use crate::domain::Scope;
+use crate::revocation::Revoke;
+use crate::secret::{self, prefix};
+use crate::store::{self, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshMeta {
+    pub jti: u128,
+    pub family: u128,
+    pub client_id: String,
+    pub user_id: uuid::Uuid,
+    pub username: Option<String>,
+    pub scope: String,
+    pub aud: Vec<Arc<str>>,
+    pub auth_time: i64,
+    pub sid: Option<uuid::Uuid>,
+    pub amr: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+    /// The family may not outlive this, however often it is rotated.
+    pub family_deadline: i64,
+    /// Rotating token already exchanged.
+    pub used: bool,
+    pub rotating: bool,
+    /// What issued the family: `authorization_code`, `personal`, ...
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the refresh token is invalid, expired, revoked or was issued to another client")]
+    Invalid,
+    #[error("the refresh token was already used; its whole grant is revoked")]
+    Reused,
+    #[error("the requested scope exceeds the scope originally granted")]
+    Scope,
+    #[error("the store could not persist the refresh: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for RefreshError {
+    fn from(e: StoreError) -> Self {
+        RefreshError::Store(e.to_string())
+    }
+}
+
+/// Issue the first refresh token of a family. Answers the token once durable.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<String, StoreError>")]
+pub struct IssueRefresh(pub RefreshMeta);
+
+/// Exchange a refresh token.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<RefreshOutcome, RefreshError>")]
+pub struct Refresh {
+    pub key: u128,
+    pub client_id: String,
+    pub scope: Option<Scope>,
+    /// Lifetime of a rotated token (bounded by the family deadline).
+    pub ttl: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshOutcome {
+    /// The grant the presented token carries.
+    pub meta: RefreshMeta,
+    /// The scope for the new access token (narrower if asked).
+    pub scope: String,
+    /// The replacement token, when the family rotates.
+    pub new_token: Option<String>,
+}
+
+impl TokenIssuer {
+    pub(super) fn refresh_record(&mut self, m: &RefreshMeta) -> TokenRecord {
+        let grant = self.intern(Grant {
+            client_id: m.client_id.clone(),
+            sub: m.user_id.to_string(),
+            username: m.username.clone(),
+            scope: m.scope.clone(),
+            aud: m.aud.clone(),
+            sid: m.sid,
+        });
+        TokenRecord {
+            jti: m.jti,
+            family: m.family,
+            iat: m.iat,
+            exp: m.exp,
+            kind: TokenKind::RefreshToken,
+            grant,
+        }
+    }
+
+    /// Persist and index a new refresh token; returns its secret and the
+    /// index record to publish once durable.
+    fn new_refresh(&mut self, meta: RefreshMeta) -> Result<(String, u128, TokenRecord), StoreError> {
+        let token = secret::new_secret(prefix::REFRESH_TOKEN);
+        let key = secret::token_key(&token);
+        self.store.put(Table::Refresh, vec![(key, store::encode(&meta)?)])?;
+        let rec = self.refresh_record(&meta);
+        self.refresh.insert(key, meta);
+        Ok((token, key, rec))
+    }
+}
+
+impl Handler<IssueRefresh> for TokenIssuer {
+    type Result = ResponseFuture<Result<String, StoreError>>;
+    fn handle(&mut self, msg: IssueRefresh, _: &mut Self::Context) -> Self::Result {
+        let made = self.new_refresh(msg.0);
+        let durable = self.store.durable();
+        let index = self.index.clone();
+        Box::pin(async move {
+            let (token, key, rec) = made?;
+            durable.await?;
+            index.insert(key, rec);
+            Ok(token)
+        })
+    }
+}
+
+impl Handler<Refresh> for TokenIssuer {
+    type Result = ResponseFuture<Result<RefreshOutcome, RefreshError>>;
+    fn handle(&mut self, msg: Refresh, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        let Some(meta) = self.refresh.get(&msg.key).cloned() else {
+            return Box::pin(async { Err(RefreshError::Invalid) });
+        };
+        if meta.client_id != msg.client_id {
+            return Box::pin(async { Err(RefreshError::Invalid) });
+        }
+        if self.revoked.contains(meta.jti) || self.revoked.contains(meta.family) || meta.exp <= now {
+            return Box::pin(async { Err(RefreshError::Invalid) });
+        }
+        if meta.used {
+            metrics::counter!("tessera_refresh_reuse_detected_total").increment(1);
+            let revoke = self.revocations.send(Revoke(vec![(meta.family, meta.family_deadline)]));
+            return Box::pin(async move {
+                match revoke.await {
+                    Ok(Ok(())) => Err(RefreshError::Reused),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(e) => Err(RefreshError::Store(e.to_string())),
+                }
+            });
+        }
+        let granted = match Scope::parse(&meta.scope) {
+            Ok(s) => s,
+            Err(_) => return Box::pin(async { Err(RefreshError::Invalid) }),
+        };
+        let scope = match msg.scope {
+            Some(s) if !s.is_subset_of(&granted) => return Box::pin(async { Err(RefreshError::Scope) }),
+            Some(s) => s.to_string(),
+            None => meta.scope.clone(),
+        };
+        if !meta.rotating {
+            return Box::pin(async move {
+                Ok(RefreshOutcome {
+                    meta,
+                    scope,
+                    new_token: None,
+                })
+            });
+        }
+        // Rotate: the presented token is used from this instant on.
+        let mut used = meta.clone();
+        used.used = true;
+        let mut next = meta.clone();
+        next.jti = crate::idmap::new_id();
+        next.iat = now;
+        next.exp = now.saturating_add(msg.ttl).min(meta.family_deadline);
+        let made = store::encode(&used)
+            .and_then(|v| self.store.put(Table::Refresh, vec![(msg.key, v)]))
+            .and_then(|_| {
+                self.refresh.insert(msg.key, used);
+                self.new_refresh(next)
+            });
+        let durable = self.store.durable();
+        let index = self.index.clone();
+        Box::pin(async move {
+            let (token, key, rec) = made?;
+            durable.await?;
+            index.insert(key, rec);
+            metrics::counter!("tessera_tokens_issued_total", "kind" => "refresh_token", "grant" => "refresh_token", "format" => "opaque").increment(1);
+            Ok(RefreshOutcome {
+                meta,
+                scope,
+                new_token: Some(token),
+            })
+        })
+    }
+}
