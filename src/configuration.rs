@@ -69,6 +69,13 @@ pub struct TokenSettings {
     pub access_token_format: String,
     /// Longest a refresh-token family may live, seconds.
     pub max_family_lifetime: i64,
+    /// Lifetime of one refresh token, seconds.
+    pub refresh_token_ttl: i64,
+    pub id_token_ttl: i64,
+    /// Authorization code lifetime, seconds (at most 600).
+    pub code_ttl: i64,
+    /// Rotate refresh tokens of confidential clients too.
+    pub rotate_confidential_refresh: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +119,10 @@ impl Default for TokenSettings {
             max_access_token_ttl: 86_400,
             access_token_format: "jwt".into(),
             max_family_lifetime: 90 * 86_400,
+            refresh_token_ttl: 30 * 86_400,
+            id_token_ttl: 3600,
+            code_ttl: 60,
+            rotate_confidential_refresh: true,
         }
     }
 }
@@ -141,11 +152,15 @@ impl Settings {
         if let Some(f) = file {
             b = b.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
         }
+        // `TESSERA_CONFIG` names the file (the `--config` flag's variable),
+        // it is not a setting: leave it out or `deny_unknown_fields` trips.
+        let vars = std::env::vars().filter(|(k, _)| k != "TESSERA_CONFIG").collect();
         b = b.add_source(
             config::Environment::with_prefix("TESSERA")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(vars)),
         );
         let s: Settings = b.build()?.try_deserialize()?;
         s.validate()?;
@@ -160,6 +175,11 @@ impl Settings {
     pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
         let t = &self.tokens;
         anyhow::ensure!(t.access_token_ttl > 0, "tokens.access_token_ttl must be positive");
+        anyhow::ensure!(
+            t.refresh_token_ttl > 0 && t.id_token_ttl > 0 && t.max_family_lifetime >= t.refresh_token_ttl,
+            "tokens: refresh_token_ttl and id_token_ttl must be positive, max_family_lifetime at least refresh_token_ttl"
+        );
+        anyhow::ensure!((1..=600).contains(&t.code_ttl), "tokens.code_ttl must be between 1 and 600 seconds");
         anyhow::ensure!(
             t.max_access_token_ttl >= t.access_token_ttl,
             "tokens.max_access_token_ttl must be at least tokens.access_token_ttl"
@@ -178,12 +198,16 @@ impl Settings {
             max_access_token_ttl: t.max_access_token_ttl,
             access_token_format: format,
             max_family_lifetime: t.max_family_lifetime,
+            refresh_token_ttl: t.refresh_token_ttl,
+            id_token_ttl: t.id_token_ttl,
+            code_ttl: t.code_ttl,
+            rotate_confidential_refresh: t.rotate_confidential_refresh,
             keys: KeyConfig {
                 alg,
                 rotation_period: self.keys.rotation_period,
                 // A retired key verifies until the longest-lived token it can
                 // have signed is gone, plus a minute of margin.
-                retire_after: t.max_access_token_ttl + 60,
+                retire_after: t.max_access_token_ttl.max(t.id_token_ttl) + 60,
             },
             sessions: tessera_actors::sessions::SessionConfig {
                 idle_timeout: self.sessions.idle_timeout,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::clock::SharedClock;
-use crate::directory::{ClientsView, Directory, UsersView};
+use crate::directory::{ClientsView, ConsentsView, Directory, UsersView};
 use crate::domain::TokenFormat;
 use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError, SledKeyStore};
 use crate::password::PasswordPool;
@@ -23,8 +23,15 @@ pub struct EngineConfig {
     /// Upper bound of any per-client access token lifetime.
     pub max_access_token_ttl: i64,
     pub access_token_format: TokenFormat,
-    /// How long a revoked family is remembered (the longest refresh chain).
+    /// How long a refresh-token family may live, however often rotated.
     pub max_family_lifetime: i64,
+    /// Lifetime of one refresh token (rotation issues a fresh one).
+    pub refresh_token_ttl: i64,
+    pub id_token_ttl: i64,
+    /// Authorization code lifetime (RFC 6749 §4.1.2: short; 60 s default).
+    pub code_ttl: i64,
+    /// Rotate confidential clients' refresh tokens too (public ones always rotate).
+    pub rotate_confidential_refresh: bool,
     pub keys: KeyConfig,
     pub sessions: SessionConfig,
     /// Concurrent argon2 computations (default: cores).
@@ -51,6 +58,7 @@ pub struct Engine {
     pub keys: Arc<KeysView>,
     pub clients: Arc<ClientsView>,
     pub users: Arc<UsersView>,
+    pub consents: Arc<ConsentsView>,
     pub tokens: Arc<TokenIndex>,
     pub revoked: Arc<RevokedSet>,
     pub key_rotator: Addr<KeyRotator>,
@@ -71,6 +79,7 @@ impl Engine {
         let keys = Arc::new(KeysView::default());
         let clients = Arc::new(ClientsView::default());
         let users = Arc::new(UsersView::default());
+        let consents = Arc::new(ConsentsView::default());
         let tokens = Arc::new(TokenIndex::default());
         let revoked = Arc::new(RevokedSet::default());
         let sessions = Arc::new(SessionsView::default());
@@ -81,7 +90,7 @@ impl Engine {
             clock.clone(),
             keys.clone(),
         )?;
-        let directory = Directory::open(&store, clock.clone(), config.max_access_token_ttl, clients.clone(), users.clone())?;
+        let directory = Directory::open(&store, clock.clone(), config.max_access_token_ttl, clients.clone(), users.clone(), consents.clone())?;
         let revocations = RevocationList::open(
             Box::new(SledRevocationStore::new(&store)?),
             clock.clone(),
@@ -121,6 +130,7 @@ impl Engine {
             keys,
             clients,
             users,
+            consents,
             tokens,
             revoked,
             key_rotator,

@@ -26,6 +26,8 @@ pub mod trees {
     pub const CLIENTS: &str = "clients";
     /// Owned by `Directory`.
     pub const USERS: &str = "users";
+    /// Owned by `Directory`.
+    pub const CONSENTS: &str = "consents";
     /// Owned by `SessionRegistry`.
     pub const SESSIONS: &str = "sessions";
     /// Owned by `TokenIssuer`.

@@ -5,6 +5,7 @@
 //! (on the password pool, never on this actor's thread).
 
 pub mod clients;
+pub mod consents;
 pub mod users;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use actix::prelude::*;
 
 use crate::clock::SharedClock;
 use crate::store::{self, trees, Store, StoreError};
+pub use consents::{ConsentsView, GrantConsent};
 pub use clients::{Client, ClientSpec, ClientsView, CreateClient, DeleteClient, RotateClientSecret};
 pub use users::{CreateUser, DeleteUser, NewUser, SetPasswordHash, UpdateUser, User, UserPatch, UserStatus, UsersView};
 
@@ -45,6 +47,8 @@ pub struct Directory {
     view: Arc<ClientsView>,
     users_tree: sled::Tree,
     users: Arc<UsersView>,
+    consents_tree: sled::Tree,
+    consents: Arc<ConsentsView>,
 }
 
 impl Directory {
@@ -54,6 +58,7 @@ impl Directory {
         max_ttl: i64,
         view: Arc<ClientsView>,
         users: Arc<UsersView>,
+        consents: Arc<ConsentsView>,
     ) -> Result<Self, StoreError> {
         let d = Directory {
             tree: store.tree(trees::CLIENTS)?,
@@ -63,6 +68,8 @@ impl Directory {
             view,
             users_tree: store.tree(trees::USERS)?,
             users,
+            consents_tree: store.tree(trees::CONSENTS)?,
+            consents,
         };
         d.reload()?;
         Ok(d)
@@ -81,6 +88,15 @@ impl Directory {
             self.users.publish(Arc::new(u));
         }
         metrics::gauge!("tessera_users").set(self.users.len() as f64);
+        self.consents.clear();
+        for kv in self.consents_tree.iter() {
+            let (k, v) = kv?;
+            let (u, c) = k.split_at(16.min(k.len()));
+            let (Ok(user), Ok(client)) = (uuid::Uuid::from_slice(u), std::str::from_utf8(c)) else {
+                return Err(StoreError::Decode("malformed consent key".into()));
+            };
+            self.consents.publish(user, client.to_string(), store::decode(&v)?);
+        }
         Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! Grant types, one file each. Each turns an authenticated client and its
 //! request parameters into a token response, recording what it issues.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod id_token;
+pub mod refresh_token;
 
 use std::sync::Arc;
 

@@ -1,0 +1,111 @@
+//! RFC 6749 §4.1.3: exchanging an authorization code.
+
+
+use crate::directory::Client;
+use crate::domain::{GrantType, Scope};
+use crate::engine::Engine;
+use crate::oauth::{ErrorCode, OAuthError, TokenResponse};
+use crate::secret;
+use crate::tokens::{CodeError, ExchangeCode, Grant, IssueRefresh, RefreshMeta};
+
+use super::{granted_audience, id_token, mint_access_token};
+
+pub async fn exchange(
+    engine: &Engine,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization_code grant",
+        ));
+    }
+    let exchanged = engine
+        .issuer
+        .send(ExchangeCode {
+            key: secret::token_key(code),
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.map(str::to_string),
+            verifier: verifier.map(str::to_string),
+            family_lifetime: engine.config.max_family_lifetime,
+        })
+        .await?;
+    let code = match exchanged {
+        Ok(c) => c,
+        Err(CodeError::Downgrade) => return Err(OAuthError::invalid_request(CodeError::Downgrade.to_string())),
+        Err(CodeError::Store(e)) => return Err(OAuthError::unavailable(e)),
+        Err(e) => return Err(OAuthError::invalid_grant(e.to_string())),
+    };
+    let user = engine
+        .users
+        .get(&code.user_id)
+        .filter(|u| u.status == crate::directory::UserStatus::Active)
+        .ok_or_else(|| OAuthError::invalid_grant("the user of this code no longer exists or is disabled"))?;
+    let scope = Scope::parse(&code.scope).map_err(|e| OAuthError::server_error(e.0))?;
+    let aud = granted_audience(client, &[])?;
+    let grant = Grant {
+        client_id: client.client_id.clone(),
+        sub: user.id.to_string(),
+        username: Some(user.username.clone()),
+        scope: code.scope.clone(),
+        aud: aud.clone(),
+        sid: code.sid,
+    };
+    let (access_token, expires_in) =
+        mint_access_token(engine, client, grant, code.family, "authorization_code").await?;
+    let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let now = engine.clock.now();
+        let meta = RefreshMeta {
+            jti: crate::idmap::new_id(),
+            family: code.family,
+            client_id: client.client_id.clone(),
+            user_id: user.id,
+            username: Some(user.username.clone()),
+            scope: code.scope.clone(),
+            aud,
+            auth_time: code.auth_time,
+            sid: code.sid,
+            amr: code.amr.clone(),
+            iat: now,
+            exp: now.saturating_add(engine.config.refresh_token_ttl),
+            family_deadline: now.saturating_add(engine.config.max_family_lifetime),
+            used: false,
+            rotating: client.is_public() || engine.config.rotate_confidential_refresh,
+            origin: "authorization_code".into(),
+        };
+        let t = engine.issuer.send(IssueRefresh(meta)).await??;
+        metrics::counter!("tessera_tokens_issued_total", "kind" => "refresh_token", "grant" => "authorization_code", "format" => "opaque")
+            .increment(1);
+        Some(t)
+    } else {
+        None
+    };
+    let id_token = if scope.contains("openid") {
+        Some(id_token::mint(
+            engine,
+            id_token::IdTokenInput {
+                client_id: &client.client_id,
+                user: &user,
+                scope: &scope,
+                nonce: code.nonce.as_deref(),
+                auth_time: code.auth_time,
+                sid: code.sid,
+                amr: &code.amr,
+                access_token: Some(&access_token),
+            },
+        )?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token,
+        id_token,
+        scope: code.scope,
+    })
+}

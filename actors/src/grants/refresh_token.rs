@@ -1,0 +1,84 @@
+//! RFC 6749 §6: the refresh token grant.
+
+use crate::directory::{Client, UserStatus};
+use crate::domain::{GrantType, Scope};
+use crate::engine::Engine;
+use crate::oauth::{ErrorCode, OAuthError, TokenResponse};
+use crate::secret;
+use crate::tokens::{Grant, Refresh, RefreshError};
+
+use super::{id_token, mint_access_token};
+
+pub async fn refresh(
+    engine: &Engine,
+    client: &Client,
+    token: &str,
+    scope: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows(GrantType::RefreshToken) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the refresh_token grant",
+        ));
+    }
+    let scope = scope
+        .map(Scope::parse)
+        .transpose()
+        .map_err(|e| OAuthError::invalid_scope(e.0))?;
+    let outcome = engine
+        .issuer
+        .send(Refresh {
+            key: secret::token_key(token),
+            client_id: client.client_id.clone(),
+            scope,
+            ttl: engine.config.refresh_token_ttl,
+        })
+        .await?;
+    let out = match outcome {
+        Ok(o) => o,
+        Err(RefreshError::Scope) => return Err(OAuthError::invalid_scope(RefreshError::Scope.to_string())),
+        Err(RefreshError::Store(e)) => return Err(OAuthError::unavailable(e)),
+        Err(e) => return Err(OAuthError::invalid_grant(e.to_string())),
+    };
+    let meta = &out.meta;
+    let user = engine
+        .users
+        .get(&meta.user_id)
+        .filter(|u| u.status == UserStatus::Active && u.credentials_changed_at <= meta.iat)
+        .ok_or_else(|| OAuthError::invalid_grant("the user of this grant is gone, disabled, or changed credentials"))?;
+    let grant = Grant {
+        client_id: client.client_id.clone(),
+        sub: user.id.to_string(),
+        username: Some(user.username.clone()),
+        scope: out.scope.clone(),
+        aud: meta.aud.clone(),
+        sid: meta.sid,
+    };
+    let (access_token, expires_in) = mint_access_token(engine, client, grant, meta.family, "refresh_token").await?;
+    let scope = Scope::parse(&out.scope).map_err(|e| OAuthError::server_error(e.0))?;
+    let id_token = if scope.contains("openid") {
+        Some(id_token::mint(
+            engine,
+            id_token::IdTokenInput {
+                client_id: &client.client_id,
+                user: &user,
+                scope: &scope,
+                nonce: None,
+                auth_time: meta.auth_time,
+                sid: meta.sid,
+                amr: &meta.amr,
+                access_token: Some(&access_token),
+            },
+        )?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: out.new_token,
+        id_token,
+        scope: out.scope,
+    })
+}
