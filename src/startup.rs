@@ -9,6 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_actors::clock::{SharedClock, SystemClock};
+use tessera_actors::ratelimit::{Policy, RateLimiter};
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::store::Store;
 use tessera_actors::Engine;
@@ -19,9 +20,54 @@ use crate::error::{extractor_error, ApiError};
 use crate::extract::form::MAX_BODY;
 use crate::routes;
 
+/// Failure rate limits (SECURITY.md: per account and per IP, never a
+/// permanent lock-out).
+pub struct Limits {
+    pub account: RateLimiter,
+    pub ip: RateLimiter,
+    pub totp: RateLimiter,
+}
+
+impl Limits {
+    pub fn new(clock: SharedClock) -> Limits {
+        Limits {
+            account: RateLimiter::new(
+                Policy {
+                    allowance: 5,
+                    window: 900,
+                    base_lock: 15,
+                    max_lock: 900,
+                },
+                clock.clone(),
+            ),
+            ip: RateLimiter::new(
+                Policy {
+                    allowance: 30,
+                    window: 900,
+                    base_lock: 15,
+                    max_lock: 900,
+                },
+                clock.clone(),
+            ),
+            totp: RateLimiter::new(
+                Policy {
+                    allowance: 5,
+                    window: 300,
+                    base_lock: 30,
+                    max_lock: 300,
+                },
+                clock,
+            ),
+        }
+    }
+}
+
 /// What every handler shares.
 pub struct AppState {
     pub engine: Engine,
+    /// Cookies without `Secure`/`__Host-` (plain-HTTP development).
+    pub insecure_cookies: bool,
+    pub limits: Limits,
     pub admin_token_hash: [u8; 32],
     pub metrics: PrometheusHandle,
     pub discovery: String,
@@ -42,7 +88,10 @@ impl Application {
     }
 
     /// Build with an injected clock (tests move time without sleeping).
-    pub async fn build_with_clock(mut settings: Settings, clock: SharedClock) -> anyhow::Result<Application> {
+    pub async fn build_with_clock(
+        mut settings: Settings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
         let store = Store::open(&settings.data_dir)?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
@@ -53,32 +102,50 @@ impl Application {
         let config = settings.engine_config()?;
         let issuer = config.issuer.clone();
         let alg = config.keys.alg.as_str();
-        let engine = Engine::start(config, store, clock)?;
+        let insecure_cookies = settings.insecure_cookies();
+        let engine = Engine::start(config, store, clock.clone())?;
         let admin_token = admin_token(&settings)?;
         let metrics = crate::telemetry::metrics_handle();
         let state = web::Data::new(AppState {
             engine: engine.clone(),
+            insecure_cookies,
+            limits: Limits::new(clock),
             admin_token_hash: secret::sha256(admin_token.as_bytes()),
             metrics,
             discovery: routes::oauth2::discovery::metadata(&issuer, alg).to_string(),
             openapi: openapi_document(),
         });
-        let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(web::JsonConfig::default().limit(MAX_BODY).error_handler(|e, _| {
-                    use actix_web::error::JsonPayloadError as J;
-                    let over = matches!(e, J::Overflow { .. } | J::OverflowKnownLength { .. });
-                    extractor_error(e, over)
-                }))
-                .app_data(web::PathConfig::default().error_handler(|e, _| extractor_error(e, false)))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| extractor_error(e, false)))
-                .app_data(web::FormConfig::default().limit(MAX_BODY).error_handler(|e, _| {
-                    use actix_web::error::UrlencodedError as U;
-                    let over = matches!(e, U::Overflow { .. });
-                    extractor_error(e, over)
-                }))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_BODY)
+                        .error_handler(|e, _| {
+                            use actix_web::error::JsonPayloadError as J;
+                            let over =
+                                matches!(e, J::Overflow { .. } | J::OverflowKnownLength { .. });
+                            extractor_error(e, over)
+                        }),
+                )
+                .app_data(
+                    web::PathConfig::default().error_handler(|e, _| extractor_error(e, false)),
+                )
+                .app_data(
+                    web::QueryConfig::default().error_handler(|e, _| extractor_error(e, false)),
+                )
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(MAX_BODY)
+                        .error_handler(|e, _| {
+                            use actix_web::error::UrlencodedError as U;
+                            let over = matches!(e, U::Overflow { .. });
+                            extractor_error(e, over)
+                        }),
+                )
                 .wrap(from_fn(crate::telemetry::track))
                 .default_service(web::to(not_found))
                 .into_utoipa_app()
@@ -133,7 +200,12 @@ pub fn openapi_document() -> String {
     );
     components.add_security_scheme(
         "client_secret_post",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some("client_id and client_secret in the form body")).build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Basic)
+                .description(Some("client_id and client_secret in the form body"))
+                .build(),
+        ),
     );
     components.add_security_scheme(
         "admin_token",
@@ -150,7 +222,10 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 /// `{data_dir}/admin_token` (mode 0600) on first start.
 fn admin_token(settings: &Settings) -> anyhow::Result<String> {
     if let Some(t) = settings.admin_token.as_ref().filter(|t| !t.is_empty()) {
-        anyhow::ensure!(t.len() >= 32, "the admin token must be at least 32 characters");
+        anyhow::ensure!(
+            t.len() >= 32,
+            "the admin token must be at least 32 characters"
+        );
         return Ok(t.clone());
     }
     let path = settings.data_dir.join("admin_token");

@@ -40,7 +40,10 @@ fn url_decode(s: &str) -> Result<String, OAuthError> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h * 16 + l);
                     i += 2;
@@ -51,7 +54,8 @@ fn url_decode(s: &str) -> Result<String, OAuthError> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| OAuthError::invalid_request("the Basic credentials are not UTF-8"))
+    String::from_utf8(out)
+        .map_err(|_| OAuthError::invalid_request("the Basic credentials are not UTF-8"))
 }
 
 fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
@@ -62,7 +66,9 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
         .to_str()
         .map_err(|_| OAuthError::invalid_request("the Authorization header is not ASCII"))?;
     let Some((scheme, rest)) = value.split_once(' ') else {
-        return Err(OAuthError::invalid_request("the Authorization header is malformed"));
+        return Err(OAuthError::invalid_request(
+            "the Authorization header is malformed",
+        ));
     };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
@@ -70,8 +76,8 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
     let decoded = STANDARD
         .decode(rest.trim())
         .map_err(|_| OAuthError::invalid_request("the Basic credentials are not base64"))?;
-    let decoded =
-        String::from_utf8(decoded).map_err(|_| OAuthError::invalid_request("the Basic credentials are not UTF-8"))?;
+    let decoded = String::from_utf8(decoded)
+        .map_err(|_| OAuthError::invalid_request("the Basic credentials are not UTF-8"))?;
     let (id, secret) = decoded
         .split_once(':')
         .ok_or_else(|| OAuthError::invalid_request("the Basic credentials have no ':'"))?;
@@ -85,7 +91,11 @@ const DUMMY_HASH: [u8; 32] = [0x5a; 32];
 /// Authenticate the calling client. Errors: `400 invalid_request` for
 /// ambiguous or broken credentials, `401 invalid_client` for unknown
 /// clients and wrong secrets.
-pub fn authenticate_client(req: &HttpRequest, form: &OAuthForm, engine: &Engine) -> Result<ClientAuth, OAuthError> {
+pub fn authenticate_client(
+    req: &HttpRequest,
+    form: &OAuthForm,
+    engine: &Engine,
+) -> Result<ClientAuth, OAuthError> {
     let basic = basic_credentials(req)?;
     let (id, presented, method) = match basic {
         Some((id, secret)) => {
@@ -95,14 +105,24 @@ pub fn authenticate_client(req: &HttpRequest, form: &OAuthForm, engine: &Engine)
                 ));
             }
             if form.get("client_id").is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the Basic credentials",
+                ));
             }
             (id, Some(secret), AuthMethod::ClientSecretBasic)
         }
         None => match (form.get("client_id"), form.get("client_secret")) {
-            (Some(id), Some(s)) => (id.to_string(), Some(s.to_string()), AuthMethod::ClientSecretPost),
+            (Some(id), Some(s)) => (
+                id.to_string(),
+                Some(s.to_string()),
+                AuthMethod::ClientSecretPost,
+            ),
             (Some(id), None) => (id.to_string(), None, AuthMethod::None),
-            (None, _) => return Err(OAuthError::invalid_client("client authentication is required")),
+            (None, _) => {
+                return Err(OAuthError::invalid_client(
+                    "client authentication is required",
+                ))
+            }
         },
     };
     let client = engine.clients.get(&id);

@@ -42,7 +42,9 @@ impl OAuthForm {
         for (k, v) in form_urlencoded::parse(body) {
             let name = canonical(&k).to_string();
             if pairs.iter().any(|(n, _)| *n == name) {
-                return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {name} is repeated"
+                )));
             }
             pairs.push((name, v.into_owned()));
         }
@@ -59,15 +61,21 @@ impl OAuthForm {
     }
 
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("missing required parameter {name}")))
+        self.get(name).ok_or_else(|| {
+            OAuthError::invalid_request(format!("missing required parameter {name}"))
+        })
     }
 
     /// Values of a space-separated or repeated-looking list parameter
     /// (`audience`, `resource`).
     pub fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
-            .map(|v| v.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .map(|v| {
+                v.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -77,7 +85,10 @@ fn is_form(req: &HttpRequest) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 impl FromRequest for OAuthForm {

@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod client_auth;
 pub mod form;
+pub mod session;
 
 pub use admin::AdminAuth;
 pub use client_auth::{authenticate_client, AuthMethod, ClientAuth};
 pub use form::OAuthForm;
+pub use session::{Caller, CallerVia};

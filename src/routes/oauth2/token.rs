@@ -8,15 +8,21 @@ use tessera_actors::oauth::{ErrorCode, OAuthError};
 use utoipa::ToSchema;
 
 use crate::error::{OAuthErrorBody, OAuthHttpError};
-use crate::extract::{authenticate_client, OAuthForm};
+use crate::extract::{authenticate_client, AuthMethod, OAuthForm};
 use crate::startup::AppState;
 
 /// Token request (form). camelCase aliases (`grantType`, `clientId`, ...) are accepted.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenRequest {
-    /// `client_credentials` (more grants follow).
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
     grant_type: String,
+    /// authorization_code: the code, the request's redirect_uri, the PKCE verifier.
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    /// refresh_token grant.
+    refresh_token: Option<String>,
     /// Space-separated scopes, a subset of the client's.
     scope: Option<String>,
     /// Space-separated audiences registered for the client (RFC 8707 `resource` also accepted).
@@ -53,22 +59,47 @@ pub struct TokenResponseDoc {
 )]
 #[post("/oauth2/token")]
 #[tracing::instrument(skip_all, fields(grant_type))]
-pub async fn token(req: HttpRequest, form: OAuthForm, state: web::Data<AppState>) -> Result<HttpResponse, OAuthHttpError> {
+pub async fn token(
+    req: HttpRequest,
+    form: OAuthForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthHttpError> {
     let engine = &state.engine;
     let grant_type = form.require("grant_type")?;
     tracing::Span::current().record("grant_type", grant_type);
-    let grant = GrantType::parse(grant_type)
-        .filter(|g| *g == GrantType::ClientCredentials)
-        .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant_type is not supported"))?;
+    let grant = GrantType::parse(grant_type).ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "this grant_type is not supported",
+        )
+    })?;
     let auth = authenticate_client(&req, &form, engine)?;
+    let client = &auth.client;
+    // Only public clients may skip authentication, and never for
+    // client_credentials (RFC 6749 §4.4).
+    if auth.method == AuthMethod::None
+        && (!client.is_public() || grant == GrantType::ClientCredentials)
+    {
+        return Err(OAuthError::invalid_client("client authentication is required").into());
+    }
     let response = match grant {
         GrantType::ClientCredentials => {
             let mut audience = form.list("audience");
             audience.extend(form.list("resource"));
-            grants::client_credentials::issue(engine, &auth.client, form.get("scope"), &audience).await?
+            grants::client_credentials::issue(engine, client, form.get("scope"), &audience).await?
         }
-        _ => return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant_type is not supported").into()),
+        GrantType::AuthorizationCode => {
+            let code = form.require("code")?;
+            let redirect = form.get("redirect_uri");
+            let verifier = form.get("code_verifier");
+            grants::authorization_code::exchange(engine, client, code, redirect, verifier).await?
+        }
+        GrantType::RefreshToken => {
+            let token = form.require("refresh_token")?;
+            grants::refresh_token::refresh(engine, client, token, form.get("scope")).await?
+        }
     };
-    let body = serde_json::to_vec(&response).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let body =
+        serde_json::to_vec(&response).map_err(|e| OAuthError::server_error(e.to_string()))?;
     Ok(super::no_store_json(body))
 }

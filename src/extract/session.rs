@@ -1,0 +1,167 @@
+//! The browser session cookie, and `Caller`: the user behind a request, by
+//! session cookie or by a bearer access token of that user.
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use tessera_actors::directory::{User, UserStatus};
+use tessera_actors::sessions::{Session, SessionState};
+use tessera_actors::tokens::TokenKind;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// `__Host-` pins the cookie to this origin, path `/`, over HTTPS.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-tessera_session"
+    } else {
+        "tessera_session"
+    }
+}
+
+/// The cookie carrying a session secret: `HttpOnly`, `SameSite=Lax`,
+/// `Path=/`, `Secure` unless plain-HTTP development is configured.
+pub fn session_cookie(state: &AppState, secret: &str, session: &Session) -> Cookie<'static> {
+    let secure = !state.insecure_cookies;
+    let max_age = (session.absolute_expires_at - state.engine.clock.now()).max(0);
+    Cookie::build(cookie_name(secure), secret.to_string())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::seconds(max_age))
+        .finish()
+}
+
+/// A cookie that deletes the session cookie.
+pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
+    let secure = !state.insecure_cookies;
+    let mut c = Cookie::build(cookie_name(secure), "")
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish();
+    c.make_removal();
+    c
+}
+
+/// The raw session secret the request carries, if any.
+pub fn cookie_secret(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(cookie_name(!state.insecure_cookies))
+        .map(|c| c.value().to_string())
+}
+
+/// Whether `s` still authenticates `u` now.
+fn valid(state: &AppState, s: &Session, u: &User) -> bool {
+    let now = state.engine.clock.now();
+    s.is_live(now) && u.status == UserStatus::Active && u.credentials_changed_at <= s.created_at
+}
+
+/// The live, fully authenticated session of the request, with its user.
+pub fn current_session(req: &HttpRequest, state: &AppState) -> Option<(Arc<Session>, Arc<User>)> {
+    let secret = cookie_secret(req, state)?;
+    let s = state.engine.sessions.by_cookie(&secret)?;
+    if s.state != SessionState::Active {
+        return None;
+    }
+    let u = state.engine.users.get(&s.user_id)?;
+    valid(state, &s, &u).then_some((s, u))
+}
+
+/// The session of the request if it is waiting for its second factor.
+pub fn pending_session(req: &HttpRequest, state: &AppState) -> Option<(Arc<Session>, Arc<User>)> {
+    let secret = cookie_secret(req, state)?;
+    let s = state.engine.sessions.by_cookie(&secret)?;
+    if s.state != SessionState::PendingMfa {
+        return None;
+    }
+    let u = state.engine.users.get(&s.user_id)?;
+    valid(state, &s, &u).then_some((s, u))
+}
+
+/// The client address used for rate limiting and session records.
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerVia {
+    Cookie,
+    Bearer,
+}
+
+/// The authenticated user of a request.
+pub struct Caller {
+    pub user: Arc<User>,
+    /// The current session: the cookie's, or the one the bearer token's
+    /// grant came from (if it is still live).
+    pub session: Option<Arc<Session>>,
+    pub via: CallerVia,
+    /// The bearer token's scope (cookie callers: none).
+    pub scope: Option<String>,
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+pub fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    if let Some(token) = bearer(req) {
+        let rec = state
+            .engine
+            .lookup(token)
+            .filter(|r| r.kind == TokenKind::AccessToken)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the bearer token is invalid, expired or revoked")
+            })?;
+        let user = uuid::Uuid::parse_str(&rec.grant.sub)
+            .ok()
+            .and_then(|id| state.engine.users.get(&id))
+            .filter(|u| u.status == UserStatus::Active && u.credentials_changed_at <= rec.iat)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the bearer token does not belong to an active user")
+            })?;
+        let session = rec
+            .grant
+            .sid
+            .and_then(|sid| state.engine.sessions.get(&sid))
+            .filter(|s| s.state == SessionState::Active && valid(state, s, &user));
+        return Ok(Caller {
+            user,
+            session,
+            via: CallerVia::Bearer,
+            scope: Some(rec.grant.scope.clone()),
+        });
+    }
+    let (session, user) = current_session(req, state)
+        .ok_or_else(|| ApiError::unauthorized("a session cookie or bearer token is required"))?;
+    Ok(Caller {
+        user,
+        session: Some(session),
+        via: CallerVia::Cookie,
+        scope: None,
+    })
+}
+
+impl FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let r = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => resolve_caller(req, state).map_err(Into::into),
+            None => Err(ApiError::internal("application state missing").into()),
+        };
+        ready(r)
+    }
+}
