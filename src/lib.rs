@@ -9,8 +9,12 @@
 //!   call the engine (a read view or one actor message), map the answer.
 //! - [`extract`] — OAuth forms, client authentication, the admin token.
 //! - [`error`] — OAuth (RFC 6749 §5.2) and API error bodies.
+//! - [`pages`] — server-rendered HTML (login, MFA, consent, errors); askama
+//!   templates in `templates/`.
 //! - [`telemetry`] — logging, Prometheus metrics, per-route timing.
 //! - [`cli`] — the administrative subcommands run from a shell.
+//! - [`ua`] — `User-Agent` parsing (ua-parser regexes embedded by
+//!   `build.rs` from the `uaparser` package) for the session list.
 //!
 //! The engine itself (actors, store, keys, tokens) is the `tessera-actors`
 //! crate.
@@ -19,6 +23,8 @@ pub mod cli;
 pub mod configuration;
 pub mod error;
 pub mod extract;
+pub mod pages;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod ua;

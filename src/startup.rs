@@ -68,6 +68,7 @@ pub struct AppState {
     /// Cookies without `Secure`/`__Host-` (plain-HTTP development).
     pub insecure_cookies: bool,
     pub limits: Limits,
+    pub ua: crate::ua::UaParser,
     pub admin_token_hash: [u8; 32],
     pub metrics: PrometheusHandle,
     pub discovery: String,
@@ -110,6 +111,7 @@ impl Application {
             engine: engine.clone(),
             insecure_cookies,
             limits: Limits::new(clock),
+            ua: crate::ua::UaParser::new()?,
             admin_token_hash: secret::sha256(admin_token.as_bytes()),
             metrics,
             discovery: routes::oauth2::discovery::metadata(&issuer, alg).to_string(),
@@ -191,7 +193,9 @@ impl Application {
 
 /// The OpenAPI document, with the security schemes the handlers name.
 pub fn openapi_document() -> String {
-    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+    };
     let mut api = routes::openapi();
     let components = api.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -210,6 +214,23 @@ pub fn openapi_document() -> String {
     components.add_security_scheme(
         "admin_token",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("an access token of the user"))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "session_cookie",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::extract::session::cookie_name(true),
+            "the browser session cookie (`tessera_session` in plain-HTTP development)",
+        ))),
     );
     serde_json::to_string(&api).unwrap_or_else(|_| "{}".into())
 }

@@ -92,7 +92,11 @@ impl Engine {
         };
         Some(TokenRecord {
             jti,
-            family: claims.fam.as_deref().and_then(|f| uuid::Uuid::parse_str(f).ok()).map_or(0, |u| u.as_u128()),
+            family: claims
+                .fam
+                .as_deref()
+                .and_then(|f| uuid::Uuid::parse_str(f).ok())
+                .map_or(0, |u| u.as_u128()),
             iat: claims.iat,
             exp: claims.exp,
             kind: TokenKind::AccessToken,
@@ -102,7 +106,10 @@ impl Engine {
                 username: claims.username,
                 scope: claims.scope.unwrap_or_default(),
                 aud,
-                sid: claims.sid.as_deref().and_then(|s| uuid::Uuid::parse_str(s).ok()),
+                sid: claims
+                    .sid
+                    .as_deref()
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok()),
             }),
         })
     }
@@ -114,12 +121,19 @@ impl Engine {
         if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(JwtRejected("not a compact JWS"));
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRejected("malformed header"))?;
-        if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| JwtRejected("malformed header"))?;
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+        {
             return Err(JwtRejected("key-carrying header"));
         }
         match header.typ.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {}
+            Some(t)
+                if t.eq_ignore_ascii_case("at+jwt")
+                    || t.eq_ignore_ascii_case("application/at+jwt") => {}
             _ => return Err(JwtRejected("not an access token (typ)")),
         }
         let kid = header.kid.ok_or(JwtRejected("no kid"))?;
@@ -149,6 +163,47 @@ impl Engine {
         Ok(data.claims)
     }
 
+    /// Verify an ID token we issued, as an `id_token_hint` (OIDC RP-Initiated
+    /// Logout §2): our signature, our issuer, `typ: JWT`, no key-carrying
+    /// headers; an expired token is still a valid hint.
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, JwtRejected> {
+        if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
+            return Err(JwtRejected("not a compact JWS"));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| JwtRejected("malformed header"))?;
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(JwtRejected("key-carrying header"));
+        }
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(JwtRejected("not an ID token (typ)"));
+        }
+        let kid = header.kid.ok_or(JwtRejected("no kid"))?;
+        let verifiers = self.keys.verifiers();
+        let key = verifiers.get(&kid).ok_or(JwtRejected("unknown kid"))?;
+        let mut v = jsonwebtoken::Validation::new(key.alg.jwt_alg());
+        v.leeway = 0;
+        v.validate_exp = false;
+        v.validate_aud = false;
+        v.set_issuer(&[self.config.issuer.as_str()]);
+        v.set_required_spec_claims(&["iss", "sub", "aud", "iat"]);
+        let data = jsonwebtoken::decode::<IdTokenHint>(token, &key.key, &v)
+            .map_err(|_| JwtRejected("signature or claims"))?;
+        // An access token carries client_id and typ at+jwt; an ID token has azp.
+        if data.claims.client_id.is_some() {
+            return Err(JwtRejected("an access token is not an ID token"));
+        }
+        Ok(data.claims)
+    }
+
     /// Revoke `token` on behalf of `caller` (RFC 7009). Unknown tokens and
     /// tokens of other clients are left alone and still answer `Ok`, so the
     /// endpoint is no oracle. Revoking a refresh token revokes its family.
@@ -161,7 +216,10 @@ impl Engine {
         }
         let mut ids = vec![(rec.jti, rec.exp)];
         if rec.kind == TokenKind::RefreshToken && rec.family != 0 {
-            let until = self.clock.now().saturating_add(self.config.max_family_lifetime);
+            let until = self
+                .clock
+                .now()
+                .saturating_add(self.config.max_family_lifetime);
             ids.push((rec.family, until));
         }
         self.revocations.send(Revoke(ids)).await??;
@@ -197,4 +255,28 @@ pub struct VerifiedAccessClaims {
     pub fam: Option<String>,
     /// Browser session the grant came from.
     pub sid: Option<String>,
+}
+
+/// The claims of an ID token used as a logout hint.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdTokenHint {
+    pub sub: String,
+    pub aud: OneOrMany,
+    pub sid: Option<String>,
+    pub client_id: Option<String>,
+}
+
+impl OneOrMany {
+    pub fn contains(&self, v: &str) -> bool {
+        match self {
+            OneOrMany::One(a) => a == v,
+            OneOrMany::Many(m) => m.iter().any(|a| a == v),
+        }
+    }
+    pub fn first(&self) -> Option<&str> {
+        match self {
+            OneOrMany::One(a) => Some(a),
+            OneOrMany::Many(m) => m.first().map(String::as_str),
+        }
+    }
 }

@@ -20,10 +20,25 @@
 //! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
 //! - [`store`] — sled, tree ownership, codecs, group-committed durability.
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
+//! - [`totp`] — TOTP enrolment (secret, otpauth URL, QR code) and
+//!   replay-refusing code checks.
 //! - [`domain`], [`secret`], [`clock`], [`oauth`] — validated values,
 //!   secrets and hashing, the injectable clock, protocol errors.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod clock;
 pub mod directory;
@@ -41,5 +56,6 @@ pub mod secret;
 pub mod sessions;
 pub mod store;
 pub mod tokens;
+pub mod totp;
 
 pub use engine::{Engine, EngineConfig, EngineError};

@@ -51,6 +51,28 @@ impl OAuthForm {
         Ok(OAuthForm { pairs })
     }
 
+    /// Parse keeping the first of repeated parameters and naming the first
+    /// repeated one, for endpoints that must first find out where to send
+    /// the error (the authorization endpoint).
+    pub fn parse_lenient(body: &[u8]) -> (OAuthForm, Option<String>) {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut repeated = None;
+        for (k, v) in form_urlencoded::parse(body) {
+            let name = canonical(&k).to_string();
+            if pairs.iter().any(|(n, _)| *n == name) {
+                repeated.get_or_insert(name);
+                continue;
+            }
+            pairs.push((name, v.into_owned()));
+        }
+        (OAuthForm { pairs }, repeated)
+    }
+
+    /// Every parameter, in order (first of any repeats).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

@@ -2,13 +2,23 @@
 //! from exactly the handlers the server serves.
 
 pub mod admin;
+pub mod auth;
 pub mod oauth2;
 pub mod ops;
+pub mod sessions;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(oauth2::token::token)
+    cfg.service(oauth2::authorize::authorize_get)
+        .service(oauth2::authorize::authorize_post)
+        .service(oauth2::userinfo::userinfo_get)
+        .service(oauth2::userinfo::userinfo_post)
+        .service(auth::login::login_page)
+        .service(auth::login::login)
+        .service(auth::login::login_callback)
+        .service(auth::logout::logout)
+        .service(oauth2::token::token)
         .service(oauth2::introspect::introspect)
         .service(oauth2::revoke::revoke)
         .service(oauth2::jwks::jwks)
@@ -25,16 +35,34 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(admin::clients::delete_client)
         .service(admin::clients::rotate_client_secret)
         .service(admin::keys::list_keys)
-        .service(admin::keys::rotate_keys);
+        .service(admin::keys::rotate_keys)
+        .service(admin::users::create_user)
+        .service(admin::users::list_users)
+        .service(admin::users::get_user)
+        .service(admin::users::delete_user)
+        .service(admin::users::set_user_password)
+        .service(sessions::list::list_sessions)
+        .service(sessions::current::get_current)
+        .service(sessions::current::delete_current)
+        // Before `/sessions/session/{id}`, which would otherwise take them.
+        .service(sessions::current::extend_current)
+        .service(sessions::current::refresh_current)
+        .service(sessions::by_id::get_session)
+        .service(sessions::by_id::delete_session)
+        .service(sessions::bucket::put_bucket);
 }
 
 /// The OpenAPI document of every registered route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa_actix_web::AppExt;
-    let (_, mut api) = actix_web::App::new().into_utoipa_app().configure(configure).split_for_parts();
+    let (_, mut api) = actix_web::App::new()
+        .into_utoipa_app()
+        .configure(configure)
+        .split_for_parts();
     api.info.title = "tessera".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
-    api.info.description = Some("OAuth 2.1 / OpenID Connect authorization server and token engine".into());
+    api.info.description =
+        Some("OAuth 2.1 / OpenID Connect authorization server and token engine".into());
     api.info.contact = None;
     api.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
     api

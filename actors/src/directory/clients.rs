@@ -53,7 +53,8 @@ impl Client {
         self.introspect_any
             || token_client == self.client_id
             || aud.iter().any(|a| {
-                a.as_ref() == self.client_id || self.introspect_audiences.iter().any(|x| x == a.as_ref())
+                a.as_ref() == self.client_id
+                    || self.introspect_audiences.iter().any(|x| x == a.as_ref())
             })
     }
 }
@@ -95,7 +96,9 @@ impl ClientSpec {
             Some(id) => {
                 if id.is_empty()
                     || id.len() > 128
-                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                    || !id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
                 {
                     return Err(invalid("client_id", "1-128 characters of [A-Za-z0-9-._~]"));
                 }
@@ -115,22 +118,43 @@ impl ClientSpec {
             }
         });
         if self.public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(invalid("grant_types", "a public client cannot use client_credentials"));
+            return Err(invalid(
+                "grant_types",
+                "a public client cannot use client_credentials",
+            ));
         }
-        let scope = Scope::parse(self.scope.as_deref().unwrap_or("")).map_err(|e| invalid("scope", e.0))?;
+        let scope =
+            Scope::parse(self.scope.as_deref().unwrap_or("")).map_err(|e| invalid("scope", e.0))?;
         for a in self.audiences.iter().chain(&self.introspect_audiences) {
             if !valid_audience(a) {
-                return Err(invalid("audiences", format!("{a:?} is not a valid audience")));
+                return Err(invalid(
+                    "audiences",
+                    format!("{a:?} is not a valid audience"),
+                ));
             }
         }
-        for u in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
-            if u.is_empty() || u.len() > 2048 || u.contains('#') || !(u.starts_with("https://") || u.starts_with("http://") || u.contains(":/")) {
-                return Err(invalid("redirect_uris", format!("{u:?} is not an absolute URI without fragment")));
+        for u in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            if u.is_empty()
+                || u.len() > 2048
+                || u.contains('#')
+                || !(u.starts_with("https://") || u.starts_with("http://") || u.contains(":/"))
+            {
+                return Err(invalid(
+                    "redirect_uris",
+                    format!("{u:?} is not an absolute URI without fragment"),
+                ));
             }
         }
         if let Some(ttl) = self.access_token_ttl {
             if ttl <= 0 || ttl > max_ttl {
-                return Err(invalid("access_token_ttl", format!("between 1 and {max_ttl} seconds")));
+                return Err(invalid(
+                    "access_token_ttl",
+                    format!("between 1 and {max_ttl} seconds"),
+                ));
             }
         }
         let secret = (!self.public).then(|| secret::new_secret(prefix::CLIENT_SECRET));
@@ -167,7 +191,11 @@ impl ClientsView {
     }
     pub fn list(&self) -> Vec<Arc<Client>> {
         let mut v: Vec<Arc<Client>> = self.map.iter().map(|e| e.value().clone()).collect();
-        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.client_id.cmp(&b.client_id)));
+        v.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then(a.client_id.cmp(&b.client_id))
+        });
         v
     }
     pub fn len(&self) -> usize {
@@ -201,7 +229,11 @@ impl Handler<CreateClient> for Directory {
             let value = store::encode(&client)?;
             let prev = self
                 .tree
-                .compare_and_swap(client.client_id.as_bytes(), None as Option<&[u8]>, Some(value))
+                .compare_and_swap(
+                    client.client_id.as_bytes(),
+                    None as Option<&[u8]>,
+                    Some(value),
+                )
                 .map_err(StoreError::from)?;
             if prev.is_err() {
                 return Err(DirectoryError::Exists(client.client_id));
@@ -241,7 +273,9 @@ impl Handler<RotateClientSecret> for Directory {
             }
             let secret = secret::new_secret(prefix::CLIENT_SECRET);
             c.secret_hash = Some(secret::sha256(secret.as_bytes()));
-            self.tree.insert(c.client_id.as_bytes(), store::encode(&c)?).map_err(StoreError::from)?;
+            self.tree
+                .insert(c.client_id.as_bytes(), store::encode(&c)?)
+                .map_err(StoreError::from)?;
             Ok((Arc::new(c), secret))
         })();
         let r = self.commit(write, |view, _, (c, _)| {
@@ -265,8 +299,11 @@ mod opt_hex {
         match o {
             None => Ok(None),
             Some(s) => {
-                let bytes = crate::secret::b64url_decode(&s).ok_or_else(|| serde::de::Error::custom("bad base64"))?;
-                let arr: [u8; 32] = bytes.try_into().map_err(|_| serde::de::Error::custom("bad hash length"))?;
+                let bytes = crate::secret::b64url_decode(&s)
+                    .ok_or_else(|| serde::de::Error::custom("bad base64"))?;
+                let arr: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| serde::de::Error::custom("bad hash length"))?;
                 Ok(Some(arr))
             }
         }

@@ -58,10 +58,14 @@ impl Handler<GrantConsent> for Directory {
             let mut tokens: Vec<String> = merged.tokens().to_vec();
             tokens.extend(msg.scope.tokens().iter().cloned());
             merged = Scope::from_tokens(tokens).map_err(|e| super::invalid("scope", e.0))?;
-            self.consents_tree.insert(k, store::encode(&merged)?).map_err(StoreError::from)?;
+            self.consents_tree
+                .insert(k, store::encode(&merged)?)
+                .map_err(StoreError::from)?;
             Ok((msg.user_id, msg.client_id, merged))
         })();
-        let r = self.commit(write, move |_, _, (u, c, s)| consents.publish(*u, c.clone(), s.clone()));
+        let r = self.commit(write, move |_, _, (u, c, s)| {
+            consents.publish(*u, c.clone(), s.clone())
+        });
         AtomicResponse::new(Box::pin(r.map(|r, _, _| r.map(|_| ()))))
     }
 }

@@ -14,14 +14,22 @@ use actix::prelude::*;
 
 use crate::clock::SharedClock;
 use crate::store::{self, trees, Store, StoreError};
+pub use clients::{
+    Client, ClientSpec, ClientsView, CreateClient, DeleteClient, RotateClientSecret,
+};
 pub use consents::{ConsentsView, GrantConsent};
-pub use clients::{Client, ClientSpec, ClientsView, CreateClient, DeleteClient, RotateClientSecret};
-pub use users::{CreateUser, DeleteUser, NewUser, SetPasswordHash, UpdateUser, User, UserPatch, UserStatus, UsersView};
+pub use users::{
+    CreateUser, DeleteUser, NewUser, SetPasswordHash, Totp, UpdateUser, UseTotpStep, User,
+    UserPatch, UserStatus, UsersView,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("a client with id {0:?} already exists")]
     Exists(String),
     #[error("no such client")]
@@ -35,9 +43,11 @@ pub enum DirectoryError {
 }
 
 pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> DirectoryError {
-    DirectoryError::Invalid { field, message: message.into() }
+    DirectoryError::Invalid {
+        field,
+        message: message.into(),
+    }
 }
-
 
 pub struct Directory {
     tree: sled::Tree,
@@ -95,7 +105,8 @@ impl Directory {
             let (Ok(user), Ok(client)) = (uuid::Uuid::from_slice(u), std::str::from_utf8(c)) else {
                 return Err(StoreError::Decode("malformed consent key".into()));
             };
-            self.consents.publish(user, client.to_string(), store::decode(&v)?);
+            self.consents
+                .publish(user, client.to_string(), store::decode(&v)?);
         }
         Ok(())
     }
@@ -137,4 +148,3 @@ impl Directory {
         )
     }
 }
-

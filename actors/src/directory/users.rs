@@ -86,7 +86,9 @@ pub struct NewUser {
 
 /// Validate a username: 3-64 of `[A-Za-z0-9._-]`, not shaped like an e-mail.
 pub fn valid_username(u: &str) -> bool {
-    (3..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (3..=64).contains(&u.len())
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// A plausible e-mail address: one `@`, non-empty local and domain parts,
@@ -122,7 +124,11 @@ impl UsersView {
     }
     pub fn list(&self) -> Vec<Arc<User>> {
         let mut v: Vec<Arc<User>> = self.by_id.iter().map(|e| e.value().clone()).collect();
-        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.username.cmp(&b.username)));
+        v.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then(a.username.cmp(&b.username))
+        });
         v
     }
     pub fn len(&self) -> usize {
@@ -218,7 +224,10 @@ impl Handler<CreateUser> for Directory {
         let write = (|| {
             let n = msg.0;
             if !valid_username(&n.username) {
-                return Err(invalid("username", "3-64 characters of letters, digits, '.', '_' or '-'"));
+                return Err(invalid(
+                    "username",
+                    "3-64 characters of letters, digits, '.', '_' or '-'",
+                ));
             }
             if !valid_email(&n.email) {
                 return Err(invalid("email", "not a valid e-mail address"));
@@ -226,7 +235,13 @@ impl Handler<CreateUser> for Directory {
             if !n.password_hash.starts_with("$argon2id$") {
                 return Err(invalid("password_hash", "not an argon2id hash"));
             }
-            for (v, f) in [(&n.name, "name"), (&n.given_name, "given_name"), (&n.family_name, "family_name"), (&n.role, "role"), (&n.company, "company")] {
+            for (v, f) in [
+                (&n.name, "name"),
+                (&n.given_name, "given_name"),
+                (&n.family_name, "family_name"),
+                (&n.role, "role"),
+                (&n.company, "company"),
+            ] {
                 check_profile(v, f)?;
             }
             if self.users.taken(&n.username, None) {
@@ -350,6 +365,28 @@ impl Handler<UpdateUser> for Directory {
                 u.totp = t;
             }
             Ok(())
+        })
+    }
+}
+
+/// Record that a TOTP time step was used, refusing a step not after the
+/// last one used: of two parallel logins with the same code, one wins.
+#[derive(Message)]
+#[rtype(result = "Result<Arc<User>, DirectoryError>")]
+pub struct UseTotpStep {
+    pub id: uuid::Uuid,
+    pub step: u64,
+}
+
+impl Handler<UseTotpStep> for Directory {
+    type Result = AtomicResponse<Self, Result<Arc<User>, DirectoryError>>;
+    fn handle(&mut self, msg: UseTotpStep, _: &mut Self::Context) -> Self::Result {
+        self.update_with(msg.id, move |u, _| match u.totp.as_mut() {
+            Some(t) if t.last_step < msg.step => {
+                t.last_step = msg.step;
+                Ok(())
+            }
+            _ => Err(invalid("code", "this code was already used")),
         })
     }
 }

@@ -54,11 +54,17 @@ pub struct IntrospectionResponse {
     security(("client_secret_basic" = []), ("client_secret_post" = []))
 )]
 #[post("/oauth2/token/introspect")]
-pub async fn introspect(req: HttpRequest, form: OAuthForm, state: web::Data<AppState>) -> Result<HttpResponse, OAuthHttpError> {
+pub async fn introspect(
+    req: HttpRequest,
+    form: OAuthForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthHttpError> {
     let engine = &state.engine;
     let auth = authenticate_client(&req, &form, engine)?;
     if auth.method == AuthMethod::None {
-        return Err(OAuthError::invalid_client("introspection requires client authentication").into());
+        return Err(
+            OAuthError::invalid_client("introspection requires client authentication").into(),
+        );
     }
     let token = form.require("token")?;
     let body = match engine.introspect(&auth.client, token) {

@@ -12,7 +12,10 @@ use crate::startup::AppState;
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let jwks = state.engine.keys.jwks();
     HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "public, max-age=300",
+        ))
         .content_type("application/jwk-set+json")
         .body(jwks.rendered.as_bytes().to_vec())
 }

@@ -1,10 +1,12 @@
 //! The standard OAuth 2.1 / OIDC surface (SPEC §1).
 
+pub mod authorize;
 pub mod discovery;
 pub mod introspect;
 pub mod jwks;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::HttpResponse;

@@ -31,7 +31,11 @@ pub struct RevocationRequest {
     security(("client_secret_basic" = []), ("client_secret_post" = []))
 )]
 #[post("/oauth2/token/revoke")]
-pub async fn revoke(req: HttpRequest, form: OAuthForm, state: web::Data<AppState>) -> Result<HttpResponse, OAuthHttpError> {
+pub async fn revoke(
+    req: HttpRequest,
+    form: OAuthForm,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthHttpError> {
     let engine = &state.engine;
     let auth = authenticate_client(&req, &form, engine)?;
     if auth.method == AuthMethod::None && !auth.client.is_public() {

@@ -1,0 +1,526 @@
+//! `GET /auth/login` (the page), `POST /auth/login` (JSON or form) and
+//! `POST /auth/login/callback` (the TOTP step).
+//!
+//! Unknown user and wrong password take the same path (an argon2 verify
+//! against a dummy hash) and give the same `401`. Failures are limited per
+//! account and per IP (`429` + `Retry-After`).
+
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use tessera_actors::directory::{UseTotpStep, User, UserStatus};
+use tessera_actors::password::PoolError;
+use tessera_actors::secret;
+use tessera_actors::sessions::{CompleteMfa, Open, Session};
+
+use super::{is_form, safe_return_to};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::form::MAX_BODY;
+use crate::extract::session::{client_ip, cookie_secret, pending_session, session_cookie};
+use crate::pages;
+use crate::startup::AppState;
+
+const CSRF_COOKIE: &str = "tessera_login_csrf";
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoginQuery {
+    /// Where to continue after logging in (a local path).
+    return_to: Option<String>,
+    /// The OAuth client the login is for.
+    #[serde(rename = "applicationId")]
+    application_id: Option<String>,
+    login_hint: Option<String>,
+}
+
+/// Login request. `login` is a username or an e-mail address.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    login: String,
+    password: String,
+    #[serde(rename = "applicationId")]
+    application_id: Option<String>,
+    return_to: Option<String>,
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// TOTP step request.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CallbackBody {
+    /// The 6-digit code from the authenticator.
+    code: String,
+    #[serde(rename = "applicationId")]
+    application_id: Option<String>,
+    return_to: Option<String>,
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// A successful (or MFA-pending) login.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    email: String,
+    #[serde(rename = "applicationId")]
+    application_id: Option<String>,
+    /// `authentication` (logged in) or `mfa` (send the TOTP code to `/auth/login/callback`).
+    mode: String,
+}
+
+/// Parse a JSON or form body into `T`.
+fn parse_body<T: for<'de> Deserialize<'de>>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body exceeds 64 KiB",
+        ));
+    }
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ct.as_str() {
+        "application/json" => serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request("invalid_body", e.to_string())),
+        "application/x-www-form-urlencoded" => {
+            serde_urlencoded_from(body).map_err(|e| ApiError::bad_request("invalid_body", e))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be application/json or application/x-www-form-urlencoded",
+        )),
+    }
+}
+
+/// Form bodies through serde_json: the fields here are all strings.
+fn serde_urlencoded_from<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if map
+            .insert(k.into_owned(), serde_json::Value::String(v.into_owned()))
+            .is_some()
+        {
+            return Err("a parameter is repeated".into());
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
+}
+
+fn new_csrf_cookie(state: &AppState) -> (String, Cookie<'static>) {
+    let token = secret::b64url(&secret::random_bytes::<32>());
+    let c = Cookie::build(CSRF_COOKIE, token.clone())
+        .path("/auth")
+        .http_only(true)
+        .secure(!state.insecure_cookies)
+        .same_site(SameSite::Strict)
+        .finish();
+    (token, c)
+}
+
+/// Double-submit check for browser form posts: the form's `csrf` must equal
+/// the cookie set with the page (a cross-site form cannot read it).
+fn csrf_ok(req: &HttpRequest, presented: Option<&str>) -> bool {
+    match (req.cookie(CSRF_COOKIE), presented) {
+        (Some(c), Some(p)) => {
+            !p.is_empty()
+                && bool::from(subtle::ConstantTimeEq::ct_eq(
+                    c.value().as_bytes(),
+                    p.as_bytes(),
+                ))
+        }
+        _ => false,
+    }
+}
+
+fn known_application(state: &AppState, app: Option<&str>) -> Result<(), ApiError> {
+    match app {
+        Some(a) if state.engine.clients.get(a).is_none() => Err(ApiError::bad_request(
+            "unknown_application",
+            "applicationId names no registered client",
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[utoipa::path(tag = "auth", params(LoginQuery), responses((status = 200, description = "The login page", content_type = "text/html")))]
+#[get("/auth/login")]
+pub async fn login_page(state: web::Data<AppState>, q: web::Query<LoginQuery>) -> HttpResponse {
+    let (csrf, cookie) = new_csrf_cookie(&state);
+    let return_to = safe_return_to(q.return_to.as_deref()).unwrap_or("");
+    let mut resp = pages::login(&pages::LoginPage {
+        return_to,
+        application_id: q.application_id.as_deref(),
+        login_hint: q.login_hint.as_deref(),
+        error: None,
+        csrf: &csrf,
+    });
+    let _ = resp.add_cookie(&cookie);
+    resp
+}
+
+/// What went wrong, for both the JSON and the page answer.
+enum Failure {
+    Api(ApiError),
+    Limited(i64),
+}
+
+fn limited(secs: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("too many failed attempts; retry in {secs} seconds"),
+    )
+}
+
+fn with_retry_after(mut r: HttpResponse, secs: i64) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+#[utoipa::path(tag = "auth", params(LoginQuery), request_body(content = LoginBody, description = "JSON or form"), responses(
+    (status = 200, description = "Logged in (`mode: authentication`, session cookie set) or password accepted and TOTP required (`mode: mfa`)", body = LoginResponse),
+    (status = 303, description = "Form posts: to `return_to`"),
+    (status = 400, body = ErrorBody), (status = 401, description = "invalid_credentials", body = ErrorBody),
+    (status = 429, description = "Too many failures; see Retry-After", body = ErrorBody),
+    (status = 503, description = "The password pool is saturated; see Retry-After", body = ErrorBody),
+))]
+#[post("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<LoginQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = is_form(&req);
+    let b: LoginBody = parse_body(&req, &body)?;
+    let app = b
+        .application_id
+        .clone()
+        .or_else(|| q.application_id.clone());
+    known_application(&state, app.as_deref())?;
+    let return_to =
+        safe_return_to(b.return_to.as_deref().or(q.return_to.as_deref())).map(str::to_string);
+    if form && !csrf_ok(&req, b.csrf.as_deref()) {
+        return Ok(login_failed(
+            &state,
+            &b.login,
+            return_to.as_deref(),
+            app.as_deref(),
+            "The form expired. Please try again.",
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    match check_password(&req, &state, &b).await {
+        Ok(user) => {
+            let (session, secret_value) = open_session(&req, &state, &user, app.clone()).await?;
+            let mode = if user.totp_enabled() {
+                "mfa"
+            } else {
+                "authentication"
+            };
+            let cookie = session_cookie(&state, &secret_value, &session);
+            if form {
+                let mut r = if user.totp_enabled() {
+                    let (csrf, c) = new_csrf_cookie(&state);
+                    let mut r = pages::mfa(
+                        &pages::MfaPage {
+                            return_to: return_to.as_deref().unwrap_or(""),
+                            application_id: app.as_deref(),
+                            error: None,
+                            csrf: &csrf,
+                        },
+                        StatusCode::OK,
+                    );
+                    let _ = r.add_cookie(&c);
+                    r
+                } else {
+                    done_page(return_to.as_deref())
+                };
+                let _ = r.add_cookie(&cookie);
+                return Ok(r);
+            }
+            Ok(HttpResponse::Ok()
+                .cookie(cookie)
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(LoginResponse {
+                    email: user.email.clone(),
+                    application_id: app,
+                    mode: mode.into(),
+                }))
+        }
+        Err(Failure::Limited(secs)) if form => Ok(with_retry_after(
+            login_failed(
+                &state,
+                &b.login,
+                return_to.as_deref(),
+                app.as_deref(),
+                "Too many failed attempts. Please wait and try again.",
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            secs,
+        )),
+        Err(Failure::Limited(secs)) => Ok(with_retry_after(
+            actix_web::ResponseError::error_response(&limited(secs)),
+            secs,
+        )),
+        Err(Failure::Api(e)) if form && e.status == StatusCode::UNAUTHORIZED => Ok(login_failed(
+            &state,
+            &b.login,
+            return_to.as_deref(),
+            app.as_deref(),
+            "The login or password is wrong.",
+            StatusCode::UNAUTHORIZED,
+        )),
+        Err(Failure::Api(e)) => Err(e),
+    }
+}
+
+fn login_failed(
+    state: &AppState,
+    login_name: &str,
+    return_to: Option<&str>,
+    app: Option<&str>,
+    msg: &str,
+    status: StatusCode,
+) -> HttpResponse {
+    let (csrf, cookie) = new_csrf_cookie(state);
+    let mut r = pages::login_with_status(
+        &pages::LoginPage {
+            return_to: return_to.unwrap_or(""),
+            application_id: app,
+            login_hint: Some(login_name),
+            error: Some(msg),
+            csrf: &csrf,
+        },
+        status,
+    );
+    let _ = r.add_cookie(&cookie);
+    r
+}
+
+fn done_page(return_to: Option<&str>) -> HttpResponse {
+    match return_to {
+        Some(to) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, to.to_string()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        None => pages::message(&pages::MessagePage {
+            title: "Signed in",
+            message: "You are signed in.",
+            link: None,
+        }),
+    }
+}
+
+/// Verify login and password under the rate limits.
+async fn check_password(
+    req: &HttpRequest,
+    state: &AppState,
+    b: &LoginBody,
+) -> Result<Arc<User>, Failure> {
+    let account_key = format!("acct:{}", b.login.trim().to_lowercase());
+    let ip_key = format!("ip:{}", client_ip(req));
+    let limits = &state.limits;
+    if let Err(secs) = limits
+        .account
+        .check(&account_key)
+        .and(limits.ip.check(&ip_key))
+    {
+        metrics::counter!("tessera_logins_total", "result" => "rate_limited").increment(1);
+        return Err(Failure::Limited(secs));
+    }
+    let user = state.engine.users.by_login(&b.login);
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = match state
+        .engine
+        .passwords
+        .verify(b.password.clone(), stored)
+        .await
+    {
+        Ok(v) => v,
+        Err(PoolError::Busy) => {
+            metrics::counter!("tessera_logins_total", "result" => "busy").increment(1);
+            return Err(Failure::Api(ApiError::unavailable(
+                "too many logins in progress; try again shortly",
+            )));
+        }
+        Err(PoolError::Failed) => {
+            return Err(Failure::Api(ApiError::internal(
+                "password verification failed",
+            )))
+        }
+    };
+    match user {
+        Some(u) if verified && u.status == UserStatus::Active => {
+            limits.account.succeed(&account_key);
+            metrics::counter!("tessera_logins_total", "result" => "success").increment(1);
+            Ok(u)
+        }
+        _ => {
+            limits.account.fail(&account_key);
+            limits.ip.fail(&ip_key);
+            metrics::counter!("tessera_logins_total", "result" => "failure").increment(1);
+            Err(Failure::Api(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "the login or password is wrong",
+            )))
+        }
+    }
+}
+
+/// A new session (new id every login: fixation), pending when TOTP follows.
+async fn open_session(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    app: Option<String>,
+) -> Result<(Arc<Session>, String), ApiError> {
+    let replaces = cookie_secret(req, state)
+        .and_then(|c| state.engine.sessions.by_cookie(&c))
+        .map(|s| s.id);
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let open = Open {
+        user_id: user.id,
+        amr: vec!["pwd".into()],
+        ip: client_ip(req),
+        user_agent: state.ua.parse(ua),
+        application_id: app,
+        pending_mfa: user.totp_enabled(),
+        replaces,
+    };
+    state
+        .engine
+        .session_registry
+        .send(open)
+        .await?
+        .map_err(|e| ApiError::internal(e))
+}
+
+#[utoipa::path(tag = "auth", request_body(content = CallbackBody, description = "JSON or form"), responses(
+    (status = 200, description = "Logged in; the pending session became a full one (new cookie)", body = LoginResponse),
+    (status = 303, description = "Form posts: to `return_to`"),
+    (status = 401, description = "No pending login, or a wrong/used code", body = ErrorBody),
+    (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
+))]
+#[post("/auth/login/callback")]
+pub async fn login_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = is_form(&req);
+    let b: CallbackBody = parse_body(&req, &body)?;
+    let return_to = safe_return_to(b.return_to.as_deref()).map(str::to_string);
+    let Some((pending, user)) = pending_session(&req, &state) else {
+        return Err(ApiError::unauthorized(
+            "no login is waiting for a second factor; log in again",
+        ));
+    };
+    let mfa_page = |msg: &str, status: StatusCode| {
+        let (csrf, c) = new_csrf_cookie(&state);
+        let mut r = pages::mfa(
+            &pages::MfaPage {
+                return_to: return_to.as_deref().unwrap_or(""),
+                application_id: b.application_id.as_deref(),
+                error: Some(msg),
+                csrf: &csrf,
+            },
+            status,
+        );
+        let _ = r.add_cookie(&c);
+        r
+    };
+    if form && !csrf_ok(&req, b.csrf.as_deref()) {
+        return Ok(mfa_page(
+            "The form expired. Please try again.",
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    let key = format!("totp:{}", user.id);
+    if let Err(secs) = state.limits.totp.check(&key) {
+        if form {
+            return Ok(with_retry_after(
+                mfa_page(
+                    "Too many wrong codes. Please wait and try again.",
+                    StatusCode::TOO_MANY_REQUESTS,
+                ),
+                secs,
+            ));
+        }
+        return Ok(with_retry_after(
+            actix_web::ResponseError::error_response(&limited(secs)),
+            secs,
+        ));
+    }
+    let now = state.engine.clock.now();
+    let step =
+        user.totp.as_ref().filter(|t| t.enabled).and_then(|t| {
+            tessera_actors::totp::check(&t.secret, b.code.trim(), now, t.last_step).ok()
+        });
+    let used = match step {
+        Some(step) => matches!(
+            state
+                .engine
+                .directory
+                .send(UseTotpStep { id: user.id, step })
+                .await,
+            Ok(Ok(_))
+        ),
+        None => false,
+    };
+    if !used {
+        state.limits.totp.fail(&key);
+        metrics::counter!("tessera_logins_total", "result" => "mfa_failure").increment(1);
+        if form {
+            return Ok(mfa_page(
+                "That code is not right. Please try again.",
+                StatusCode::UNAUTHORIZED,
+            ));
+        }
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            "the code is wrong, expired or already used",
+        ));
+    }
+    state.limits.totp.succeed(&key);
+    let (session, secret_value) = state
+        .engine
+        .session_registry
+        .send(CompleteMfa {
+            id: pending.id,
+            amr: "otp".into(),
+        })
+        .await?
+        .map_err(ApiError::internal)?;
+    metrics::counter!("tessera_logins_total", "result" => "mfa_success").increment(1);
+    let cookie = session_cookie(&state, &secret_value, &session);
+    if form {
+        let mut r = done_page(return_to.as_deref());
+        let _ = r.add_cookie(&cookie);
+        return Ok(r);
+    }
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(LoginResponse {
+            email: user.email.clone(),
+            application_id: session.application_id.clone().or(b.application_id.clone()),
+            mode: "authentication".into(),
+        }))
+}
