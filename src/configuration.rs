@@ -150,11 +150,17 @@ impl Settings {
     pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
         let mut b = config::Config::builder();
         if let Some(f) = file {
-            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
+            b = b.add_source(
+                config::File::from(f)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
         }
         // `TESSERA_CONFIG` names the file (the `--config` flag's variable),
         // it is not a setting: leave it out or `deny_unknown_fields` trips.
-        let vars = std::env::vars().filter(|(k, _)| k != "TESSERA_CONFIG").collect();
+        let vars = std::env::vars()
+            .filter(|(k, _)| k != "TESSERA_CONFIG")
+            .collect();
         b = b.add_source(
             config::Environment::with_prefix("TESSERA")
                 .prefix_separator("_")
@@ -174,17 +180,26 @@ impl Settings {
 
     pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
         let t = &self.tokens;
-        anyhow::ensure!(t.access_token_ttl > 0, "tokens.access_token_ttl must be positive");
+        anyhow::ensure!(
+            t.access_token_ttl > 0,
+            "tokens.access_token_ttl must be positive"
+        );
         anyhow::ensure!(
             t.refresh_token_ttl > 0 && t.id_token_ttl > 0 && t.max_family_lifetime >= t.refresh_token_ttl,
             "tokens: refresh_token_ttl and id_token_ttl must be positive, max_family_lifetime at least refresh_token_ttl"
         );
-        anyhow::ensure!((1..=600).contains(&t.code_ttl), "tokens.code_ttl must be between 1 and 600 seconds");
+        anyhow::ensure!(
+            (1..=600).contains(&t.code_ttl),
+            "tokens.code_ttl must be between 1 and 600 seconds"
+        );
         anyhow::ensure!(
             t.max_access_token_ttl >= t.access_token_ttl,
             "tokens.max_access_token_ttl must be at least tokens.access_token_ttl"
         );
-        anyhow::ensure!(self.keys.rotation_period >= 60, "keys.rotation_period must be at least 60 seconds");
+        anyhow::ensure!(
+            self.keys.rotation_period >= 60,
+            "keys.rotation_period must be at least 60 seconds"
+        );
         let se = &self.sessions;
         anyhow::ensure!(
             se.idle_timeout > 0 && se.absolute_lifetime >= se.idle_timeout && se.mfa_timeout > 0,
@@ -224,11 +239,16 @@ impl Settings {
 
     /// Whether cookies go without `Secure` and the `__Host-` prefix.
     pub fn insecure_cookies(&self) -> bool {
-        self.sessions.insecure_cookies.unwrap_or_else(|| self.issuer().starts_with("http://"))
+        self.sessions
+            .insecure_cookies
+            .unwrap_or_else(|| self.issuer().starts_with("http://"))
     }
 
     pub fn issuer(&self) -> String {
-        let i = self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.bind));
+        let i = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind));
         i.trim_end_matches('/').to_string()
     }
 }

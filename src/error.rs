@@ -34,7 +34,10 @@ impl ResponseError for OAuthHttpError {
         r.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
         if self.0.code == ErrorCode::InvalidClient {
-            r.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tessera\"")));
+            r.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\""),
+            ));
         }
         if self.0.code == ErrorCode::TemporarilyUnavailable {
             r.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
@@ -78,7 +81,11 @@ impl ApiError {
     /// An unexpected failure: the cause goes to the log, not to the caller.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred",
+        )
     }
 }
 
@@ -104,9 +111,14 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
-            r.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tessera\"")));
+            r.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tessera\""),
+            ));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE || self.status == StatusCode::TOO_MANY_REQUESTS {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE
+            || self.status == StatusCode::TOO_MANY_REQUESTS
+        {
             r.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         r.json(ErrorBody {
@@ -134,7 +146,12 @@ impl From<actix::MailboxError> for ApiError {
 /// into our JSON errors instead of plain-text messages.
 pub fn extractor_error(err: impl std::fmt::Display, oversize: bool) -> actix_web::Error {
     if oversize {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body exceeds 64 KiB").into()
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body exceeds 64 KiB",
+        )
+        .into()
     } else {
         ApiError::bad_request("invalid_body", err.to_string()).into()
     }

@@ -75,7 +75,11 @@ impl Engine {
     /// Load every actor's state from the store and start them. Must run
     /// inside an actix `System`. Keys exist and are published when this
     /// returns, so the server is ready to sign.
-    pub fn start(config: EngineConfig, store: Store, clock: SharedClock) -> Result<Engine, EngineError> {
+    pub fn start(
+        config: EngineConfig,
+        store: Store,
+        clock: SharedClock,
+    ) -> Result<Engine, EngineError> {
         let keys = Arc::new(KeysView::default());
         let clients = Arc::new(ClientsView::default());
         let users = Arc::new(UsersView::default());
@@ -90,21 +94,37 @@ impl Engine {
             clock.clone(),
             keys.clone(),
         )?;
-        let directory = Directory::open(&store, clock.clone(), config.max_access_token_ttl, clients.clone(), users.clone(), consents.clone())?;
+        let directory = Directory::open(
+            &store,
+            clock.clone(),
+            config.max_access_token_ttl,
+            clients.clone(),
+            users.clone(),
+            consents.clone(),
+        )?;
         let revocations = RevocationList::open(
             Box::new(SledRevocationStore::new(&store)?),
             clock.clone(),
             revoked.clone(),
         )?;
-        let session_registry = SessionRegistry::open(config.sessions.clone(), &store, clock.clone(), sessions.clone())?;
+        let session_registry = SessionRegistry::open(
+            config.sessions.clone(),
+            &store,
+            clock.clone(),
+            sessions.clone(),
+        )?;
 
         // One thread per actor: a slow key generation never delays a
         // revocation, and a revocation flush never delays issuance.
         let arbiters: Vec<Arbiter> = (0..5).map(|_| Arbiter::new()).collect();
         let handles: Vec<ArbiterHandle> = arbiters.iter().map(|a| a.handle()).collect();
         let mut h = handles.iter();
-        let (Some(a0), Some(a1), Some(a2), Some(a3), Some(a4)) = (h.next(), h.next(), h.next(), h.next(), h.next()) else {
-            return Err(EngineError::Store(StoreError::Write("could not start arbiters".into())));
+        let (Some(a0), Some(a1), Some(a2), Some(a3), Some(a4)) =
+            (h.next(), h.next(), h.next(), h.next(), h.next())
+        else {
+            return Err(EngineError::Store(StoreError::Write(
+                "could not start arbiters".into(),
+            )));
         };
         let key_rotator = Supervisor::start_in_arbiter(a0, move |_| rotator);
         let directory = Supervisor::start_in_arbiter(a1, move |_| directory);
@@ -118,7 +138,10 @@ impl Engine {
         )?;
         let issuer_addr = Supervisor::start_in_arbiter(a2, move |_| issuer);
         let session_registry = Supervisor::start_in_arbiter(a4, move |_| session_registry);
-        let passwords = Arc::new(PasswordPool::new(config.password_workers, config.password_queue));
+        let passwords = Arc::new(PasswordPool::new(
+            config.password_workers,
+            config.password_queue,
+        ));
         // The arbiters run until stopped; their threads are detached here.
         drop(arbiters);
 

@@ -57,7 +57,13 @@ impl OAuthError {
         let description = description
             .as_ref()
             .chars()
-            .map(|c| if (' '..='~').contains(&c) && c != '"' && c != '\\' { c } else { '\'' })
+            .map(|c| {
+                if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '\''
+                }
+            })
             .collect();
         OAuthError { code, description }
     }

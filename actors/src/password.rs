@@ -74,7 +74,10 @@ impl PasswordPool {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, PoolError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PoolError> {
         let depth = self.waiting.fetch_add(1, Ordering::AcqRel);
         if depth >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -84,7 +87,8 @@ impl PasswordPool {
         metrics::gauge!("tessera_password_pool_queue_depth").set((depth + 1) as f64);
         let queued = Instant::now();
         let permit = self.permits.clone().acquire_owned().await;
-        metrics::histogram!("tessera_password_pool_wait_seconds").record(queued.elapsed().as_secs_f64());
+        metrics::histogram!("tessera_password_pool_wait_seconds")
+            .record(queued.elapsed().as_secs_f64());
         let result = match permit {
             Ok(p) => tokio::task::spawn_blocking(move || {
                 let r = f();
@@ -103,14 +107,22 @@ impl PasswordPool {
     /// Hash a password into an argon2id PHC string.
     pub async fn hash(&self, password: String) -> Result<String, PoolError> {
         let argon = self.argon();
-        self.run(move || argon.hash_password(password.as_bytes()).map(|h| h.to_string()))
-            .await?
-            .map_err(|_| PoolError::Failed)
+        self.run(move || {
+            argon
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|_| PoolError::Failed)
     }
 
     /// Verify a password against a stored hash, or against a dummy hash
     /// when there is no user (`None`), so both answers cost the same.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, PoolError> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, PoolError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy_hash.clone());
         let argon = self.argon();
@@ -146,7 +158,9 @@ mod tests {
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let p = pool.clone();
-            tasks.push(actix_rt::spawn(async move { p.hash("password123".into()).await }));
+            tasks.push(actix_rt::spawn(async move {
+                p.hash("password123".into()).await
+            }));
         }
         let mut busy = 0;
         for t in tasks {

@@ -80,7 +80,8 @@ impl RateLimiter {
     pub fn prune(&self) {
         let now = self.clock.now();
         let w = self.policy.window;
-        self.map.retain(|_, e| e.locked_until > now || now - e.window_start <= w);
+        self.map
+            .retain(|_, e| e.locked_until > now || now - e.window_start <= w);
     }
 }
 
@@ -95,7 +96,12 @@ mod tests {
     fn locks_after_the_allowance_with_capped_backoff_and_unlocks() {
         let clock = ManualClock::default();
         let rl = RateLimiter::new(
-            Policy { allowance: 3, window: 900, base_lock: 30, max_lock: 120 },
+            Policy {
+                allowance: 3,
+                window: 900,
+                base_lock: 30,
+                max_lock: 120,
+            },
             Arc::new(clock.clone()),
         );
         for _ in 0..3 {

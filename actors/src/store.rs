@@ -50,12 +50,19 @@ const CODEC_VERSION: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store at {path} is corrupt or truncated: {reason}; the files were left untouched")]
+    #[error(
+        "the store at {path} is corrupt or truncated: {reason}; the files were left untouched"
+    )]
     Corrupt { path: PathBuf, reason: String },
-    #[error("the store at {path} is in use by another process (is a tessera server running on it?)")]
+    #[error(
+        "the store at {path} is in use by another process (is a tessera server running on it?)"
+    )]
     Locked { path: PathBuf },
     #[error("cannot open the store at {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("store write failed: {0}")]
     Write(String),
     #[error("stored value could not be decoded: {0}")]
@@ -96,7 +103,11 @@ struct FlusherHandle {
 impl FlusherHandle {
     fn send(&self, w: FlushWaiter) -> Result<(), StoreError> {
         let guard = self.tx.lock().map_err(|_| StoreError::FlusherGone)?;
-        guard.as_ref().ok_or(StoreError::FlusherGone)?.send(w).map_err(|_| StoreError::FlusherGone)
+        guard
+            .as_ref()
+            .ok_or(StoreError::FlusherGone)?
+            .send(w)
+            .map_err(|_| StoreError::FlusherGone)
     }
 }
 
@@ -150,8 +161,12 @@ impl Store {
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| classify_open_error(dir, e))?;
-        let meta = db.open_tree(trees::META).map_err(|e| classify_open_error(dir, e))?;
-        let format = meta.get("format").map_err(|e| classify_open_error(dir, e))?;
+        let meta = db
+            .open_tree(trees::META)
+            .map_err(|e| classify_open_error(dir, e))?;
+        let format = meta
+            .get("format")
+            .map_err(|e| classify_open_error(dir, e))?;
         match (initialised, format) {
             (true, Some(f)) if f.as_ref() == FORMAT => {}
             (true, Some(f)) => {
@@ -174,7 +189,10 @@ impl Store {
                     .write(true)
                     .create_new(true)
                     .open(&marker)
-                    .map_err(|source| StoreError::Open { path: marker.clone(), source })?;
+                    .map_err(|source| StoreError::Open {
+                        path: marker.clone(),
+                        source,
+                    })?;
                 let _ = f.write_all(FORMAT);
                 let _ = f.sync_all();
                 if let Ok(d) = File::open(dir) {
@@ -229,12 +247,12 @@ impl Store {
 
 fn classify_open_error(dir: &Path, e: sled::Error) -> StoreError {
     match e {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-            StoreError::Locked { path: dir.to_path_buf() }
-        }
-        sled::Error::Io(io) if io.to_string().contains("lock") => {
-            StoreError::Locked { path: dir.to_path_buf() }
-        }
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => StoreError::Locked {
+            path: dir.to_path_buf(),
+        },
+        sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked {
+            path: dir.to_path_buf(),
+        },
         sled::Error::Io(source) => StoreError::Open {
             path: dir.to_path_buf(),
             source,
@@ -291,7 +309,11 @@ fn sync_file(path: &Path) {
 
 type FlushWaiter = oneshot::Sender<Result<(), StoreError>>;
 
-fn spawn_flusher(db: sled::Db, db_file: PathBuf, faults: Arc<Faults>) -> Result<FlusherHandle, StoreError> {
+fn spawn_flusher(
+    db: sled::Db,
+    db_file: PathBuf,
+    faults: Arc<Faults>,
+) -> Result<FlusherHandle, StoreError> {
     let (tx, rx) = mpsc::channel::<FlushWaiter>();
     let marker = db_file.with_file_name(MARKER);
     let thread = std::thread::Builder::new()
@@ -306,7 +328,9 @@ fn spawn_flusher(db: sled::Db, db_file: PathBuf, faults: Arc<Faults>) -> Result<
                 let result = if faults.fail_flush.load(Ordering::Relaxed) {
                     Err("injected fault: no space left on device".to_string())
                 } else {
-                    db.flush().map(|_| sync_file(&db_file)).map_err(|e| e.to_string())
+                    db.flush()
+                        .map(|_| sync_file(&db_file))
+                        .map_err(|e| e.to_string())
                 };
                 metrics::histogram!("tessera_store_flush_duration_seconds")
                     .record(started.elapsed().as_secs_f64());
@@ -366,7 +390,10 @@ mod tests {
             s.flush_blocking().unwrap();
         }
         let s = Store::open(&dir).unwrap();
-        assert_eq!(s.tree("t").unwrap().get("k").unwrap().unwrap().as_ref(), b"v");
+        assert_eq!(
+            s.tree("t").unwrap().get("k").unwrap().unwrap().as_ref(),
+            b"v"
+        );
     }
 
     #[test]
@@ -382,7 +409,11 @@ mod tests {
         let err = Store::open(&dir).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains(&dir.display().to_string()));
-        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "file left untouched");
+        assert_eq!(
+            std::fs::metadata(&db).unwrap().len(),
+            0,
+            "file left untouched"
+        );
     }
 
     #[test]

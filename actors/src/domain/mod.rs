@@ -17,11 +17,18 @@ impl Scope {
     pub fn parse(s: &str) -> Result<Scope, ParseError> {
         let mut out: Vec<String> = Vec::new();
         for tok in s.split(' ').filter(|t| !t.is_empty()) {
-            if !tok.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
-                return Err(ParseError("scope contains a character outside RFC 6749 §3.3".into()));
+            if !tok
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+            {
+                return Err(ParseError(
+                    "scope contains a character outside RFC 6749 §3.3".into(),
+                ));
             }
             if tok.len() > 128 {
-                return Err(ParseError("a scope token is longer than 128 characters".into()));
+                return Err(ParseError(
+                    "a scope token is longer than 128 characters".into(),
+                ));
             }
             if !out.iter().any(|t| t == tok) {
                 out.push(tok.to_string());
@@ -32,7 +39,9 @@ impl Scope {
         }
         Ok(Scope(out))
     }
-    pub fn from_tokens<I: IntoIterator<Item = S>, S: AsRef<str>>(it: I) -> Result<Scope, ParseError> {
+    pub fn from_tokens<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        it: I,
+    ) -> Result<Scope, ParseError> {
         let joined: Vec<String> = it.into_iter().map(|s| s.as_ref().to_string()).collect();
         Scope::parse(&joined.join(" "))
     }
@@ -113,14 +122,19 @@ impl std::str::FromStr for TokenFormat {
         match s {
             "jwt" => Ok(TokenFormat::Jwt),
             "opaque" => Ok(TokenFormat::Opaque),
-            other => Err(format!("unknown access token format {other:?} (jwt or opaque)")),
+            other => Err(format!(
+                "unknown access token format {other:?} (jwt or opaque)"
+            )),
         }
     }
 }
 
 /// An audience value: a URI or name, printable ASCII without spaces.
 pub fn valid_audience(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b'"' && b != b'\\')
+    !s.is_empty()
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| (0x21..=0x7E).contains(&b) && b != b'"' && b != b'\\')
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ impl PkceMethod {
 
 /// 43-128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1/§4.2).
 fn well_formed(s: &str) -> bool {
-    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 /// A stored code challenge.
@@ -38,7 +40,9 @@ pub struct Pkce {
 impl Pkce {
     pub fn parse(challenge: &str, method: PkceMethod) -> Result<Pkce, ParseError> {
         if !well_formed(challenge) {
-            return Err(ParseError("code_challenge must be 43-128 characters of [A-Za-z0-9-._~]".into()));
+            return Err(ParseError(
+                "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]".into(),
+            ));
         }
         Ok(Pkce {
             challenge: challenge.to_string(),
@@ -55,7 +59,8 @@ impl Pkce {
             PkceMethod::S256 => b64url(&sha256(verifier.as_bytes())),
             PkceMethod::Plain => verifier.to_string(),
         };
-        derived.len() == self.challenge.len() && bool::from(derived.as_bytes().ct_eq(self.challenge.as_bytes()))
+        derived.len() == self.challenge.len()
+            && bool::from(derived.as_bytes().ct_eq(self.challenge.as_bytes()))
     }
 }
 
@@ -65,7 +70,11 @@ mod tests {
 
     #[test]
     fn rfc7636_appendix_b_vector() {
-        let p = Pkce::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", PkceMethod::S256).unwrap();
+        let p = Pkce::parse(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            PkceMethod::S256,
+        )
+        .unwrap();
         assert!(p.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!p.verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"));
         assert!(!p.verify("short"));
@@ -76,6 +85,8 @@ mod tests {
         assert!(Pkce::parse("too-short", PkceMethod::S256).is_err());
         assert!(Pkce::parse(&"a".repeat(129), PkceMethod::S256).is_err());
         assert!(Pkce::parse(&format!("{}+", "a".repeat(43)), PkceMethod::S256).is_err());
-        assert!(Pkce::parse(&"a".repeat(43), PkceMethod::Plain).unwrap().verify(&"a".repeat(43)));
+        assert!(Pkce::parse(&"a".repeat(43), PkceMethod::Plain)
+            .unwrap()
+            .verify(&"a".repeat(43)));
     }
 }

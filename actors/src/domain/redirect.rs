@@ -75,13 +75,34 @@ mod tests {
 
     #[test]
     fn loopback_ports_may_vary_but_nothing_else() {
-        assert!(redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"));
-        assert!(redirect_matches("http://127.0.0.1:8000/cb", "http://127.0.0.1:9000/cb"));
+        assert!(redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:51234/cb"
+        ));
+        assert!(redirect_matches(
+            "http://127.0.0.1:8000/cb",
+            "http://127.0.0.1:9000/cb"
+        ));
         assert!(redirect_matches("http://[::1]/cb", "http://[::1]:4000/cb"));
-        assert!(!redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb2"));
-        assert!(!redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1.evil.com/cb"));
-        assert!(!redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:80@evil.com/cb"));
-        assert!(!redirect_matches("http://localhost/cb", "http://localhost:1234/cb"));
-        assert!(!redirect_matches("http://127.0.0.1/cb", "https://127.0.0.1:1234/cb"));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:51234/cb2"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1.evil.com/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:80@evil.com/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://localhost/cb",
+            "http://localhost:1234/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "https://127.0.0.1:1234/cb"
+        ));
     }
 }

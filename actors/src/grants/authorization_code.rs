@@ -1,6 +1,5 @@
 //! RFC 6749 §4.1.3: exchanging an authorization code.
 
-
 use crate::directory::Client;
 use crate::domain::{GrantType, Scope};
 use crate::engine::Engine;
@@ -35,7 +34,11 @@ pub async fn exchange(
         .await?;
     let code = match exchanged {
         Ok(c) => c,
-        Err(CodeError::Downgrade) => return Err(OAuthError::invalid_request(CodeError::Downgrade.to_string())),
+        Err(CodeError::Downgrade) => {
+            return Err(OAuthError::invalid_request(
+                CodeError::Downgrade.to_string(),
+            ))
+        }
         Err(CodeError::Store(e)) => return Err(OAuthError::unavailable(e)),
         Err(e) => return Err(OAuthError::invalid_grant(e.to_string())),
     };
@@ -43,7 +46,9 @@ pub async fn exchange(
         .users
         .get(&code.user_id)
         .filter(|u| u.status == crate::directory::UserStatus::Active)
-        .ok_or_else(|| OAuthError::invalid_grant("the user of this code no longer exists or is disabled"))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("the user of this code no longer exists or is disabled")
+        })?;
     let scope = Scope::parse(&code.scope).map_err(|e| OAuthError::server_error(e.0))?;
     let aud = granted_audience(client, &[])?;
     let grant = Grant {

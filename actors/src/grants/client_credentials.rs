@@ -32,7 +32,8 @@ pub async fn issue(
         aud,
         sid: None,
     };
-    let (access_token, expires_in) = mint_access_token(engine, client, grant, 0, "client_credentials").await?;
+    let (access_token, expires_in) =
+        mint_access_token(engine, client, grant, 0, "client_credentials").await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -61,7 +61,9 @@ pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<Scope, 
         Some(s) => {
             let scope = Scope::parse(s).map_err(|e| OAuthError::invalid_scope(e.0))?;
             if !scope.is_subset_of(&client.scope) {
-                return Err(OAuthError::invalid_scope("the requested scope exceeds what the client may request"));
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope exceeds what the client may request",
+                ));
             }
             Ok(scope)
         }
@@ -71,12 +73,19 @@ pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<Scope, 
 /// The audiences a request ends up with (RFC 8707 `resource` / `audience`):
 /// each requested one must be registered for the client; none requested
 /// means every registered one, or the client itself when it has none.
-pub fn granted_audience(client: &Client, requested: &[String]) -> Result<Vec<Arc<str>>, OAuthError> {
+pub fn granted_audience(
+    client: &Client,
+    requested: &[String],
+) -> Result<Vec<Arc<str>>, OAuthError> {
     if requested.is_empty() {
         if client.audiences.is_empty() {
             return Ok(vec![Arc::from(client.client_id.as_str())]);
         }
-        return Ok(client.audiences.iter().map(|a| Arc::from(a.as_str())).collect());
+        return Ok(client
+            .audiences
+            .iter()
+            .map(|a| Arc::from(a.as_str()))
+            .collect());
     }
     let mut out: Vec<Arc<str>> = Vec::new();
     for a in requested {
@@ -103,10 +112,14 @@ pub async fn mint_access_token(
     grant_type: &'static str,
 ) -> Result<(String, i64), OAuthError> {
     let now = engine.clock.now();
-    let ttl = client.access_token_ttl.unwrap_or(engine.config.access_token_ttl);
+    let ttl = client
+        .access_token_ttl
+        .unwrap_or(engine.config.access_token_ttl);
     let exp = now.saturating_add(ttl);
     let jti = uuid::Uuid::new_v4();
-    let format = client.access_token_format.unwrap_or(engine.config.access_token_format);
+    let format = client
+        .access_token_format
+        .unwrap_or(engine.config.access_token_format);
     let token = match format {
         TokenFormat::Jwt => {
             let signer = engine

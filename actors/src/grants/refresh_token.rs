@@ -36,7 +36,9 @@ pub async fn refresh(
         .await?;
     let out = match outcome {
         Ok(o) => o,
-        Err(RefreshError::Scope) => return Err(OAuthError::invalid_scope(RefreshError::Scope.to_string())),
+        Err(RefreshError::Scope) => {
+            return Err(OAuthError::invalid_scope(RefreshError::Scope.to_string()))
+        }
         Err(RefreshError::Store(e)) => return Err(OAuthError::unavailable(e)),
         Err(e) => return Err(OAuthError::invalid_grant(e.to_string())),
     };
@@ -45,7 +47,11 @@ pub async fn refresh(
         .users
         .get(&meta.user_id)
         .filter(|u| u.status == UserStatus::Active && u.credentials_changed_at <= meta.iat)
-        .ok_or_else(|| OAuthError::invalid_grant("the user of this grant is gone, disabled, or changed credentials"))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_grant(
+                "the user of this grant is gone, disabled, or changed credentials",
+            )
+        })?;
     let grant = Grant {
         client_id: client.client_id.clone(),
         sub: user.id.to_string(),
@@ -54,7 +60,8 @@ pub async fn refresh(
         aud: meta.aud.clone(),
         sid: meta.sid,
     };
-    let (access_token, expires_in) = mint_access_token(engine, client, grant, meta.family, "refresh_token").await?;
+    let (access_token, expires_in) =
+        mint_access_token(engine, client, grant, meta.family, "refresh_token").await?;
     let scope = Scope::parse(&out.scope).map_err(|e| OAuthError::server_error(e.0))?;
     let id_token = if scope.contains("openid") {
         Some(id_token::mint(

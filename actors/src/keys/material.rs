@@ -47,7 +47,9 @@ impl std::str::FromStr for KeyAlg {
             "RS256" | "rs256" => Ok(KeyAlg::RS256),
             "ES256" | "es256" => Ok(KeyAlg::ES256),
             "EdDSA" | "eddsa" | "EDDSA" => Ok(KeyAlg::EdDSA),
-            other => Err(format!("unknown signing algorithm {other:?} (RS256, ES256 or EdDSA)")),
+            other => Err(format!(
+                "unknown signing algorithm {other:?} (RS256, ES256 or EdDSA)"
+            )),
         }
     }
 }
@@ -196,7 +198,10 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("Signer")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -246,7 +251,11 @@ impl Signer {
         );
         let sig = self.raw_sign(out.as_bytes())?;
         out.push('.');
-        base64::Engine::encode_string(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &sig, &mut out);
+        base64::Engine::encode_string(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            &sig,
+            &mut out,
+        );
         Ok(out)
     }
 
@@ -258,7 +267,11 @@ impl Signer {
                     .map_err(|_| KeyError::Sign)?;
                 Ok(sig)
             }
-            Pair::Ec(k) => Ok(k.sign(&self.rng, msg).map_err(|_| KeyError::Sign)?.as_ref().to_vec()),
+            Pair::Ec(k) => Ok(k
+                .sign(&self.rng, msg)
+                .map_err(|_| KeyError::Sign)?
+                .as_ref()
+                .to_vec()),
             Pair::Ed(k) => Ok(k.sign(msg).as_ref().to_vec()),
         }
     }
@@ -348,7 +361,15 @@ mod tests {
         let kid = g.public.thumbprint();
         let s = Signer::new(&kid, alg, &g.private_der).unwrap();
         let far = 4_000_000_000;
-        let token = s.sign(JwtType::AccessToken, &C { sub: "x".into(), exp: far }).unwrap();
+        let token = s
+            .sign(
+                JwtType::AccessToken,
+                &C {
+                    sub: "x".into(),
+                    exp: far,
+                },
+            )
+            .unwrap();
         let set = VerifierSet::build(std::iter::once((kid.as_str(), alg, &g.public))).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
@@ -380,6 +401,9 @@ mod tests {
             n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into(),
             e: "AQAB".into(),
         };
-        assert_eq!(jwk.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

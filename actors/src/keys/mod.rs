@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::store::{self, trees, Store, StoreError};
-pub use material::{JwtType, KeyAlg, KeyError, PublicJwk, Signer, VerifierSet};
 use material::{Jwk, Jwks};
+pub use material::{JwtType, KeyAlg, KeyError, PublicJwk, Signer, VerifierSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -255,7 +255,10 @@ impl KeyRotator {
             .ok_or_else(|| KeyError::Parse("private key is not base64url".into()))?;
         let signer = Signer::new(&current.kid, current.alg, &der)?;
         let verifiers = VerifierSet::build(
-            self.set.keys.iter().map(|k| (k.kid.as_str(), k.alg, &k.public)),
+            self.set
+                .keys
+                .iter()
+                .map(|k| (k.kid.as_str(), k.alg, &k.public)),
         )?;
         let jwks = Jwks::new(
             self.set

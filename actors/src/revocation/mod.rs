@@ -48,7 +48,9 @@ pub trait RevocationStore: Send + 'static {
     fn put(&self, entries: &[(u128, i64)]) -> Result<(), StoreError>;
     fn remove(&self, ids: &[u128]) -> Result<(), StoreError>;
     /// Resolves once everything written so far is durable (group commit).
-    fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
+    fn durable(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
 }
 
 pub struct SledRevocationStore {
@@ -92,7 +94,9 @@ impl RevocationStore for SledRevocationStore {
         }
         Ok(self.tree.apply_batch(batch)?)
     }
-    fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
+    fn durable(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
         let store = self.store.clone();
         Box::pin(async move { store.durable().await })
     }
@@ -105,7 +109,11 @@ pub struct RevocationList {
 }
 
 impl RevocationList {
-    pub fn open(store: Box<dyn RevocationStore>, clock: SharedClock, view: Arc<RevokedSet>) -> Result<Self, StoreError> {
+    pub fn open(
+        store: Box<dyn RevocationStore>,
+        clock: SharedClock,
+        view: Arc<RevokedSet>,
+    ) -> Result<Self, StoreError> {
         let r = RevocationList { store, clock, view };
         r.reload()?;
         Ok(r)

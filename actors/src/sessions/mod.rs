@@ -112,7 +112,12 @@ pub struct SessionRegistry {
 }
 
 impl SessionRegistry {
-    pub fn open(cfg: SessionConfig, store: &Store, clock: SharedClock, view: Arc<SessionsView>) -> Result<Self, StoreError> {
+    pub fn open(
+        cfg: SessionConfig,
+        store: &Store,
+        clock: SharedClock,
+        view: Arc<SessionsView>,
+    ) -> Result<Self, StoreError> {
         let r = SessionRegistry {
             cfg,
             tree: store.tree(trees::SESSIONS)?,
@@ -137,7 +142,9 @@ impl SessionRegistry {
     }
 
     fn write(&self, s: &Session) -> Result<(), SessionError> {
-        self.tree.insert(s.id.as_bytes(), store::encode(s)?).map_err(StoreError::from)?;
+        self.tree
+            .insert(s.id.as_bytes(), store::encode(s)?)
+            .map_err(StoreError::from)?;
         Ok(())
     }
 
@@ -198,11 +205,25 @@ impl SessionRegistry {
             id: uuid::Uuid::new_v4(),
             key: secret::token_key(&secret),
             user_id: o.user_id,
-            state: if pending { SessionState::PendingMfa } else { SessionState::Active },
+            state: if pending {
+                SessionState::PendingMfa
+            } else {
+                SessionState::Active
+            },
             created_at: now,
             last_seen_at: now,
-            expires_at: now + if pending { self.cfg.mfa_timeout } else { self.cfg.idle_timeout },
-            absolute_expires_at: now + if pending { self.cfg.mfa_timeout } else { self.cfg.absolute_lifetime },
+            expires_at: now
+                + if pending {
+                    self.cfg.mfa_timeout
+                } else {
+                    self.cfg.idle_timeout
+                },
+            absolute_expires_at: now
+                + if pending {
+                    self.cfg.mfa_timeout
+                } else {
+                    self.cfg.absolute_lifetime
+                },
             auth_time: now,
             amr: o.amr.clone(),
             ip: o.ip.clone(),
@@ -437,7 +458,8 @@ impl Handler<MergeBucket> for SessionRegistry {
     fn handle(&mut self, msg: MergeBucket, _: &mut Self::Context) -> Self::Result {
         let write = (|| {
             let mut s = self.live(&msg.id)?;
-            let mut merged: HashMap<String, serde_json::Value> = s.bucket.clone().into_iter().collect();
+            let mut merged: HashMap<String, serde_json::Value> =
+                s.bucket.clone().into_iter().collect();
             for (k, v) in msg.patch {
                 if v.is_null() {
                     merged.remove(&k);

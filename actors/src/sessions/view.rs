@@ -40,7 +40,11 @@ impl SessionsView {
     }
     /// A user's sessions, newest first.
     pub fn of_user(&self, user: &uuid::Uuid) -> Vec<Arc<Session>> {
-        let ids: Vec<uuid::Uuid> = self.by_user.get(user).map(|v| v.value().clone()).unwrap_or_default();
+        let ids: Vec<uuid::Uuid> = self
+            .by_user
+            .get(user)
+            .map(|v| v.value().clone())
+            .unwrap_or_default();
         let mut out: Vec<Arc<Session>> = ids.iter().filter_map(|id| self.get(id)).collect();
         out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         out
@@ -52,7 +56,11 @@ impl SessionsView {
         self.by_id.is_empty()
     }
     pub(super) fn dead(&self, now: i64) -> Vec<uuid::Uuid> {
-        self.by_id.iter().filter(|e| !e.value().is_live(now)).map(|e| *e.key()).collect()
+        self.by_id
+            .iter()
+            .filter(|e| !e.value().is_live(now))
+            .map(|e| *e.key())
+            .collect()
     }
     pub(super) fn clear(&self) {
         self.by_key.clear();

@@ -74,7 +74,8 @@ pub struct ExchangeCode {
 impl Handler<IssueCode> for TokenIssuer {
     type Result = ResponseFuture<Result<(), StoreError>>;
     fn handle(&mut self, msg: IssueCode, _: &mut Self::Context) -> Self::Result {
-        let put = store::encode(&msg.code).and_then(|v| self.store.put(Table::Code, vec![(msg.key, v)]));
+        let put =
+            store::encode(&msg.code).and_then(|v| self.store.put(Table::Code, vec![(msg.key, v)]));
         if put.is_ok() {
             self.codes.insert(msg.key, msg.code);
         }
@@ -96,7 +97,10 @@ impl Handler<ExchangeCode> for TokenIssuer {
         if code.consumed {
             // RFC 6749 §4.1.2 / RFC 9700 §4.5: revoke what the first exchange issued.
             metrics::counter!("tessera_code_replays_total").increment(1);
-            let revoke = self.revocations.send(Revoke(vec![(code.family, now.saturating_add(msg.family_lifetime))]));
+            let revoke = self.revocations.send(Revoke(vec![(
+                code.family,
+                now.saturating_add(msg.family_lifetime),
+            )]));
             return Box::pin(async move {
                 match revoke.await {
                     Ok(Ok(())) => Err(CodeError::Replayed),
@@ -121,7 +125,8 @@ impl Handler<ExchangeCode> for TokenIssuer {
         // mailbox already sees it used.
         code.consumed = true;
         let code = code.clone();
-        let put = store::encode(&code).and_then(|v| self.store.put(Table::Code, vec![(msg.key, v)]));
+        let put =
+            store::encode(&code).and_then(|v| self.store.put(Table::Code, vec![(msg.key, v)]));
         let durable = self.store.durable();
         Box::pin(async move {
             put?;

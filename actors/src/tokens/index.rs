@@ -82,7 +82,11 @@ impl TokenIndex {
         self.map.insert(key, rec);
     }
     pub(crate) fn expired(&self, now: i64) -> Vec<u128> {
-        self.map.iter().filter(|e| e.value().exp <= now).map(|e| *e.key()).collect()
+        self.map
+            .iter()
+            .filter(|e| e.value().exp <= now)
+            .map(|e| *e.key())
+            .collect()
     }
     pub(crate) fn remove_expired(&self, key: u128, now: i64) {
         self.map.remove_if(&key, |_, r| r.exp <= now);

@@ -67,7 +67,9 @@ pub trait TokenStore: Send + 'static {
     fn load(&self, t: Table) -> Result<Vec<(u128, Vec<u8>)>, StoreError>;
     fn put(&self, t: Table, entries: Vec<(u128, Vec<u8>)>) -> Result<(), StoreError>;
     fn remove(&self, t: Table, keys: &[u128]) -> Result<(), StoreError>;
-    fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
+    fn durable(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
 }
 
 pub struct SledTokenStore {
@@ -125,7 +127,9 @@ impl TokenStore for SledTokenStore {
         }
         Ok(self.tree(t).apply_batch(batch)?)
     }
-    fn durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
+    fn durable(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
         let store = self.store.clone();
         Box::pin(async move { store.durable().await })
     }
@@ -252,12 +256,22 @@ impl TokenIssuer {
         for k in &gone {
             self.index.remove_expired(*k, now);
         }
-        let codes: Vec<u128> = self.codes.iter().filter(|(_, c)| c.exp <= now).map(|(k, _)| *k).collect();
+        let codes: Vec<u128> = self
+            .codes
+            .iter()
+            .filter(|(_, c)| c.exp <= now)
+            .map(|(k, _)| *k)
+            .collect();
         self.store.remove(Table::Code, &codes)?;
         for k in &codes {
             self.codes.remove(k);
         }
-        let refresh: Vec<u128> = self.refresh.iter().filter(|(_, m)| m.exp <= now).map(|(k, _)| *k).collect();
+        let refresh: Vec<u128> = self
+            .refresh
+            .iter()
+            .filter(|(_, m)| m.exp <= now)
+            .map(|(k, _)| *k)
+            .collect();
         self.store.remove(Table::Refresh, &refresh)?;
         for k in &refresh {
             self.refresh.remove(k);
@@ -316,7 +330,11 @@ impl Handler<Record> for TokenIssuer {
         if let Err(e) = encoded.and_then(|e| self.store.put(Table::Access, e)) {
             return Box::pin(async move { Err(e) });
         }
-        let records: Vec<(u128, TokenRecord)> = msg.tokens.into_iter().map(|t| (t.key, self.record_of(t))).collect();
+        let records: Vec<(u128, TokenRecord)> = msg
+            .tokens
+            .into_iter()
+            .map(|t| (t.key, self.record_of(t)))
+            .collect();
         let index = self.index.clone();
         if !msg.durable {
             for (k, r) in records {

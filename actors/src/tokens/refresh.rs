@@ -103,10 +103,14 @@ impl TokenIssuer {
 
     /// Persist and index a new refresh token; returns its secret and the
     /// index record to publish once durable.
-    fn new_refresh(&mut self, meta: RefreshMeta) -> Result<(String, u128, TokenRecord), StoreError> {
+    fn new_refresh(
+        &mut self,
+        meta: RefreshMeta,
+    ) -> Result<(String, u128, TokenRecord), StoreError> {
         let token = secret::new_secret(prefix::REFRESH_TOKEN);
         let key = secret::token_key(&token);
-        self.store.put(Table::Refresh, vec![(key, store::encode(&meta)?)])?;
+        self.store
+            .put(Table::Refresh, vec![(key, store::encode(&meta)?)])?;
         let rec = self.refresh_record(&meta);
         self.refresh.insert(key, meta);
         Ok((token, key, rec))
@@ -138,12 +142,15 @@ impl Handler<Refresh> for TokenIssuer {
         if meta.client_id != msg.client_id {
             return Box::pin(async { Err(RefreshError::Invalid) });
         }
-        if self.revoked.contains(meta.jti) || self.revoked.contains(meta.family) || meta.exp <= now {
+        if self.revoked.contains(meta.jti) || self.revoked.contains(meta.family) || meta.exp <= now
+        {
             return Box::pin(async { Err(RefreshError::Invalid) });
         }
         if meta.used {
             metrics::counter!("tessera_refresh_reuse_detected_total").increment(1);
-            let revoke = self.revocations.send(Revoke(vec![(meta.family, meta.family_deadline)]));
+            let revoke = self
+                .revocations
+                .send(Revoke(vec![(meta.family, meta.family_deadline)]));
             return Box::pin(async move {
                 match revoke.await {
                     Ok(Ok(())) => Err(RefreshError::Reused),
@@ -157,7 +164,9 @@ impl Handler<Refresh> for TokenIssuer {
             Err(_) => return Box::pin(async { Err(RefreshError::Invalid) }),
         };
         let scope = match msg.scope {
-            Some(s) if !s.is_subset_of(&granted) => return Box::pin(async { Err(RefreshError::Scope) }),
+            Some(s) if !s.is_subset_of(&granted) => {
+                return Box::pin(async { Err(RefreshError::Scope) })
+            }
             Some(s) => s.to_string(),
             None => meta.scope.clone(),
         };

@@ -2,7 +2,9 @@ use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
-use tessera_actors::directory::{Client, ClientSpec, CreateClient, DeleteClient, DirectoryError, RotateClientSecret};
+use tessera_actors::directory::{
+    Client, ClientSpec, CreateClient, DeleteClient, DirectoryError, RotateClientSecret,
+};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
@@ -39,14 +41,20 @@ impl ClientView {
             client_id: c.client_id.clone(),
             name: c.name.clone(),
             public: c.is_public(),
-            grant_types: c.grant_types.iter().map(|g| g.as_str().to_string()).collect(),
+            grant_types: c
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_string())
+                .collect(),
             scope: c.scope.to_string(),
             audiences: c.audiences.clone(),
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             introspect_any: c.introspect_any,
             introspect_audiences: c.introspect_audiences.clone(),
-            access_token_format: c.access_token_format.map(|f| format!("{f:?}").to_lowercase()),
+            access_token_format: c
+                .access_token_format
+                .map(|f| format!("{f:?}").to_lowercase()),
             access_token_ttl: c.access_token_ttl,
             first_party: c.first_party,
             allow_plain_pkce: c.allow_plain_pkce,
@@ -84,10 +92,18 @@ pub fn directory_error(e: DirectoryError) -> ApiError {
         DirectoryError::Invalid { field, message } => {
             ApiError::bad_request("invalid_field", format!("{field}: {message}"))
         }
-        DirectoryError::Exists(id) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("client {id:?} already exists")),
+        DirectoryError::Exists(id) => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("client {id:?} already exists"),
+        ),
         DirectoryError::NotFound => ApiError::not_found("no such client"),
         DirectoryError::NoSuchUser => ApiError::not_found("no such user"),
-        DirectoryError::Taken(what) => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} is already taken")),
+        DirectoryError::Taken(what) => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("{what} is already taken"),
+        ),
         DirectoryError::Store(s) => s.into(),
     }
 }
@@ -104,7 +120,11 @@ pub fn directory_error(e: DirectoryError) -> ApiError {
     security(("admin_token" = []))
 )]
 #[post("/admin/clients")]
-pub async fn create_client(_: AdminAuth, state: web::Data<AppState>, spec: web::Json<ClientSpec>) -> Result<HttpResponse, ApiError> {
+pub async fn create_client(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    spec: web::Json<ClientSpec>,
+) -> Result<HttpResponse, ApiError> {
     let (client, secret) = state
         .engine
         .directory
@@ -119,29 +139,61 @@ pub async fn create_client(_: AdminAuth, state: web::Data<AppState>, spec: web::
 #[utoipa::path(tag = "admin", responses((status = 200, description = "Every client", body = [ClientView]), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/clients")]
 pub async fn list_clients(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<ClientView> = state.engine.clients.list().iter().map(|c| ClientView::new(c, None)).collect();
+    let list: Vec<ClientView> = state
+        .engine
+        .clients
+        .list()
+        .iter()
+        .map(|c| ClientView::new(c, None))
+        .collect();
     HttpResponse::Ok().json(list)
 }
 
 #[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 200, body = ClientView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/clients/{client_id}")]
-pub async fn get_client(_: AdminAuth, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let c = state.engine.clients.get(&path).ok_or_else(|| ApiError::not_found("no such client"))?;
+pub async fn get_client(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let c = state
+        .engine
+        .clients
+        .get(&path)
+        .ok_or_else(|| ApiError::not_found("no such client"))?;
     Ok(HttpResponse::Ok().json(ClientView::new(&c, None)))
 }
 
 #[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[delete("/admin/clients/{client_id}")]
-pub async fn delete_client(_: AdminAuth, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    state.engine.directory.send(DeleteClient(path.into_inner())).await?.map_err(directory_error)?;
+pub async fn delete_client(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .engine
+        .directory
+        .send(DeleteClient(path.into_inner()))
+        .await?
+        .map_err(directory_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 200, description = "The new secret, shown once"), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)), security(("admin_token" = [])))]
 #[post("/admin/clients/{client_id}/secret")]
-pub async fn rotate_client_secret(_: AdminAuth, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn rotate_client_secret(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let secret = state.engine.directory.send(RotateClientSecret(id.clone())).await?.map_err(directory_error)?;
+    let secret = state
+        .engine
+        .directory
+        .send(RotateClientSecret(id.clone()))
+        .await?
+        .map_err(directory_error)?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(json!({"client_id": id, "client_secret": secret})))

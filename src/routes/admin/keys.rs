@@ -14,7 +14,10 @@ pub async fn list_keys(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpR
 
 #[utoipa::path(tag = "admin", responses((status = 200, description = "Rotated: next became current, a new next was published", body = serde_json::Value), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)), security(("admin_token" = [])))]
 #[post("/admin/keys/rotate")]
-pub async fn rotate_keys(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn rotate_keys(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let keys = state
         .engine
         .key_rotator
