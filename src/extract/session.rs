@@ -146,6 +146,13 @@ pub fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
     }
     let (session, user) = current_session(req, state)
         .ok_or_else(|| ApiError::unauthorized("a session cookie or bearer token is required"))?;
+    // Activity pushes the idle expiry out; the registry persists it lazily.
+    if state.engine.clock.now() - session.last_seen_at >= 60 {
+        state
+            .engine
+            .session_registry
+            .do_send(tessera_actors::sessions::Touch(session.id));
+    }
     Ok(Caller {
         user,
         session: Some(session),
