@@ -103,6 +103,9 @@ pub enum SessionError {
     Store(#[from] StoreError),
 }
 
+/// What a message changed: its answer, sessions to publish, ids to drop.
+type Change<T> = (T, Vec<Arc<Session>>, Vec<uuid::Uuid>);
+
 pub struct SessionRegistry {
     cfg: SessionConfig,
     tree: sled::Tree,
@@ -165,7 +168,7 @@ impl SessionRegistry {
     /// then, so the view sees this session's changes in order.
     fn commit<T: 'static>(
         &mut self,
-        write: Result<(T, Vec<Arc<Session>>, Vec<uuid::Uuid>), SessionError>,
+        write: Result<Change<T>, SessionError>,
     ) -> AtomicResponse<Self, Result<T, SessionError>> {
         let store = self.store.clone();
         let view = self.view.clone();

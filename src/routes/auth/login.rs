@@ -408,7 +408,7 @@ async fn open_session(
         .session_registry
         .send(open)
         .await?
-        .map_err(|e| ApiError::internal(e))
+        .map_err(ApiError::internal)
 }
 
 #[utoipa::path(tag = "auth", request_body(content = CallbackBody, description = "JSON or form"), responses(

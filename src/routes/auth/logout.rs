@@ -19,7 +19,11 @@ pub struct LogoutQuery {
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
     client_id: Option<String>,
+    /// Accepted (OIDC RP-Initiated Logout §2); there is one session per browser.
+    #[allow(dead_code)]
     logout_hint: Option<String>,
+    /// Accepted; the logout answer is not localised.
+    #[allow(dead_code)]
     ui_locales: Option<String>,
 }
 
@@ -35,7 +39,6 @@ pub async fn logout(
     q: web::Query<LogoutQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let engine = &state.engine;
-    let _ = (&q.logout_hint, &q.ui_locales);
     // Which client is asking: the hint's audience, which must agree with client_id.
     let mut client_id = q.client_id.clone();
     if let Some(hint) = &q.id_token_hint {

@@ -400,20 +400,18 @@ async fn continue_authorize(
                 "the user has not consented to this client and scope",
             );
         }
-        return consent_page(state, client, form, &session, &user, &v.scope);
+        return consent_page(client, form, &session, &user, &v.scope);
     }
     issue_code(state, client, form, reply, v, &session, &user).await
 }
 
 fn consent_page(
-    state: &AppState,
     client: &Client,
     form: &OAuthForm,
     session: &Session,
     user: &User,
     scope: &Scope,
 ) -> HttpResponse {
-    let _ = state;
     let scopes: Vec<(&str, &str)> = scope
         .tokens()
         .iter()
