@@ -6,9 +6,13 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tessera_actors::clock::SystemClock;
-use tessera_actors::directory::{ClientSpec, CreateClient, DeleteClient};
+use tessera_actors::directory::{
+    ClientSpec, CreateClient, CreateUser, DeleteClient, DeleteUser, NewUser, SetPasswordHash, User,
+};
 use tessera_actors::domain::{GrantType, TokenFormat};
 use tessera_actors::keys::{KeyInfo, ListKeys, Rotate};
+use tessera_actors::password::check_policy;
+use tessera_actors::sessions::CloseAllForUser;
 use tessera_actors::store::Store;
 use tessera_actors::Engine;
 
@@ -58,6 +62,36 @@ pub struct CreateClientArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user (the password is read from stdin unless given).
+    Create(CreateUserArgs),
+    /// List users.
+    List,
+    /// Delete a user (by id, username or e-mail) and end their sessions.
+    Delete { user: String },
+    /// Set a user's password, read from stdin; ends their sessions.
+    SetPassword { user: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub email: String,
+    /// The password (visible in the process list and shell history: prefer
+    /// stdin, which is read when this is absent).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Mark the e-mail address as verified.
+    #[arg(long)]
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCmd {
     /// List the key set.
     List,
@@ -92,7 +126,10 @@ pub fn client(settings: &Settings, cmd: ClientCmd) -> anyhow::Result<()> {
                     Some(
                         a.grant_types
                             .iter()
-                            .map(|g| GrantType::parse(g).ok_or_else(|| anyhow::anyhow!("unknown grant type {g:?}")))
+                            .map(|g| {
+                                GrantType::parse(g)
+                                    .ok_or_else(|| anyhow::anyhow!("unknown grant type {g:?}"))
+                            })
                             .collect::<anyhow::Result<Vec<_>>>()?,
                     )
                 };
@@ -130,14 +167,21 @@ pub fn client(settings: &Settings, cmd: ClientCmd) -> anyhow::Result<()> {
                         "{}\t{}\t{}\t{}\tscope={:?}",
                         c.client_id,
                         c.name,
-                        if c.is_public() { "public" } else { "confidential" },
+                        if c.is_public() {
+                            "public"
+                        } else {
+                            "confidential"
+                        },
                         grants.join(","),
                         c.scope.to_string()
                     );
                 }
             }
             ClientCmd::Delete { client_id } => {
-                engine.directory.send(DeleteClient(client_id.clone())).await??;
+                engine
+                    .directory
+                    .send(DeleteClient(client_id.clone()))
+                    .await??;
                 println!("deleted {client_id}");
             }
         }
@@ -164,7 +208,121 @@ fn print_keys(keys: &[KeyInfo]) {
             k.alg.as_str(),
             k.state,
             tessera_actors::clock::rfc3339(k.created_at),
-            k.expires_at.map(tessera_actors::clock::rfc3339).unwrap_or_else(|| "-".into())
+            k.expires_at
+                .map(tessera_actors::clock::rfc3339)
+                .unwrap_or_else(|| "-".into())
         );
     }
+}
+
+/// One line of stdin (without its line ending), prompting on a terminal.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!pw.is_empty(), "no password on stdin");
+    Ok(pw)
+}
+
+/// A user by id, username or e-mail.
+fn find_user(engine: &Engine, user: &str) -> anyhow::Result<Arc<User>> {
+    uuid::Uuid::parse_str(user)
+        .ok()
+        .and_then(|id| engine.users.get(&id))
+        .or_else(|| engine.users.by_login(user))
+        .ok_or_else(|| anyhow::anyhow!("no user {user:?}"))
+}
+
+async fn hash_password(engine: &Engine, password: String) -> anyhow::Result<String> {
+    check_policy(&password).map_err(anyhow::Error::msg)?;
+    Ok(engine.passwords.hash(password).await?)
+}
+
+async fn close_sessions(engine: &Engine, user_id: uuid::Uuid) -> anyhow::Result<usize> {
+    Ok(engine
+        .session_registry
+        .send(CloseAllForUser {
+            user_id,
+            except: None,
+        })
+        .await??)
+}
+
+pub fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
+    // Read before the store is opened, so a slow typist holds no lock.
+    let password = match &cmd {
+        UserCmd::Create(a) => Some(match &a.password {
+            Some(p) => p.clone(),
+            None => read_password()?,
+        }),
+        UserCmd::SetPassword { .. } => Some(read_password()?),
+        UserCmd::List | UserCmd::Delete { .. } => None,
+    };
+    with_engine(settings, |engine| async move {
+        match cmd {
+            UserCmd::Create(a) => {
+                let password_hash = hash_password(&engine, password.unwrap_or_default()).await?;
+                let u = engine
+                    .directory
+                    .send(CreateUser(NewUser {
+                        username: a.username,
+                        email: a.email,
+                        password_hash,
+                        email_verified: a.email_verified,
+                        name: a.name,
+                        ..NewUser::default()
+                    }))
+                    .await??;
+                println!("user_id:  {}", u.id);
+                println!("username: {}", u.username);
+                println!("email:    {}", u.email);
+            }
+            UserCmd::List => {
+                for u in engine.users.list() {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{:?}\tcreated {}",
+                        u.id,
+                        u.username,
+                        u.email,
+                        if u.email_verified {
+                            "verified"
+                        } else {
+                            "unverified"
+                        },
+                        u.status,
+                        tessera_actors::clock::rfc3339(u.created_at)
+                    );
+                }
+            }
+            UserCmd::Delete { user } => {
+                let u = find_user(&engine, &user)?;
+                engine.directory.send(DeleteUser(u.id)).await??;
+                let n = close_sessions(&engine, u.id).await?;
+                println!("deleted {} ({}); {n} session(s) ended", u.username, u.id);
+            }
+            UserCmd::SetPassword { user } => {
+                let u = find_user(&engine, &user)?;
+                let password_hash = hash_password(&engine, password.unwrap_or_default()).await?;
+                engine
+                    .directory
+                    .send(SetPasswordHash {
+                        id: u.id,
+                        password_hash,
+                    })
+                    .await??;
+                let n = close_sessions(&engine, u.id).await?;
+                println!(
+                    "password changed for {} ({}); {n} session(s) ended",
+                    u.username, u.id
+                );
+            }
+        }
+        Ok(())
+    })
 }

@@ -3,13 +3,17 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tessera::cli::{self, ClientCmd, KeysCmd};
+use tessera::cli::{self, ClientCmd, KeysCmd, UserCmd};
 use tessera::configuration::Settings;
 use tessera::startup::Application;
 use tessera_actors::directory::{ClientSpec, CreateClient, DirectoryError, RotateClientSecret};
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "OAuth 2.1 / OpenID Connect authorization server and token engine")]
+#[command(
+    name = "tessera",
+    version,
+    about = "OAuth 2.1 / OpenID Connect authorization server and token engine"
+)]
 struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "TESSERA_CONFIG")]
@@ -38,6 +42,9 @@ enum Command {
     /// Manage signing keys (server stopped; otherwise use /admin/keys).
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Manage users (server stopped; otherwise use /admin/users).
+    #[command(subcommand)]
+    User(UserCmd),
 }
 
 fn main() {
@@ -63,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Client(cmd) => cli::client(&settings, cmd),
         Command::Keys(cmd) => cli::keys(&settings, cmd),
+        Command::User(cmd) => cli::user(&settings, cmd),
     }
 }
 
@@ -89,7 +97,12 @@ async fn print_demo(app: &Application) -> anyhow::Result<()> {
     let secret = match engine.directory.send(CreateClient(spec)).await? {
         Ok((_, s)) => s,
         // Restarted with --demo: the client exists, so issue it a fresh secret.
-        Err(DirectoryError::Exists(_)) => Some(engine.directory.send(RotateClientSecret("demo".into())).await??),
+        Err(DirectoryError::Exists(_)) => Some(
+            engine
+                .directory
+                .send(RotateClientSecret("demo".into()))
+                .await??,
+        ),
         Err(e) => return Err(e.into()),
     };
     let secret = secret.unwrap_or_default();

@@ -1,0 +1,277 @@
+//! `/admin/users`: create, list, read and delete users, and set a user's
+//! password. Passwords are hashed on the password pool (never on a worker
+//! or actor thread); hashes and TOTP secrets never leave the server.
+
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use tessera_actors::directory::users::{valid_email, valid_username};
+use tessera_actors::directory::{
+    CreateUser, DeleteUser, DirectoryError, NewUser, SetPasswordHash, User, UserStatus,
+};
+use tessera_actors::domain::Scope;
+use tessera_actors::password::{check_policy, PoolError};
+use tessera_actors::sessions::CloseAllForUser;
+use tessera_actors::Engine;
+use utoipa::ToSchema;
+
+use super::clients::directory_error;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::AdminAuth;
+use crate::startup::AppState;
+
+/// A user as the admin API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: uuid::Uuid,
+    username: String,
+    email: String,
+    email_verified: bool,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    role: Option<String>,
+    company: Option<String>,
+    /// Scopes the user's personal tokens may carry.
+    scope: String,
+    /// `active`, `pending` or `disabled`.
+    status: String,
+    /// `password`, and `totp` when enrolled.
+    mfa_methods: Vec<String>,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+impl UserView {
+    pub fn new(u: &User) -> UserView {
+        UserView {
+            id: u.id,
+            username: u.username.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            role: u.role.clone(),
+            company: u.company.clone(),
+            scope: u.scope.to_string(),
+            status: match u.status {
+                UserStatus::Active => "active",
+                UserStatus::Pending => "pending",
+                UserStatus::Disabled => "disabled",
+            }
+            .to_string(),
+            mfa_methods: u.mfa_methods().into_iter().map(str::to_string).collect(),
+            created_at: tessera_actors::clock::rfc3339(u.created_at),
+            updated_at: tessera_actors::clock::rfc3339(u.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    username: String,
+    email: String,
+    /// At least 8 characters, at most 1024 bytes.
+    password: String,
+    #[serde(default)]
+    email_verified: bool,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    /// Space-separated scopes the user's personal tokens may carry.
+    scope: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordRequest {
+    password: String,
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid_field", format!("{field}: {message}"))
+}
+
+fn pool_error(e: PoolError) -> ApiError {
+    match e {
+        // ApiError adds `Retry-After` to every 503.
+        PoolError::Busy => ApiError::unavailable(e.to_string()),
+        PoolError::Failed => ApiError::internal(e),
+    }
+}
+
+/// Check a new password against the policy and hash it on the pool.
+pub async fn hash_new_password(engine: &Engine, password: String) -> Result<String, ApiError> {
+    check_policy(&password).map_err(|m| invalid("password", m))?;
+    engine.passwords.hash(password).await.map_err(pool_error)
+}
+
+/// A user by its id; malformed and unknown ids are both `404`.
+fn user_by_id(state: &AppState, id: &str) -> Result<std::sync::Arc<User>, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .ok()
+        .and_then(|id| state.engine.users.get(&id))
+        .ok_or_else(|| ApiError::not_found("no such user"))
+}
+
+#[utoipa::path(
+    tag = "admin",
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 400, description = "Invalid field or password policy", body = ErrorBody),
+        (status = 401, description = "No or wrong admin token", body = ErrorBody),
+        (status = 409, description = "Username or e-mail taken", body = ErrorBody),
+        (status = 503, description = "The password pool is saturated (see Retry-After)", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
+#[post("/admin/users")]
+#[tracing::instrument(skip_all)]
+pub async fn create_user(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    // Cheap checks first: a doomed request costs no argon2 run.
+    if !valid_username(&b.username) {
+        return Err(invalid(
+            "username",
+            "3-64 characters of letters, digits, '.', '_' or '-'",
+        ));
+    }
+    if !valid_email(&b.email) {
+        return Err(invalid("email", "not a valid e-mail address"));
+    }
+    let scope = b
+        .scope
+        .as_deref()
+        .map(Scope::parse)
+        .transpose()
+        .map_err(|e| invalid("scope", e))?;
+    for (login, what) in [(&b.username, "username"), (&b.email, "email")] {
+        if state.engine.users.by_login(login).is_some() {
+            return Err(directory_error(DirectoryError::Taken(what)));
+        }
+    }
+    let password_hash = hash_new_password(&state.engine, b.password).await?;
+    let user = state
+        .engine
+        .directory
+        .send(CreateUser(NewUser {
+            username: b.username,
+            email: b.email,
+            password_hash,
+            email_verified: b.email_verified,
+            name: b.name,
+            given_name: b.given_name,
+            family_name: b.family_name,
+            scope,
+            ..NewUser::default()
+        }))
+        .await?
+        .map_err(directory_error)?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(UserView::new(&user)))
+}
+
+#[utoipa::path(tag = "admin", responses((status = 200, description = "Every user, oldest first", body = [UserView]), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
+#[get("/admin/users")]
+pub async fn list_users(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
+    let list: Vec<UserView> = state
+        .engine
+        .users
+        .list()
+        .iter()
+        .map(|u| UserView::new(u))
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(list)
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
+#[get("/admin/users/{id}")]
+pub async fn get_user(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let u = user_by_id(&state, &path)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(UserView::new(&u)))
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), responses((status = 204, description = "Deleted, and every session of the user ended"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
+#[delete("/admin/users/{id}")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
+pub async fn delete_user(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let u = user_by_id(&state, &path)?;
+    state
+        .engine
+        .directory
+        .send(DeleteUser(u.id))
+        .await?
+        .map_err(directory_error)?;
+    close_sessions(&state.engine, u.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path)),
+    request_body = SetPasswordRequest,
+    responses(
+        (status = 204, description = "Changed, and every session of the user ended"),
+        (status = 400, description = "Password policy", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 503, description = "The password pool is saturated (see Retry-After)", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
+#[put("/admin/users/{id}/password")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
+pub async fn set_user_password(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<SetPasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let u = user_by_id(&state, &path)?;
+    let password_hash = hash_new_password(&state.engine, body.into_inner().password).await?;
+    state
+        .engine
+        .directory
+        .send(SetPasswordHash {
+            id: u.id,
+            password_hash,
+        })
+        .await?
+        .map_err(directory_error)?;
+    close_sessions(&state.engine, u.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// End every browser session of a user (deleted, or new password).
+pub async fn close_sessions(engine: &Engine, user_id: uuid::Uuid) -> Result<usize, ApiError> {
+    let n = engine
+        .session_registry
+        .send(CloseAllForUser {
+            user_id,
+            except: None,
+        })
+        .await?
+        .map_err(crate::routes::sessions::session_error)?;
+    Ok(n)
+}
