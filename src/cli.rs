@@ -12,7 +12,6 @@ use tessera_actors::directory::{
 use tessera_actors::domain::{GrantType, TokenFormat};
 use tessera_actors::keys::{KeyInfo, ListKeys, Rotate};
 use tessera_actors::password::check_policy;
-use tessera_actors::sessions::CloseAllForUser;
 use tessera_actors::store::Store;
 use tessera_actors::Engine;
 
@@ -245,13 +244,7 @@ async fn hash_password(engine: &Engine, password: String) -> anyhow::Result<Stri
 }
 
 async fn close_sessions(engine: &Engine, user_id: uuid::Uuid) -> anyhow::Result<usize> {
-    Ok(engine
-        .session_registry
-        .send(CloseAllForUser {
-            user_id,
-            except: None,
-        })
-        .await??)
+    Ok(engine.end_user_access(user_id).await?)
 }
 
 pub fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {

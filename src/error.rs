@@ -156,3 +156,13 @@ pub fn extractor_error(err: impl std::fmt::Display, oversize: bool) -> actix_web
         ApiError::bad_request("invalid_body", err.to_string()).into()
     }
 }
+
+impl From<tessera_actors::ActionError> for ApiError {
+    fn from(e: tessera_actors::ActionError) -> Self {
+        match e {
+            tessera_actors::ActionError::Store(s) => s.into(),
+            tessera_actors::ActionError::Mailbox(m) => m.into(),
+            tessera_actors::ActionError::Session(s) => ApiError::internal(s),
+        }
+    }
+}

@@ -74,7 +74,10 @@ impl Engine {
         if rec.exp <= now || rec.iat > now {
             return None;
         }
-        if self.revoked.contains(rec.jti) || self.revoked.contains(rec.family) {
+        if self.revoked.contains(rec.jti)
+            || self.revoked.contains(rec.family)
+            || self.revoked.subject_revoked(&rec.grant.sub, rec.iat)
+        {
             return None;
         }
         Some(rec)

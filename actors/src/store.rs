@@ -34,6 +34,8 @@ pub mod trees {
     pub const TOKENS: &str = "tokens";
     /// Owned by `RevocationList`.
     pub const REVOKED: &str = "revoked";
+    /// Owned by `RevocationList`.
+    pub const REVOKED_SUBJECTS: &str = "revoked_subjects";
     /// Owned by `TokenIssuer`.
     pub const CODES: &str = "codes";
     /// Owned by `TokenIssuer`.

@@ -10,21 +10,36 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::clock::SharedClock;
+use dashmap::DashMap;
+
 use crate::idmap::{new_map, IdMap};
 use crate::store::{self, trees, Store, StoreError};
 
 /// The published revoked set: id → the instant after which it can be forgotten.
 pub struct RevokedSet {
     map: IdMap<i64>,
+    /// Subject → cutoff: every token of that subject issued at or before
+    /// the cutoff is dead (password change, account deletion).
+    subjects: DashMap<String, (i64, i64)>,
 }
 
 impl Default for RevokedSet {
     fn default() -> Self {
-        RevokedSet { map: new_map() }
+        RevokedSet {
+            map: new_map(),
+            subjects: DashMap::new(),
+        }
     }
 }
 
 impl RevokedSet {
+    /// Whether every token of `sub` issued at `iat` is revoked: issued in
+    /// a second before the cutoff. (Tokens of the cutoff's own second that
+    /// were live then are revoked one by one by `Engine::end_user_access`;
+    /// ones issued after the change in that second stay good.)
+    pub fn subject_revoked(&self, sub: &str, iat: i64) -> bool {
+        !self.subjects.is_empty() && self.subjects.get(sub).is_some_and(|c| iat < c.0)
+    }
     pub fn contains(&self, id: u128) -> bool {
         id != 0 && self.map.contains_key(&id)
     }
@@ -45,6 +60,10 @@ impl RevokedSet {
 /// Persistence of the revoked set: the only writer is `RevocationList`.
 pub trait RevocationStore: Send + 'static {
     fn load(&self) -> Result<Vec<(u128, i64)>, StoreError>;
+    /// Subject cutoffs: (subject, cutoff, until).
+    fn load_subjects(&self) -> Result<Vec<(String, i64, i64)>, StoreError>;
+    fn put_subject(&self, sub: &str, cutoff: i64, until: i64) -> Result<(), StoreError>;
+    fn remove_subject(&self, sub: &str) -> Result<(), StoreError>;
     fn put(&self, entries: &[(u128, i64)]) -> Result<(), StoreError>;
     fn remove(&self, ids: &[u128]) -> Result<(), StoreError>;
     /// Resolves once everything written so far is durable (group commit).
@@ -55,6 +74,7 @@ pub trait RevocationStore: Send + 'static {
 
 pub struct SledRevocationStore {
     tree: sled::Tree,
+    subjects: sled::Tree,
     store: Store,
 }
 
@@ -62,12 +82,33 @@ impl SledRevocationStore {
     pub fn new(store: &Store) -> Result<Self, StoreError> {
         Ok(SledRevocationStore {
             tree: store.tree(trees::REVOKED)?,
+            subjects: store.tree(trees::REVOKED_SUBJECTS)?,
             store: store.clone(),
         })
     }
 }
 
 impl RevocationStore for SledRevocationStore {
+    fn load_subjects(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.subjects.iter() {
+            let (k, v) = kv?;
+            let sub = String::from_utf8(k.to_vec())
+                .map_err(|_| StoreError::Decode("subject is not UTF-8".into()))?;
+            let (cutoff, until): (i64, i64) = store::decode(&v)?;
+            out.push((sub, cutoff, until));
+        }
+        Ok(out)
+    }
+    fn put_subject(&self, sub: &str, cutoff: i64, until: i64) -> Result<(), StoreError> {
+        self.subjects
+            .insert(sub.as_bytes(), store::encode(&(cutoff, until))?)?;
+        Ok(())
+    }
+    fn remove_subject(&self, sub: &str) -> Result<(), StoreError> {
+        self.subjects.remove(sub.as_bytes())?;
+        Ok(())
+    }
     fn load(&self) -> Result<Vec<(u128, i64)>, StoreError> {
         let mut out = Vec::new();
         for kv in self.tree.iter() {
@@ -123,6 +164,9 @@ impl RevocationList {
         for (id, until) in self.store.load()? {
             self.view.insert(id, until);
         }
+        for (sub, cutoff, until) in self.store.load_subjects()? {
+            self.view.subjects.insert(sub, (cutoff, until));
+        }
         metrics::gauge!("tessera_revoked_entries").set(self.view.len() as f64);
         Ok(())
     }
@@ -142,8 +186,19 @@ impl RevocationList {
                 self.view.map.remove_if(id, |_, until| *until < now);
             }
         }
+        let subjects: Vec<String> = self
+            .view
+            .subjects
+            .iter()
+            .filter(|e| e.value().1 < now)
+            .map(|e| e.key().clone())
+            .collect();
+        for sub in &subjects {
+            self.store.remove_subject(sub)?;
+            self.view.subjects.remove(sub);
+        }
         metrics::gauge!("tessera_revoked_entries").set(self.view.len() as f64);
-        Ok(gone.len())
+        Ok(gone.len() + subjects.len())
     }
 }
 
@@ -172,6 +227,41 @@ impl Supervised for RevocationList {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<(), StoreError>")]
 pub struct Revoke(pub Vec<(u128, i64)>);
+
+/// Revoke every token of a subject (a user id) issued before `cutoff`; remembered until `until` (when all of them have expired).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct RevokeSubject {
+    pub sub: String,
+    pub cutoff: i64,
+    pub until: i64,
+}
+
+impl Handler<RevokeSubject> for RevocationList {
+    type Result = ResponseFuture<Result<(), StoreError>>;
+    fn handle(&mut self, msg: RevokeSubject, _: &mut Self::Context) -> Self::Result {
+        let cutoff = self
+            .view
+            .subjects
+            .get(&msg.sub)
+            .map_or(msg.cutoff, |c| c.0.max(msg.cutoff));
+        let until = self
+            .view
+            .subjects
+            .get(&msg.sub)
+            .map_or(msg.until, |c| c.1.max(msg.until));
+        let written = self.store.put_subject(&msg.sub, cutoff, until);
+        let durable = self.store.durable();
+        let view = self.view.clone();
+        Box::pin(async move {
+            written?;
+            durable.await?;
+            view.subjects.insert(msg.sub, (cutoff, until));
+            metrics::counter!("tessera_revocations_total").increment(1);
+            Ok(())
+        })
+    }
+}
 
 /// Forget entries whose tokens have all expired. Answers how many went.
 #[derive(Message)]

@@ -81,6 +81,15 @@ impl TokenIndex {
     pub(crate) fn insert(&self, key: u128, rec: TokenRecord) {
         self.map.insert(key, rec);
     }
+    /// Every resident token of a subject (an O(n) scan, for rare
+    /// account-wide revocations).
+    pub fn of_subject(&self, sub: &str) -> Vec<TokenRecord> {
+        self.map
+            .iter()
+            .filter(|e| e.value().grant.sub == sub)
+            .map(|e| e.value().clone())
+            .collect()
+    }
     pub(crate) fn expired(&self, now: i64) -> Vec<u128> {
         self.map
             .iter()

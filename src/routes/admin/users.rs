@@ -10,7 +10,6 @@ use tessera_actors::directory::{
 };
 use tessera_actors::domain::Scope;
 use tessera_actors::password::{check_policy, PoolError};
-use tessera_actors::sessions::CloseAllForUser;
 use tessera_actors::Engine;
 use utoipa::ToSchema;
 
@@ -263,15 +262,8 @@ pub async fn set_user_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// End every browser session of a user (deleted, or new password).
+/// End every browser session of a user and revoke their tokens (deleted,
+/// or new password).
 pub async fn close_sessions(engine: &Engine, user_id: uuid::Uuid) -> Result<usize, ApiError> {
-    let n = engine
-        .session_registry
-        .send(CloseAllForUser {
-            user_id,
-            except: None,
-        })
-        .await?
-        .map_err(crate::routes::sessions::session_error)?;
-    Ok(n)
+    Ok(engine.end_user_access(user_id).await?)
 }
