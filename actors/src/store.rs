@@ -149,26 +149,68 @@ impl Store {
                 reason: "the database file is missing".into(),
             });
         }
-        if initialised {
-            check_not_truncated(dir, &marker, &db_file)?;
-        }
+        let recorded = if initialised {
+            let m = read_marker(&marker)?;
+            check_not_truncated(dir, &m, &db_file)?;
+            Some(m)
+        } else {
+            None
+        };
         if !initialised && db_file.exists() {
             return Err(StoreError::Corrupt {
                 path: dir.to_path_buf(),
                 reason: format!("a database file exists but the {MARKER} marker does not"),
             });
         }
+        // sled repairs what it takes for a torn tail while it opens, which
+        // may rewrite the file. Keep the file as it was until the store has
+        // proved healthy, and put it back if it has not.
+        let backup = dir.join("db.before-open");
+        let have_backup = initialised && std::fs::copy(&db_file, &backup).is_ok();
+        let opened = Self::open_checked(dir, &db_file, &marker, recorded);
+        match &opened {
+            Err(StoreError::Corrupt { .. }) if have_backup => {
+                let _ = std::fs::rename(&backup, &db_file);
+            }
+            _ if have_backup => {
+                let _ = std::fs::remove_file(&backup);
+            }
+            _ => {}
+        }
+        opened
+    }
+
+    fn open_checked(dir: &Path, db_file: &Path, marker: &Path, recorded: Option<Marker>) -> Result<Store, StoreError> {
+        let initialised = recorded.is_some();
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(500))
             .open()
-            .map_err(|e| classify_open_error(dir, e))?;
+            .map_err(|e| match classify_open_error(dir, e) {
+                StoreError::Open { source, .. } if initialised => StoreError::Corrupt {
+                    path: dir.to_path_buf(),
+                    reason: source.to_string(),
+                },
+                other => other,
+            })?;
         let meta = db
             .open_tree(trees::META)
             .map_err(|e| classify_open_error(dir, e))?;
         let format = meta
             .get("format")
             .map_err(|e| classify_open_error(dir, e))?;
+        let generation = read_gen(&meta);
+        if let Some(m) = &recorded {
+            if generation < m.gen {
+                return Err(StoreError::Corrupt {
+                    path: dir.to_path_buf(),
+                    reason: format!(
+                        "the database holds {generation} committed flushes but {} were acknowledged (damaged file)",
+                        m.gen
+                    ),
+                });
+            }
+        }
         match (initialised, format) {
             (true, Some(f)) if f.as_ref() == FORMAT => {}
             (true, Some(f)) => {
@@ -186,13 +228,13 @@ impl Store {
             (false, _) => {
                 meta.insert("format", FORMAT)?;
                 db.flush()?;
-                sync_file(&db_file);
+                sync_file(db_file);
                 let mut f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .open(&marker)
+                    .open(marker)
                     .map_err(|source| StoreError::Open {
-                        path: marker.clone(),
+                        path: marker.to_path_buf(),
                         source,
                     })?;
                 let _ = f.write_all(FORMAT);
@@ -202,9 +244,9 @@ impl Store {
                 }
             }
         }
-        record_len(&marker, &db_file);
+        write_marker(marker, db_file, generation);
         let faults = Arc::new(Faults::default());
-        let flusher = spawn_flusher(db.clone(), db_file, faults.clone())?;
+        let flusher = spawn_flusher(db.clone(), meta, generation, db_file.to_path_buf(), faults.clone())?;
         Ok(Store {
             db,
             path: Arc::new(dir.to_path_buf()),
@@ -266,39 +308,63 @@ fn classify_open_error(dir: &Path, e: sled::Error) -> StoreError {
     }
 }
 
-/// The marker holds the format and the database file's length when last
-/// seen healthy. sled's file only grows, so a shorter file was truncated:
-/// refuse it before sled opens (and would rewrite) it.
-fn check_not_truncated(dir: &Path, marker: &Path, db_file: &Path) -> Result<(), StoreError> {
+/// What the marker beside sled's files records: the database file's length
+/// and the number of durable flushes when last seen healthy.
+#[derive(Debug, Clone, Copy)]
+struct Marker {
+    len: u64,
+    gen: u64,
+}
+
+fn read_marker(marker: &Path) -> Result<Marker, StoreError> {
     let text = std::fs::read_to_string(marker).map_err(|source| StoreError::Open {
         path: marker.to_path_buf(),
         source,
     })?;
-    let expected: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("len="))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(1);
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|n| n.trim().parse().ok())
+    };
+    Ok(Marker {
+        len: field("len=").unwrap_or(1),
+        gen: field("gen=").unwrap_or(0),
+    })
+}
+
+/// sled's file only grows, so a shorter file was truncated: refuse it
+/// before sled opens (and would rewrite) it.
+fn check_not_truncated(dir: &Path, m: &Marker, db_file: &Path) -> Result<(), StoreError> {
     let actual = std::fs::metadata(db_file).map(|m| m.len()).unwrap_or(0);
-    if actual < expected {
+    if actual < m.len {
         return Err(StoreError::Corrupt {
             path: dir.to_path_buf(),
             reason: format!(
-                "{} is {actual} bytes but was at least {expected} bytes (truncated)",
-                db_file.display()
+                "{} is {actual} bytes but was at least {} bytes (truncated)",
+                db_file.display(),
+                m.len
             ),
         });
     }
     Ok(())
 }
 
-fn record_len(marker: &Path, db_file: &Path) {
+fn write_marker(marker: &Path, db_file: &Path, gen: u64) {
     let len = std::fs::metadata(db_file).map(|m| m.len()).unwrap_or(0);
     let tmp = marker.with_extension("tmp");
-    let body = format!("{}\nlen={len}\n", String::from_utf8_lossy(FORMAT));
+    let body = format!("{}\nlen={len}\ngen={gen}\n", String::from_utf8_lossy(FORMAT));
     if std::fs::write(&tmp, body).is_ok() {
         let _ = std::fs::rename(&tmp, marker);
     }
+}
+
+/// The durable-flush counter kept in the meta tree.
+fn read_gen(meta: &sled::Tree) -> u64 {
+    meta.get("gen")
+        .ok()
+        .flatten()
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 /// sled's own flush uses `sync_file_range`, which does not cover file
@@ -311,8 +377,14 @@ fn sync_file(path: &Path) {
 
 type FlushWaiter = oneshot::Sender<Result<(), StoreError>>;
 
+/// The group-commit loop. Each flush first bumps the generation counter in
+/// the meta tree, and once the flush is durable the marker records it: a
+/// database that later comes back with a smaller counter lost acknowledged
+/// writes (sled stopped its recovery at damage) and is refused.
 fn spawn_flusher(
     db: sled::Db,
+    meta: sled::Tree,
+    mut generation: u64,
     db_file: PathBuf,
     faults: Arc<Faults>,
 ) -> Result<FlusherHandle, StoreError> {
@@ -321,7 +393,6 @@ fn spawn_flusher(
     let thread = std::thread::Builder::new()
         .name("tessera-flusher".into())
         .spawn(move || {
-            let mut last_recorded = Instant::now();
             // Ends when every Store clone (and so every sender) is dropped.
             while let Ok(first) = rx.recv() {
                 let mut waiters = vec![first];
@@ -330,8 +401,14 @@ fn spawn_flusher(
                 let result = if faults.fail_flush.load(Ordering::Relaxed) {
                     Err("injected fault: no space left on device".to_string())
                 } else {
-                    db.flush()
-                        .map(|_| sync_file(&db_file))
+                    let next = generation + 1;
+                    meta.insert("gen", &next.to_be_bytes())
+                        .and_then(|_| db.flush())
+                        .map(|_| {
+                            sync_file(&db_file);
+                            generation = next;
+                            write_marker(&marker, &db_file, generation);
+                        })
                         .map_err(|e| e.to_string())
                 };
                 metrics::histogram!("tessera_store_flush_duration_seconds")
@@ -343,15 +420,12 @@ fn spawn_flusher(
                 for w in waiters {
                     let _ = w.send(result.clone().map_err(StoreError::Write));
                 }
-                if result.is_ok() && last_recorded.elapsed().as_secs() >= 10 {
-                    record_len(&marker, &db_file);
-                    last_recorded = Instant::now();
-                }
             }
             // Clean close: the file's final length is the new floor.
-            if db.flush().is_ok() {
+            let next = generation + 1;
+            if meta.insert("gen", &next.to_be_bytes()).is_ok() && db.flush().is_ok() {
                 sync_file(&db_file);
-                record_len(&marker, &db_file);
+                write_marker(&marker, &db_file, next);
             }
         })
         .map_err(|e| StoreError::Write(format!("could not start the store flusher thread: {e}")))?;

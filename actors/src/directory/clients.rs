@@ -227,17 +227,13 @@ impl Handler<CreateClient> for Directory {
         let write = (|| {
             let (client, secret) = msg.0.build(self.clock.now(), self.max_ttl)?;
             let value = store::encode(&client)?;
-            let prev = self
-                .tree
-                .compare_and_swap(
-                    client.client_id.as_bytes(),
-                    None as Option<&[u8]>,
-                    Some(value),
-                )
-                .map_err(StoreError::from)?;
-            if prev.is_err() {
+            // AtomicResponse: no other message runs until this one is
+            // durable, so check-then-insert cannot race.
+            let tree = self.tree.clone();
+            if tree.contains_key(client.client_id.as_bytes()).map_err(StoreError::from)? {
                 return Err(DirectoryError::Exists(client.client_id));
             }
+            self.put(&tree, client.client_id.as_bytes(), value)?;
             Ok((Arc::new(client), secret))
         })();
         AtomicResponse::new(self.commit(write, |view, _, (c, _)| {
@@ -250,7 +246,8 @@ impl Handler<DeleteClient> for Directory {
     type Result = AtomicResponse<Self, Result<(), DirectoryError>>;
     fn handle(&mut self, msg: DeleteClient, _: &mut Self::Context) -> Self::Result {
         let id = msg.0;
-        let write = match self.tree.remove(id.as_bytes()) {
+        let tree = self.tree.clone();
+        let write = match self.del(&tree, id.as_bytes()) {
             Ok(Some(_)) => Ok(id),
             Ok(None) => Err(DirectoryError::NotFound),
             Err(e) => Err(StoreError::from(e).into()),
@@ -273,9 +270,8 @@ impl Handler<RotateClientSecret> for Directory {
             }
             let secret = secret::new_secret(prefix::CLIENT_SECRET);
             c.secret_hash = Some(secret::sha256(secret.as_bytes()));
-            self.tree
-                .insert(c.client_id.as_bytes(), store::encode(&c)?)
-                .map_err(StoreError::from)?;
+            let tree = self.tree.clone();
+            self.put(&tree, c.client_id.as_bytes(), store::encode(&c)?)?;
             Ok((Arc::new(c), secret))
         })();
         let r = self.commit(write, |view, _, (c, _)| {

@@ -58,9 +58,8 @@ impl Handler<GrantConsent> for Directory {
             let mut tokens: Vec<String> = merged.tokens().to_vec();
             tokens.extend(msg.scope.tokens().iter().cloned());
             merged = Scope::from_tokens(tokens).map_err(|e| super::invalid("scope", e.0))?;
-            self.consents_tree
-                .insert(k, store::encode(&merged)?)
-                .map_err(StoreError::from)?;
+            let tree = self.consents_tree.clone();
+            self.put(&tree, &k, store::encode(&merged)?)?;
             Ok((msg.user_id, msg.client_id, merged))
         })();
         let r = self.commit(write, move |_, _, (u, c, s)| {

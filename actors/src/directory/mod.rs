@@ -59,6 +59,27 @@ pub struct Directory {
     users: Arc<UsersView>,
     consents_tree: sled::Tree,
     consents: Arc<ConsentsView>,
+    /// How to take back the writes of the message in progress, should its
+    /// flush fail: nothing unacknowledged may linger in the tree.
+    pending: Vec<Undo>,
+}
+
+struct Undo {
+    tree: sled::Tree,
+    key: Vec<u8>,
+    prev: Option<sled::IVec>,
+}
+
+fn undo_all(undo: Vec<Undo>) {
+    for u in undo.into_iter().rev() {
+        let r = match u.prev {
+            Some(p) => u.tree.insert(&u.key, p).map(|_| ()),
+            None => u.tree.remove(&u.key).map(|_| ()),
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, "could not take back an unacknowledged directory write");
+        }
+    }
 }
 
 impl Directory {
@@ -80,6 +101,7 @@ impl Directory {
             users,
             consents_tree: store.tree(trees::CONSENTS)?,
             consents,
+            pending: Vec::new(),
         };
         d.reload()?;
         Ok(d)
@@ -125,6 +147,30 @@ impl Supervised for Directory {
 }
 
 impl Directory {
+    /// Insert, remembering how to take it back.
+    fn put(&mut self, tree: &sled::Tree, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+        let prev = tree.insert(key, value)?;
+        self.pending.push(Undo {
+            tree: tree.clone(),
+            key: key.to_vec(),
+            prev,
+        });
+        Ok(())
+    }
+
+    /// Remove, remembering how to take it back; answers what was there.
+    fn del(&mut self, tree: &sled::Tree, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        let prev = tree.remove(key)?;
+        if prev.is_some() {
+            self.pending.push(Undo {
+                tree: tree.clone(),
+                key: key.to_vec(),
+                prev: prev.clone(),
+            });
+        }
+        Ok(prev)
+    }
+
     /// Write, wait for durability, then publish; the actor processes nothing
     /// else meanwhile so the view sees mutations in order.
     fn commit<T: 'static>(
@@ -135,10 +181,20 @@ impl Directory {
         let store = self.store.clone();
         let view = self.view.clone();
         let users = self.users.clone();
+        let undo = std::mem::take(&mut self.pending);
         Box::pin(
             async move {
-                let v = write?;
-                store.durable().await?;
+                let v = match write {
+                    Ok(v) => v,
+                    Err(e) => {
+                        undo_all(undo);
+                        return Err(e);
+                    }
+                };
+                if let Err(e) = store.durable().await {
+                    undo_all(undo);
+                    return Err(e.into());
+                }
                 publish(&view, &users, &v);
                 metrics::gauge!("tessera_clients").set(view.len() as f64);
                 metrics::gauge!("tessera_users").set(users.len() as f64);

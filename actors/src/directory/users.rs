@@ -210,10 +210,9 @@ fn check_profile(n: &Option<String>, field: &'static str) -> Result<(), Director
 }
 
 impl Directory {
-    fn write_user(&self, u: &User) -> Result<(), DirectoryError> {
-        self.users_tree
-            .insert(u.id.as_bytes(), store::encode(u)?)
-            .map_err(StoreError::from)?;
+    fn write_user(&mut self, u: &User) -> Result<(), DirectoryError> {
+        let tree = self.users_tree.clone();
+        self.put(&tree, u.id.as_bytes(), store::encode(u)?)?;
         Ok(())
     }
 }
@@ -283,7 +282,8 @@ impl Handler<DeleteUser> for Directory {
     type Result = AtomicResponse<Self, Result<(), DirectoryError>>;
     fn handle(&mut self, msg: DeleteUser, _: &mut Self::Context) -> Self::Result {
         let id = msg.0;
-        let write = match self.users_tree.remove(id.as_bytes()) {
+        let tree = self.users_tree.clone();
+        let write = match self.del(&tree, id.as_bytes()) {
             Ok(Some(_)) => Ok(id),
             Ok(None) => Err(DirectoryError::NoSuchUser),
             Err(e) => Err(StoreError::from(e).into()),

@@ -97,6 +97,10 @@ impl TokenIndex {
             .map(|e| *e.key())
             .collect()
     }
+    /// Drop a record that may no longer be used (a rotated refresh token).
+    pub(crate) fn remove(&self, key: u128) {
+        self.map.remove(&key);
+    }
     pub(crate) fn remove_expired(&self, key: u128, now: i64) {
         self.map.remove_if(&key, |_, r| r.exp <= now);
     }

@@ -197,7 +197,8 @@ impl TokenIssuer {
         self.refresh.clear();
         for (key, bytes) in self.store.load(Table::Refresh)? {
             let m: RefreshMeta = store::decode(&bytes)?;
-            if m.exp > now {
+            // A used (rotated) token is kept for reuse detection only.
+            if m.exp > now && !m.used {
                 let rec = self.refresh_record(&m);
                 self.index.insert(key, rec);
             }

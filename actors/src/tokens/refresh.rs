@@ -190,6 +190,9 @@ impl Handler<Refresh> for TokenIssuer {
             .and_then(|v| self.store.put(Table::Refresh, vec![(msg.key, v)]))
             .and_then(|_| {
                 self.refresh.insert(msg.key, used);
+                // A rotated token introspects inactive from now on; its
+                // record stays in `refresh` for reuse detection.
+                self.index.remove(msg.key);
                 self.new_refresh(next)
             });
         let durable = self.store.durable();

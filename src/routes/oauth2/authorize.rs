@@ -322,14 +322,25 @@ fn return_to(form: &OAuthForm, auth_after: Option<i64>) -> String {
     format!("/oauth2/authorize?{}", q.finish())
 }
 
-fn to_login(form: &OAuthForm, client: &Client, auth_after: Option<i64>) -> HttpResponse {
+fn to_login(
+    form: &OAuthForm,
+    client: &Client,
+    auth_after: Option<i64>,
+    after_post: bool,
+) -> HttpResponse {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("return_to", &return_to(form, auth_after));
     q.append_pair("applicationId", &client.client_id);
     if let Some(h) = form.get("login_hint") {
         q.append_pair("login_hint", h);
     }
-    HttpResponse::Found()
+    // A redirect after a POST is 303 (RFC 9700 §4.11), as for the client's.
+    let status = if after_post {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
+    HttpResponse::build(status)
         .insert_header((header::LOCATION, format!("/auth/login?{}", q.finish())))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .finish()
@@ -361,7 +372,7 @@ async fn continue_authorize(
                 return reply.error("login_required", "the user is not logged in");
             }
             let force = v.prompt_login || v.max_age.is_some() || auth_after.is_some();
-            return to_login(form, client, force.then_some(now));
+            return to_login(form, client, force.then_some(now), is_post);
         }
     };
     let consented = client.first_party

@@ -75,12 +75,19 @@ pub async fn token(
     })?;
     let auth = authenticate_client(&req, &form, engine)?;
     let client = &auth.client;
-    // Only public clients may skip authentication, and never for
-    // client_credentials (RFC 6749 §4.4).
-    if auth.method == AuthMethod::None
-        && (!client.is_public() || grant == GrantType::ClientCredentials)
-    {
-        return Err(OAuthError::invalid_client("client authentication is required").into());
+    // Only public clients may skip authentication; client_credentials is
+    // not a grant a public client may use (RFC 6749 §4.4).
+    if auth.method == AuthMethod::None {
+        if !client.is_public() {
+            return Err(OAuthError::invalid_client("client authentication is required").into());
+        }
+        if grant == GrantType::ClientCredentials {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "a public client may not use the client_credentials grant",
+            )
+            .into());
+        }
     }
     let response = match grant {
         GrantType::ClientCredentials => {
