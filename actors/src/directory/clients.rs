@@ -250,7 +250,7 @@ impl Handler<DeleteClient> for Directory {
         let write = match self.del(&tree, id.as_bytes()) {
             Ok(Some(_)) => Ok(id),
             Ok(None) => Err(DirectoryError::NotFound),
-            Err(e) => Err(StoreError::from(e).into()),
+            Err(e) => Err(e.into()),
         };
         let r = self.commit(write, |view, _, id: &String| {
             view.map.remove(id);

@@ -286,7 +286,7 @@ impl Handler<DeleteUser> for Directory {
         let write = match self.del(&tree, id.as_bytes()) {
             Ok(Some(_)) => Ok(id),
             Ok(None) => Err(DirectoryError::NoSuchUser),
-            Err(e) => Err(StoreError::from(e).into()),
+            Err(e) => Err(e.into()),
         };
         let r = self.commit(write, |_, users, id| users.unpublish(id));
         AtomicResponse::new(Box::pin(r.map(|r, _, _| r.map(|_| ()))))
