@@ -9,7 +9,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Scope;
-use crate::store::{self, StoreError};
+use crate::store;
 
 use super::{invalid, Directory, DirectoryError};
 
