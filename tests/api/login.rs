@@ -129,6 +129,23 @@ async fn repeated_failures_lock_the_account_for_a_while() {
     b.login(&user).await;
 }
 
+/// Username and e-mail name one account, and share one failure counter.
+#[actix_web::test]
+async fn failures_by_username_and_by_email_count_against_one_account() {
+    let app = spawn_app().await;
+    let _user = create_user(&app, "dave").await;
+    for i in 0..3 {
+        let (s, _) = login_status_body(&app, "dave", &format!("wrong {i}")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    for i in 3..6 {
+        let (s, _) = login_status_body(&app, "dave@example.com", &format!("wrong {i}")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let r = Browser::new(&app).login_json("dave", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
 #[actix_web::test]
 async fn a_totp_login_needs_the_code_once() {
     let app = spawn_app().await;

@@ -328,7 +328,13 @@ async fn check_password(
     state: &AppState,
     b: &LoginBody,
 ) -> Result<Arc<User>, Failure> {
-    let account_key = format!("acct:{}", b.login.trim().to_lowercase());
+    let user = state.engine.users.by_login(&b.login);
+    // One account, one counter, whether it is named by username or e-mail;
+    // unknown logins are counted by name so they behave the same.
+    let account_key = match &user {
+        Some(u) => format!("acct:{}", u.id),
+        None => format!("acct:{}", b.login.trim().to_lowercase()),
+    };
     let ip_key = format!("ip:{}", client_ip(req));
     let limits = &state.limits;
     if let Err(secs) = limits
@@ -339,7 +345,6 @@ async fn check_password(
         metrics::counter!("tessera_logins_total", "result" => "rate_limited").increment(1);
         return Err(Failure::Limited(secs));
     }
-    let user = state.engine.users.by_login(&b.login);
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = match state
         .engine
