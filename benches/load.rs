@@ -1,1 +1,1673 @@
-fn main(){}
+//! Load-test harness: its own HTTP/1.1 load generator against tessera and
+//! against a bare actix-web baseline, in the same run.
+//!
+//! ```text
+//! cargo bench --bench load -- --help
+//! cargo bench --bench load -- --tokens 1000000                      # introspection vs baseline
+//! cargo bench --bench load -- --scenario introspect-revoke --revoke-every 10
+//! cargo bench --bench load -- --scenario client-credentials --alg ES256
+//! cargo bench --bench load -- --scenario client-credentials --format opaque
+//! cargo bench --bench load -- --scenario revoke
+//! cargo bench --bench load -- --hold 60 --token-file target/wrk-tokens.txt   # serve for wrk
+//! ```
+//!
+//! Without `--url`, the servers run in this process, each on its own thread
+//! with its own actix System, on 127.0.0.1 port 0: tessera over a temporary
+//! store, seeded through the engine (not HTTP) with `--tokens` resident
+//! tokens, and the baseline — one POST handler that parses the same form
+//! body and answers a fixed copy of a real active introspection answer.
+//! With `--url` (a loopback address only) an already running tessera is the
+//! target; it is seeded over HTTP with `--jwts` client_credentials tokens.
+//!
+//! The generator: a tokio runtime with `--threads` workers, `--connections`
+//! keep-alive connections, pre-built request bytes, responses framed by
+//! `Content-Length`, latencies in an HDR histogram. Every run is bounded by
+//! `--duration` (and `--max-requests`), every request by a 10 s timeout.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use clap::{Parser, ValueEnum};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tessera::configuration::Settings;
+use tessera::startup::Application;
+use tessera::telemetry::resident_bytes;
+use tessera_actors::clock::{Clock, SystemClock};
+use tessera_actors::directory::{ClientSpec, CreateClient};
+use tessera_actors::keys::material::{generate, JwtType, KeyAlg, Signer};
+use tessera_actors::secret::{self, prefix};
+use tessera_actors::tokens::{Grant, NewToken, RecordUnpersisted, TokenKind};
+use tessera_actors::Engine;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const INTROSPECT_PATH: &str = "/oauth2/token/introspect";
+const REVOKE_PATH: &str = "/oauth2/token/revoke";
+const TOKEN_PATH: &str = "/oauth2/token";
+/// No request may take longer than this; it counts as a timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Seeding batch: one `RecordUnpersisted` message.
+const SEED_BATCH: usize = 10_000;
+/// Recently revoked tokens an introspection aims at in `introspect-revoke`.
+const RECENT_WINDOW: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Introspection of resident tokens, against the baseline.
+    Introspect,
+    /// Introspection with every Nth request a revocation; checks that no
+    /// acknowledged revocation is ever introspected active.
+    IntrospectRevoke,
+    /// client_credentials issuance rate, against the raw signing rate.
+    ClientCredentials,
+    /// Revocations only (each of a distinct live token), durable.
+    Revoke,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "load",
+    about = "tessera load-test harness (cargo bench --bench load -- [options])"
+)]
+struct Opts {
+    #[arg(long, value_enum, default_value = "introspect")]
+    scenario: Scenario,
+    /// Keep-alive connections of the generator.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Measured seconds per run (at most 600).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Unmeasured seconds before each run.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Stop a measured run after this many requests.
+    #[arg(long)]
+    max_requests: Option<u64>,
+    /// Offered load, requests/s over all connections: each connection
+    /// sends on a fixed schedule instead of as soon as its previous answer
+    /// arrives (latency is still measured from the actual send).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Generator threads (tokio workers).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// HTTP workers of the in-process servers (tessera and baseline alike).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Resident live tokens seeded through the engine (in-process only).
+    #[arg(long, default_value_t = 100_000)]
+    tokens: usize,
+    /// Real JWTs issued over HTTP (client_credentials) and mixed into what
+    /// is introspected and revoked.
+    #[arg(long, default_value_t = 1_000)]
+    jwts: usize,
+    /// Tokens whose requests are pre-built: what introspection picks from
+    /// and revocation consumes (at most --tokens + --jwts).
+    #[arg(long, default_value_t = 100_000)]
+    pool: usize,
+    /// introspect-revoke: one request in N is a revocation.
+    #[arg(long, default_value_t = 10)]
+    revoke_every: u64,
+    /// Signing algorithm of the in-process server (RS256, ES256, EdDSA).
+    #[arg(long)]
+    alg: Option<String>,
+    /// Access token format of the in-process server (jwt, opaque).
+    #[arg(long)]
+    format: Option<String>,
+    /// Target an already running tessera (loopback only), e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    url: Option<String>,
+    /// With --url: a confidential client allowed client_credentials.
+    #[arg(long)]
+    client_id: Option<String>,
+    #[arg(long)]
+    client_secret: Option<String>,
+    /// Alternate baseline and tessera runs this many times; the summary
+    /// is over all rounds (a shared machine is noisy).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Skip the baseline run.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Run the baseline in every scenario, not only the introspection ones.
+    #[arg(long)]
+    baseline: bool,
+    /// Start the servers, seed, print how to point wrk at them, serve this
+    /// many seconds (at most 600) and exit; no load is generated.
+    #[arg(long)]
+    hold: Option<u64>,
+    /// Write the pool tokens here, one a line (for the wrk script).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() {
+    let opts = Opts::parse();
+    if let Err(e) = run(opts) {
+        eprintln!("load: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(mut opts: Opts) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        opts.duration > 0.0 && opts.duration <= 600.0,
+        "--duration must be in (0, 600]"
+    );
+    anyhow::ensure!(
+        opts.warmup >= 0.0 && opts.warmup <= 60.0,
+        "--warmup must be in [0, 60]"
+    );
+    anyhow::ensure!(
+        (1..=4096).contains(&opts.connections),
+        "--connections must be in 1..=4096"
+    );
+    anyhow::ensure!(
+        (1..=64).contains(&opts.threads),
+        "--threads must be in 1..=64"
+    );
+    anyhow::ensure!(opts.tokens <= 10_000_000, "--tokens is at most 10,000,000");
+    anyhow::ensure!(
+        (1..=20).contains(&opts.rounds),
+        "--rounds must be in 1..=20"
+    );
+    anyhow::ensure!(
+        opts.rate.is_none_or(|r| r > 0.0 && r <= 10_000_000.0),
+        "--rate must be in (0, 10,000,000]"
+    );
+    anyhow::ensure!(opts.revoke_every >= 1, "--revoke-every must be at least 1");
+    anyhow::ensure!(
+        opts.hold.is_none_or(|h| h <= 600),
+        "--hold is at most 600 seconds"
+    );
+    opts.pool = opts.pool.min(opts.tokens + opts.jwts);
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("== tessera load harness: scenario {:?}", opts.scenario);
+    println!(
+        "machine: {cores} cores, {:.1} GiB; load average at start: {}",
+        mem_total_gib(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!(
+        "generator: {} connections on {} threads, {} s measured after {} s warm-up{}",
+        opts.connections,
+        opts.threads,
+        opts.duration,
+        opts.warmup,
+        opts.max_requests
+            .map(|m| format!(", at most {m} requests"))
+            .unwrap_or_default()
+    );
+    if let Some(r) = opts.rate {
+        println!("offered load: {r:.0} req/s, paced per connection (not as fast as possible)");
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.threads)
+        .enable_all()
+        .build()?;
+
+    // Raw signing rate first, while nothing else runs.
+    let raw = if opts.scenario == Scenario::ClientCredentials {
+        let alg: KeyAlg = opts
+            .alg
+            .as_deref()
+            .unwrap_or("RS256")
+            .parse()
+            .map_err(anyhow::Error::msg)?;
+        let rate = signing_rate(alg, 1)?;
+        println!(
+            "raw signing rate ({}, pre-parsed key, one thread, in-process): {:.0} tokens/s; x {cores} cores = {:.0}/s",
+            alg.as_str(),
+            rate,
+            rate * cores as f64
+        );
+        let together = signing_rate(alg, cores)?;
+        println!(
+            "raw signing rate measured on {cores} threads at once: {together:.0} tokens/s ({:.0}% of {cores} x one thread)",
+            100.0 * together / (rate * cores as f64).max(1e-9)
+        );
+        Some(rate * cores as f64)
+    } else {
+        None
+    };
+
+    let target = match &opts.url {
+        Some(url) => external_target(url, &opts)?,
+        None => start_tessera(&opts)?,
+    };
+    let fixture = rt.block_on(prepare(&target, &opts))?;
+
+    if let Some(path) = &opts.token_file {
+        let mut text = String::new();
+        for t in &fixture.pool {
+            text.push_str(t);
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {} tokens to {}", fixture.pool.len(), path.display());
+    }
+
+    let wants_baseline = !opts.no_baseline
+        && (opts.baseline
+            || matches!(
+                opts.scenario,
+                Scenario::Introspect | Scenario::IntrospectRevoke
+            ));
+    let baseline = if wants_baseline || opts.hold.is_some() {
+        Some(start_baseline(opts.workers, fixture.active_body.clone())?)
+    } else {
+        None
+    };
+
+    if let Some(secs) = opts.hold {
+        hold(&target, baseline.as_ref(), &opts, secs);
+    } else {
+        let base_wl = Arc::new(Workload::new(
+            Mode::Introspect { check: false },
+            &fixture,
+            &opts,
+        ));
+        let mode = match opts.scenario {
+            Scenario::Introspect => Mode::Introspect { check: true },
+            Scenario::IntrospectRevoke => Mode::IntrospectRevoke,
+            Scenario::ClientCredentials => Mode::Fixed,
+            Scenario::Revoke => Mode::Revoke,
+        };
+        let wl = Arc::new(Workload::new(mode, &fixture, &opts));
+        let label = match opts.scenario {
+            Scenario::Introspect => "tessera introspection".to_string(),
+            Scenario::IntrospectRevoke => format!(
+                "tessera introspection + 1/{} revocations",
+                opts.revoke_every
+            ),
+            Scenario::ClientCredentials => {
+                format!("tessera client_credentials ({})", target.describe)
+            }
+            Scenario::Revoke => "tessera revocation (durable)".to_string(),
+        };
+        let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
+        for round in 1..=opts.rounds {
+            let tag = if opts.rounds > 1 {
+                format!(" [round {round}/{}]", opts.rounds)
+            } else {
+                String::new()
+            };
+            if let Some(b) = &baseline {
+                let name = format!("baseline (bare actix-web, same form body){tag}");
+                base_runs.push(measure(&rt, &name, b.addr, base_wl.clone(), &opts));
+            }
+            runs.push(measure(
+                &rt,
+                &format!("{label}{tag}"),
+                target.addr,
+                wl.clone(),
+                &opts,
+            ));
+        }
+        if opts.rounds > 1 {
+            for (i, (b, r)) in base_runs.iter().zip(&runs).enumerate() {
+                println!(
+                    "round {}: {:.0} / {:.0} req/s = {:.1}%",
+                    i + 1,
+                    r.rps(),
+                    b.rps(),
+                    100.0 * r.rps() / b.rps().max(1e-9)
+                );
+            }
+        }
+        let base_report = combine("baseline, all rounds", base_runs);
+        let report =
+            combine(&format!("{label}, all rounds"), runs).ok_or_else(|| anyhow!("no run"))?;
+        if opts.rounds > 1 {
+            if let Some(b) = &base_report {
+                print_report(b);
+            }
+            print_report(&report);
+        }
+        summarize(&opts, &fixture, &report, base_report.as_ref(), raw);
+    }
+
+    if let Some(b) = baseline {
+        b.stop();
+    }
+    target.stop();
+    Ok(())
+}
+
+fn mem_total_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0)
+}
+
+// ---------------------------------------------------------------------------
+// Servers
+
+/// A server on its own thread with its own actix System.
+struct Running {
+    addr: SocketAddr,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn stop(mut self) {
+        if let Some(h) = self.handle.take() {
+            // Not graceful: the generator is done; the handle future is not
+            // needed, the command is sent when it is created.
+            drop(h.stop(false));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The system under test.
+struct Target {
+    server: Running,
+    addr: SocketAddr,
+    host: String,
+    /// The in-process engine, for seeding and RSS (None with --url).
+    engine: Option<Engine>,
+    client_id: String,
+    client_secret: String,
+    describe: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    fn stop(self) {
+        self.server.stop();
+    }
+}
+
+fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
+    let dir = tempfile::tempdir()?;
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        workers: Some(opts.workers),
+        ..Settings::default()
+    };
+    if let Some(a) = &opts.alg {
+        settings.keys.algorithm = a.clone();
+    }
+    if let Some(f) = &opts.format {
+        settings.tokens.access_token_format = f.clone();
+    }
+    let describe = format!(
+        "{}, {} access tokens",
+        settings.keys.algorithm, settings.tokens.access_token_format
+    );
+    type Ready = anyhow::Result<(u16, actix_web::dev::ServerHandle, Engine, String, String)>;
+    let (tx, rx) = mpsc::channel::<Ready>();
+    let thread = std::thread::Builder::new()
+        .name("tessera-server".into())
+        .spawn(move || {
+            let system = actix_rt::System::new();
+            system.block_on(async move {
+                let app = match Application::build(settings).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let spec = ClientSpec {
+                    client_id: Some("loadtest".into()),
+                    name: Some("load test client".into()),
+                    scope: Some("read write".into()),
+                    ..ClientSpec::default()
+                };
+                let created = match app.engine().directory.send(CreateClient(spec)).await {
+                    Ok(Ok((c, Some(s)))) => Ok((c.client_id.clone(), s)),
+                    Ok(Ok((_, None))) => Err(anyhow!("the load test client has no secret")),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(e) => Err(e.into()),
+                };
+                let ready =
+                    created.map(|(id, s)| (app.port(), app.handle(), app.engine().clone(), id, s));
+                let ok = ready.is_ok();
+                let _ = tx.send(ready);
+                if ok {
+                    let _ = app.run_until_stopped().await;
+                }
+            });
+        })?;
+    let (port, handle, engine, client_id, client_secret) = rx
+        .recv()
+        .map_err(|_| anyhow!("the tessera server thread died"))??;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    println!(
+        "tessera: in-process on {addr} ({} HTTP workers, {describe})",
+        opts.workers
+    );
+    Ok(Target {
+        server: Running {
+            addr,
+            handle: Some(handle),
+            thread: Some(thread),
+        },
+        addr,
+        host: "127.0.0.1".into(),
+        engine: Some(engine),
+        client_id,
+        client_secret,
+        describe,
+        _dir: Some(dir),
+    })
+}
+
+fn external_target(url: &str, opts: &Opts) -> anyhow::Result<Target> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("--url must be http://host:port (plain HTTP on loopback)"))?;
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    let addrs: Vec<SocketAddr> = hostport
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {hostport}"))?
+        .collect();
+    if addrs.is_empty() || !addrs.iter().all(|a| a.ip().is_loopback()) {
+        bail!(
+            "--url must name a loopback address (127.0.0.1, ::1, localhost); {hostport} does not"
+        );
+    }
+    let (Some(id), Some(secret)) = (opts.client_id.clone(), opts.client_secret.clone()) else {
+        bail!("--url needs --client-id and --client-secret of a client allowed client_credentials");
+    };
+    let addr = addrs
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow!("no address"))?;
+    println!("tessera: external at {addr}");
+    Ok(Target {
+        server: Running {
+            addr,
+            handle: None,
+            thread: None,
+        },
+        addr,
+        host: hostport.to_string(),
+        engine: None,
+        client_id: id,
+        client_secret: secret,
+        describe: "external server's configuration".into(),
+        _dir: None,
+    })
+}
+
+/// The baseline: a bare actix-web server with the same worker count and one
+/// POST handler that parses the form body and answers a fixed JSON body.
+fn start_baseline(workers: usize, body: Vec<u8>) -> anyhow::Result<Running> {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+
+    async fn handler(
+        form: web::Form<HashMap<String, String>>,
+        body: web::Data<web::Bytes>,
+    ) -> HttpResponse {
+        if form.is_empty() {
+            return HttpResponse::BadRequest().finish();
+        }
+        HttpResponse::Ok()
+            .insert_header(("cache-control", "no-store"))
+            .insert_header(("pragma", "no-cache"))
+            .content_type("application/json")
+            .body(body.get_ref().clone())
+    }
+
+    type Ready = io::Result<(SocketAddr, actix_web::dev::ServerHandle)>;
+    let (tx, rx) = mpsc::channel::<Ready>();
+    let body = web::Bytes::from(body);
+    let thread = std::thread::Builder::new()
+        .name("baseline-server".into())
+        .spawn(move || {
+            let system = actix_rt::System::new();
+            system.block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(web::Data::new(body.clone()))
+                        .default_service(web::post().to(handler))
+                })
+                .workers(workers)
+                .bind(("127.0.0.1", 0));
+                let server = match server {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let addr = server.addrs().first().copied();
+                let server = server.run();
+                match addr {
+                    Some(a) => {
+                        let _ = tx.send(Ok((a, server.handle())));
+                        let _ = server.await;
+                    }
+                    None => {
+                        let _ = tx.send(Err(io::Error::other("baseline bound no address")));
+                    }
+                }
+            });
+        })?;
+    let (addr, handle) = rx
+        .recv()
+        .map_err(|_| anyhow!("the baseline server thread died"))??;
+    println!("baseline: bare actix-web on {addr} ({workers} HTTP workers)");
+    Ok(Running {
+        addr,
+        handle: Some(handle),
+        thread: Some(thread),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Seeding
+
+/// What the runs work on.
+struct Fixture {
+    host: String,
+    auth: String,
+    /// Tokens whose requests are pre-built (seeded sample and JWTs, shuffled).
+    pool: Vec<String>,
+    /// A real active introspection answer, served verbatim by the baseline.
+    active_body: Vec<u8>,
+    /// Resident tokens and the RSS they cost (in-process only).
+    seeded: usize,
+    rss: Option<(u64, u64)>,
+}
+
+async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
+    let auth = basic(&target.client_id, &target.client_secret);
+    let host = target.host.clone();
+
+    // Real JWTs (or opaque tokens, per the server's format) over HTTP.
+    let started = Instant::now();
+    let issue = Arc::new(post(
+        &host,
+        TOKEN_PATH,
+        &auth,
+        "grant_type=client_credentials&scope=read+write",
+    ));
+    let jwts = issue_tokens(target.addr, issue, opts.jwts, opts.connections.min(16)).await?;
+    println!(
+        "issued {} tokens over HTTP (client_credentials) in {:.2} s",
+        jwts.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut rng = Rng::new(0x7e55_e7a0);
+    let mut pool = jwts;
+    let mut seeded = 0;
+    let mut rss = None;
+    if let Some(engine) = &target.engine {
+        let sample = opts.pool.saturating_sub(pool.len()).min(opts.tokens);
+        let (from_seed, r) = seed(engine, &target.client_id, opts.tokens, sample).await?;
+        pool.extend(from_seed);
+        seeded = opts.tokens;
+        rss = r;
+    } else if opts.tokens > 0 {
+        println!("(--url: no engine to seed; only the {} tokens issued over HTTP are resident from this run)", pool.len());
+    }
+    pool.truncate(opts.pool.max(1));
+    rng.shuffle(&mut pool);
+    anyhow::ensure!(
+        !pool.is_empty(),
+        "no tokens to work on (raise --jwts or --tokens)"
+    );
+
+    // One real introspection: its answer is what the baseline sends back.
+    let first = pool.first().cloned().unwrap_or_default();
+    let req = post(
+        &host,
+        INTROSPECT_PATH,
+        &auth,
+        &format!("token={}", form_value(&first)),
+    );
+    let (status, body) = request_once(target.addr, &req).await?;
+    anyhow::ensure!(
+        status == 200 && contains(&body, br#""active":true"#),
+        "a seeded token does not introspect active: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    println!("active introspection answer: {} bytes", body.len());
+    Ok(Fixture {
+        host,
+        auth,
+        pool,
+        active_body: body,
+        seeded,
+        rss,
+    })
+}
+
+/// Seed `n` live opaque access tokens of `client_id` through the engine, in
+/// batches of `RecordUnpersisted`. Answers the first `sample` token strings
+/// and the RSS before and after.
+async fn seed(
+    engine: &Engine,
+    client_id: &str,
+    n: usize,
+    sample: usize,
+) -> anyhow::Result<(Vec<String>, Option<(u64, u64)>)> {
+    let grant = Grant {
+        client_id: client_id.to_string(),
+        sub: client_id.to_string(),
+        username: None,
+        scope: "read write".into(),
+        aud: vec![Arc::from(client_id)],
+        sid: None,
+    };
+    let now = SystemClock.now();
+    // Long enough to outlive any run; short enough to be a plausible token.
+    let exp = now + 4 * 3600;
+    // The sample is generated before the first RSS reading, so the strings
+    // the generator keeps are not counted against the server.
+    let kept: Vec<String> = (0..sample)
+        .map(|_| secret::new_secret(prefix::ACCESS_TOKEN))
+        .collect();
+    let before_len = engine.tokens.len();
+    let before = resident_bytes();
+    let started = Instant::now();
+    let mut batch = Vec::with_capacity(SEED_BATCH);
+    for i in 0..n {
+        let fresh;
+        let token = match kept.get(i) {
+            Some(t) => t.as_str(),
+            None => {
+                fresh = secret::new_secret(prefix::ACCESS_TOKEN);
+                fresh.as_str()
+            }
+        };
+        batch.push(NewToken {
+            key: secret::token_key(token),
+            jti: uuid::Uuid::new_v4().as_u128(),
+            family: 0,
+            iat: now,
+            exp,
+            kind: TokenKind::AccessToken,
+            grant: grant.clone(),
+        });
+        if batch.len() == SEED_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(SEED_BATCH));
+            engine.issuer.send(RecordUnpersisted(full)).await?;
+        }
+    }
+    drop(grant);
+    engine.issuer.send(RecordUnpersisted(batch)).await?;
+    let after = resident_bytes();
+    let resident = engine.tokens.len() - before_len;
+    anyhow::ensure!(
+        resident == n,
+        "seeded {n} tokens but {resident} became resident"
+    );
+    println!(
+        "seeded {n} resident tokens through the engine in {:.2} s ({} in the index now)",
+        started.elapsed().as_secs_f64(),
+        engine.tokens.len()
+    );
+    let rss = before.zip(after);
+    if let Some((b, a)) = rss {
+        println!(
+            "RSS {:.1} MiB -> {:.1} MiB: {:.0} bytes per resident token",
+            b as f64 / 1048576.0,
+            a as f64 / 1048576.0,
+            per_token(b, a, n)
+        );
+    }
+    Ok((kept, rss))
+}
+
+fn per_token(before: u64, after: u64, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    after.saturating_sub(before) as f64 / n as f64
+}
+
+/// Issue `count` tokens over HTTP on `conns` connections; answers them.
+async fn issue_tokens(
+    addr: SocketAddr,
+    req: Arc<Vec<u8>>,
+    count: usize,
+    conns: usize,
+) -> anyhow::Result<Vec<String>> {
+    let left = Arc::new(AtomicI64::new(i64::try_from(count).unwrap_or(i64::MAX)));
+    let mut tasks = Vec::new();
+    for _ in 0..conns.max(1) {
+        let (req, left) = (req.clone(), left.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            let mut stream = connect(addr).await?;
+            let mut buf = Vec::with_capacity(4096);
+            while left.fetch_sub(1, Ordering::Relaxed) > 0 {
+                stream.write_all(&req).await?;
+                let r = tokio::time::timeout(REQUEST_TIMEOUT, read_response(&mut stream, &mut buf))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(io::ErrorKind::TimedOut, "token request timed out")
+                    })??;
+                let body = buf.get(r.body.clone()).unwrap_or_default();
+                if r.status != 200 {
+                    return Err(anyhow!(
+                        "token endpoint answered {}: {}",
+                        r.status,
+                        String::from_utf8_lossy(body)
+                    ));
+                }
+                let v: serde_json::Value = serde_json::from_slice(body)?;
+                let t = v
+                    .get("access_token")
+                    .and_then(|t| t.as_str())
+                    .ok_or_else(|| anyhow!("no access_token in the token response"))?;
+                out.push(t.to_string());
+                if r.close {
+                    stream = connect(addr).await?;
+                }
+            }
+            Ok::<_, anyhow::Error>(out)
+        }));
+    }
+    let mut all = Vec::with_capacity(count);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
+}
+
+/// Tokens per second signed with a pre-parsed key by `threads` threads at
+/// once, each signing in a tight loop for about a second.
+fn signing_rate(alg: KeyAlg, threads: usize) -> anyhow::Result<f64> {
+    #[derive(Serialize)]
+    struct Claims<'a> {
+        iss: &'a str,
+        sub: &'a str,
+        aud: &'a str,
+        client_id: &'a str,
+        scope: &'a str,
+        jti: String,
+        iat: i64,
+        nbf: i64,
+        exp: i64,
+    }
+    let g = generate(alg).map_err(|e| anyhow!("{e}"))?;
+    let signer =
+        Signer::new(&g.public.thumbprint(), alg, &g.private_der).map_err(|e| anyhow!("{e}"))?;
+    let now = SystemClock.now();
+    let claims = Claims {
+        iss: "http://127.0.0.1:8080",
+        sub: "loadtest",
+        aud: "loadtest",
+        client_id: "loadtest",
+        scope: "read write",
+        jti: uuid::Uuid::new_v4().hyphenated().to_string(),
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+    };
+    let sign_for_a_second = || -> anyhow::Result<(u64, f64)> {
+        let sign = || {
+            signer
+                .sign(JwtType::AccessToken, &claims)
+                .map_err(|e| anyhow!("{e}"))
+        };
+        for _ in 0..50 {
+            sign()?;
+        }
+        let started = Instant::now();
+        let mut n = 0u64;
+        while started.elapsed() < Duration::from_secs(1) {
+            for _ in 0..50 {
+                std::hint::black_box(sign()?);
+            }
+            n += 50;
+        }
+        Ok((n, started.elapsed().as_secs_f64()))
+    };
+    std::thread::scope(|scope| {
+        let running: Vec<_> = (0..threads.max(1))
+            .map(|_| scope.spawn(sign_for_a_second))
+            .collect();
+        let mut rate = 0.0;
+        for r in running {
+            let (n, secs) = r
+                .join()
+                .map_err(|_| anyhow!("a signing thread panicked"))??;
+            rate += n as f64 / secs;
+        }
+        Ok(rate)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+fn basic(id: &str, secret: &str) -> String {
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+}
+
+fn form_value(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// A complete HTTP/1.1 keep-alive POST of a form, client_secret_basic.
+fn post(host: &str, path: &str, basic: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {basic}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A small xorshift generator: the harness needs speed, not quality.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        (self.next() % n as u64) as usize
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// Introspect pool tokens; with `check`, every answer must be active.
+    Introspect {
+        check: bool,
+    },
+    IntrospectRevoke,
+    Revoke,
+    /// One fixed request (client_credentials).
+    Fixed,
+}
+
+const LIVE: u8 = 0;
+const REVOKING: u8 = 1;
+const REVOKED: u8 = 2;
+
+struct Workload {
+    mode: Mode,
+    introspect: Vec<Vec<u8>>,
+    revoke: Vec<Vec<u8>>,
+    fixed: Vec<u8>,
+    /// Per pool token: LIVE, REVOKING (request sent), REVOKED (200 received).
+    state: Vec<AtomicU8>,
+    /// Next pool token to revoke.
+    cursor: AtomicUsize,
+    /// Requests handed out (introspect-revoke picks every Nth to revoke).
+    issued: AtomicU64,
+    revoke_every: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Introspect { idx: usize, revoked_at_send: bool },
+    Revoke { idx: usize },
+    Fixed,
+}
+
+impl Workload {
+    fn new(mode: Mode, f: &Fixture, opts: &Opts) -> Workload {
+        let intro = |t: &String| {
+            post(
+                &f.host,
+                INTROSPECT_PATH,
+                &f.auth,
+                &format!("token={}", form_value(t)),
+            )
+        };
+        let rev = |t: &String| {
+            post(
+                &f.host,
+                REVOKE_PATH,
+                &f.auth,
+                &format!("token={}&token_type_hint=access_token", form_value(t)),
+            )
+        };
+        let (introspect, revoke) = match mode {
+            Mode::Introspect { .. } => (f.pool.iter().map(intro).collect(), Vec::new()),
+            Mode::IntrospectRevoke => (
+                f.pool.iter().map(intro).collect(),
+                f.pool.iter().map(rev).collect(),
+            ),
+            Mode::Revoke => (Vec::new(), f.pool.iter().map(rev).collect()),
+            Mode::Fixed => (Vec::new(), Vec::new()),
+        };
+        Workload {
+            mode,
+            introspect,
+            revoke,
+            fixed: post(
+                &f.host,
+                TOKEN_PATH,
+                &f.auth,
+                "grant_type=client_credentials&scope=read+write",
+            ),
+            state: (0..f.pool.len()).map(|_| AtomicU8::new(LIVE)).collect(),
+            cursor: AtomicUsize::new(0),
+            issued: AtomicU64::new(0),
+            revoke_every: opts.revoke_every,
+        }
+    }
+
+    /// The next request; `None` when there is nothing left to revoke.
+    fn next(&self, rng: &mut Rng) -> Option<Op> {
+        match self.mode {
+            Mode::Fixed => Some(Op::Fixed),
+            Mode::Introspect { .. } => Some(Op::Introspect {
+                idx: rng.below(self.introspect.len()),
+                revoked_at_send: false,
+            }),
+            Mode::Revoke => self.take_revocation(),
+            Mode::IntrospectRevoke => {
+                let n = self.issued.fetch_add(1, Ordering::Relaxed);
+                if n % self.revoke_every == self.revoke_every - 1 {
+                    if let Some(op) = self.take_revocation() {
+                        return Some(op);
+                    }
+                }
+                // Half the introspections aim at the most recently revoked
+                // tokens, where a stale answer would show.
+                let c = self
+                    .cursor
+                    .load(Ordering::Acquire)
+                    .min(self.introspect.len());
+                let idx = if c > 0 && rng.next() & 1 == 0 {
+                    c - 1 - rng.below(c.min(RECENT_WINDOW))
+                } else {
+                    rng.below(self.introspect.len())
+                };
+                let revoked_at_send = self
+                    .state
+                    .get(idx)
+                    .is_some_and(|s| s.load(Ordering::Acquire) == REVOKED);
+                Some(Op::Introspect {
+                    idx,
+                    revoked_at_send,
+                })
+            }
+        }
+    }
+
+    fn take_revocation(&self) -> Option<Op> {
+        let idx = self.cursor.fetch_add(1, Ordering::AcqRel);
+        let s = self.state.get(idx)?;
+        s.store(REVOKING, Ordering::Release);
+        Some(Op::Revoke { idx })
+    }
+
+    fn bytes(&self, op: &Op) -> &[u8] {
+        let b = match op {
+            Op::Introspect { idx, .. } => self.introspect.get(*idx),
+            Op::Revoke { idx } => self.revoke.get(*idx),
+            Op::Fixed => Some(&self.fixed),
+        };
+        b.map_or(&[][..], |v| v.as_slice())
+    }
+
+    fn done(&self, op: Op, status: u16, body: &[u8], s: &mut Stats) {
+        if !(200..300).contains(&status) {
+            s.non_2xx += 1;
+            return;
+        }
+        match op {
+            Op::Introspect {
+                idx,
+                revoked_at_send,
+            } => {
+                let active = contains(body, br#""active":true"#);
+                if active {
+                    s.active += 1;
+                } else {
+                    s.inactive += 1;
+                }
+                let check = matches!(
+                    self.mode,
+                    Mode::Introspect { check: true } | Mode::IntrospectRevoke
+                );
+                if !check {
+                    return;
+                }
+                if active && revoked_at_send {
+                    s.revoked_but_active += 1;
+                }
+                // Never revoked, not even by a request sent since: must be active.
+                let live_now = self
+                    .state
+                    .get(idx)
+                    .is_some_and(|st| st.load(Ordering::Acquire) == LIVE);
+                if !active && live_now {
+                    s.live_but_inactive += 1;
+                }
+            }
+            Op::Revoke { idx } => {
+                if let Some(st) = self.state.get(idx) {
+                    st.store(REVOKED, Ordering::Release);
+                }
+                s.revocations += 1;
+            }
+            Op::Fixed => {
+                if !contains(body, br#""access_token""#) {
+                    s.bad_body += 1;
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The generator
+
+struct Stats {
+    all: Histogram<u64>,
+    introspect: Histogram<u64>,
+    revoke: Histogram<u64>,
+    completed: u64,
+    non_2xx: u64,
+    conn_errors: u64,
+    timeouts: u64,
+    bad_body: u64,
+    active: u64,
+    inactive: u64,
+    revoked_but_active: u64,
+    live_but_inactive: u64,
+    revocations: u64,
+    exhausted: bool,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 60 s, 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
+
+impl Stats {
+    fn new() -> Stats {
+        Stats {
+            all: histogram(),
+            introspect: histogram(),
+            revoke: histogram(),
+            completed: 0,
+            non_2xx: 0,
+            conn_errors: 0,
+            timeouts: 0,
+            bad_body: 0,
+            active: 0,
+            inactive: 0,
+            revoked_but_active: 0,
+            live_but_inactive: 0,
+            revocations: 0,
+            exhausted: false,
+        }
+    }
+    fn merge(&mut self, o: &Stats) {
+        let _ = self.all.add(&o.all);
+        let _ = self.introspect.add(&o.introspect);
+        let _ = self.revoke.add(&o.revoke);
+        self.completed += o.completed;
+        self.non_2xx += o.non_2xx;
+        self.conn_errors += o.conn_errors;
+        self.timeouts += o.timeouts;
+        self.bad_body += o.bad_body;
+        self.active += o.active;
+        self.inactive += o.inactive;
+        self.revoked_but_active += o.revoked_but_active;
+        self.live_but_inactive += o.live_but_inactive;
+        self.revocations += o.revocations;
+        self.exhausted |= o.exhausted;
+    }
+}
+
+struct Control {
+    started: Instant,
+    deadline: Instant,
+    remaining: AtomicI64,
+    /// With --rate: the interval between two sends of one connection.
+    pace: Option<Duration>,
+    conns: usize,
+}
+
+impl Control {
+    fn go(&self) -> bool {
+        Instant::now() < self.deadline && self.remaining.fetch_sub(1, Ordering::Relaxed) > 0
+    }
+}
+
+async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let s = tokio::time::timeout(REQUEST_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+/// One keep-alive connection: request, response, repeat, until told to stop.
+async fn connection(addr: SocketAddr, wl: Arc<Workload>, ctl: Arc<Control>, seed: u64) -> Stats {
+    let mut s = Stats::new();
+    let mut rng = Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut buf = Vec::with_capacity(8192);
+    // Paced connections start staggered over one interval.
+    let mut next_send = ctl.pace.map(|iv| {
+        ctl.started + iv.mul_f64(seed.saturating_sub(1) as f64 / ctl.conns.max(1) as f64)
+    });
+    'connect: while Instant::now() < ctl.deadline {
+        let mut stream = match connect(addr).await {
+            Ok(st) => st,
+            Err(_) => {
+                s.conn_errors += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        loop {
+            if let (Some(iv), Some(at)) = (ctl.pace, next_send.as_mut()) {
+                tokio::time::sleep_until((*at).into()).await;
+                *at += iv;
+            }
+            if !ctl.go() {
+                break 'connect;
+            }
+            let Some(op) = wl.next(&mut rng) else {
+                s.exhausted = true;
+                break 'connect;
+            };
+            let started = Instant::now();
+            if stream.write_all(wl.bytes(&op)).await.is_err() {
+                s.conn_errors += 1;
+                continue 'connect;
+            }
+            let r =
+                match tokio::time::timeout(REQUEST_TIMEOUT, read_response(&mut stream, &mut buf))
+                    .await
+                {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(_)) => {
+                        s.conn_errors += 1;
+                        continue 'connect;
+                    }
+                    Err(_) => {
+                        s.timeouts += 1;
+                        continue 'connect;
+                    }
+                };
+            let micros = u64::try_from(started.elapsed().as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            s.all.saturating_record(micros);
+            match op {
+                Op::Introspect { .. } => s.introspect.saturating_record(micros),
+                Op::Revoke { .. } => s.revoke.saturating_record(micros),
+                Op::Fixed => {}
+            }
+            s.completed += 1;
+            wl.done(
+                op,
+                r.status,
+                buf.get(r.body.clone()).unwrap_or_default(),
+                &mut s,
+            );
+            if r.close {
+                continue 'connect;
+            }
+        }
+    }
+    s
+}
+
+struct Response {
+    status: u16,
+    body: std::ops::Range<usize>,
+    close: bool,
+}
+
+/// Read one response into `buf`: the head up to the blank line, then
+/// `Content-Length` bytes of body. Chunked bodies are not expected here.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Response> {
+    buf.clear();
+    let head_end = loop {
+        let scanned = buf.len().saturating_sub(3);
+        if stream.read_buf(buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        if let Some(p) = buf
+            .get(scanned..)
+            .and_then(|b| b.windows(4).position(|w| w == b"\r\n\r\n"))
+        {
+            break scanned + p + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "response head too large",
+            ));
+        }
+    };
+    let head = std::str::from_utf8(buf.get(..head_end).unwrap_or_default())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "response head is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse::<u16>().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no status line"))?;
+    let mut length = 0usize;
+    let mut close = false;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value
+                .parse()
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad Content-Length"))?;
+        } else if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
+            close = true;
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "chunked responses are not supported",
+            ));
+        }
+    }
+    let end = head_end + length;
+    while buf.len() < end {
+        if stream.read_buf(buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(Response {
+        status,
+        body: head_end..end,
+        close,
+    })
+}
+
+async fn request_once(addr: SocketAddr, req: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+    let mut s = connect(addr).await?;
+    s.write_all(req).await?;
+    let mut buf = Vec::new();
+    let r = tokio::time::timeout(REQUEST_TIMEOUT, read_response(&mut s, &mut buf)).await??;
+    Ok((r.status, buf.get(r.body).unwrap_or_default().to_vec()))
+}
+
+struct Report {
+    label: String,
+    stats: Stats,
+    elapsed: Duration,
+    /// CPU seconds this process (servers and generator) used in the run.
+    cpu: f64,
+}
+
+impl Report {
+    fn rps(&self) -> f64 {
+        self.stats.completed as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+    fn errors(&self) -> u64 {
+        self.stats.non_2xx + self.stats.conn_errors + self.stats.timeouts
+    }
+}
+
+fn run_phase(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    wl: &Arc<Workload>,
+    conns: usize,
+    secs: f64,
+    max: Option<u64>,
+    rate: Option<f64>,
+) -> (Stats, Duration) {
+    rt.block_on(async {
+        let now = Instant::now();
+        let ctl = Arc::new(Control {
+            started: now,
+            pace: rate.map(|r| Duration::from_secs_f64(conns as f64 / r)),
+            conns,
+            deadline: now + Duration::from_secs_f64(secs),
+            remaining: AtomicI64::new(
+                max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX)),
+            ),
+        });
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..conns)
+            .map(|i| tokio::spawn(connection(addr, wl.clone(), ctl.clone(), i as u64 + 1)))
+            .collect();
+        let mut total = Stats::new();
+        for t in tasks {
+            match t.await {
+                Ok(s) => total.merge(&s),
+                Err(_) => total.conn_errors += 1,
+            }
+        }
+        (total, started.elapsed())
+    })
+}
+
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    label: &str,
+    addr: SocketAddr,
+    wl: Arc<Workload>,
+    opts: &Opts,
+) -> Report {
+    if opts.warmup > 0.0 {
+        let _ = run_phase(
+            rt,
+            addr,
+            &wl,
+            opts.connections,
+            opts.warmup,
+            None,
+            opts.rate,
+        );
+    }
+    let cpu_before = process_cpu_secs();
+    let (stats, elapsed) = run_phase(
+        rt,
+        addr,
+        &wl,
+        opts.connections,
+        opts.duration,
+        opts.max_requests,
+        opts.rate,
+    );
+    let r = Report {
+        label: label.to_string(),
+        stats,
+        elapsed,
+        cpu: process_cpu_secs() - cpu_before,
+    };
+    print_report(&r);
+    r
+}
+
+/// User plus system CPU time of this process so far, in seconds. Compared
+/// with the cores and the wall time it shows how much of the machine the
+/// run had (other processes on a shared machine show as a shortfall).
+fn process_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks (100 per second).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// All rounds as one: requests and histograms summed over the summed time.
+fn combine(label: &str, runs: Vec<Report>) -> Option<Report> {
+    let mut it = runs.into_iter();
+    let mut first = it.next()?;
+    for r in it {
+        first.stats.merge(&r.stats);
+        first.elapsed += r.elapsed;
+        first.cpu += r.cpu;
+    }
+    first.label = label.to_string();
+    Some(first)
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.3} ms", us as f64 / 1000.0)
+}
+
+fn print_report(r: &Report) {
+    let s = &r.stats;
+    println!();
+    println!("--- {}", r.label);
+    println!(
+        "requests: {} in {:.2} s = {:.0} req/s",
+        s.completed,
+        r.elapsed.as_secs_f64(),
+        r.rps()
+    );
+    println!(
+        "process CPU: {:.2} cores busy of {} (servers and generator; less means other load on the machine or idle waits)",
+        r.cpu / r.elapsed.as_secs_f64().max(1e-9),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let line = |name: &str, h: &Histogram<u64>| {
+        if h.is_empty() {
+            return;
+        }
+        println!(
+            "latency {name}: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (n={})",
+            ms(h.value_at_quantile(0.50)),
+            ms(h.value_at_quantile(0.90)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.value_at_quantile(0.999)),
+            ms(h.max()),
+            h.len()
+        );
+    };
+    line("all", &s.all);
+    if !s.revoke.is_empty() && !s.introspect.is_empty() {
+        line("introspect", &s.introspect);
+        line("revoke", &s.revoke);
+    }
+    println!(
+        "errors: {} (non-2xx {}, connection {}, timeouts {}); unexpected bodies {}",
+        r.errors(),
+        s.non_2xx,
+        s.conn_errors,
+        s.timeouts,
+        s.bad_body
+    );
+    if s.active + s.inactive > 0 {
+        println!(
+            "introspections: {} active, {} inactive; revoked-but-active {}; live-but-inactive {}",
+            s.active, s.inactive, s.revoked_but_active, s.live_but_inactive
+        );
+    }
+    if s.revocations > 0 {
+        println!(
+            "revocations acknowledged: {} = {:.0}/s{}",
+            s.revocations,
+            s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9),
+            if s.exhausted {
+                " (pool exhausted: raise --pool/--tokens)"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+fn summarize(opts: &Opts, f: &Fixture, r: &Report, base: Option<&Report>, raw: Option<f64>) {
+    println!();
+    println!(
+        "=== summary ({:?}, {} connections, {} resident tokens)",
+        opts.scenario, opts.connections, f.seeded
+    );
+    if let Some((b, a)) = f.rss {
+        let bpt = per_token(b, a, f.seeded);
+        if f.seeded >= 100_000 {
+            println!(
+                "target RSS growth <= 600 B/token: {:.0} B/token  {}",
+                bpt,
+                verdict(bpt <= 600.0)
+            );
+        } else {
+            println!(
+                "RSS growth: {bpt:.0} B/token (too few tokens to judge; seed at least 100,000)"
+            );
+        }
+    }
+    if let Some(b) = base {
+        let ratio = r.rps() / b.rps().max(1e-9);
+        println!(
+            "ratio {} / baseline: {:.0} / {:.0} req/s = {:.1}%{}",
+            r.label,
+            r.rps(),
+            b.rps(),
+            ratio * 100.0,
+            if opts.rate.is_some() {
+                "  (both paced by --rate: not a throughput comparison)".to_string()
+            } else if opts.scenario == Scenario::Introspect {
+                format!("  (target >= 70%: {})", verdict(ratio >= 0.70))
+            } else {
+                String::new()
+            }
+        );
+    }
+    let s = &r.stats;
+    match opts.scenario {
+        Scenario::Introspect => {
+            let p99 = s.all.value_at_quantile(0.99);
+            let load = match opts.rate {
+                Some(rate) => format!("offered {rate:.0} req/s"),
+                None => "closed loop, as fast as answers come".to_string(),
+            };
+            println!(
+                "target p99 <= 2 ms ({} connections, {load}): {}  {}{}",
+                opts.connections,
+                ms(p99),
+                verdict(p99 <= 2000),
+                base.map(|b| format!(
+                    "  (baseline p99 {})",
+                    ms(b.stats.all.value_at_quantile(0.99))
+                ))
+                .unwrap_or_default()
+            );
+            println!(
+                "errors {}; live-but-inactive {}",
+                r.errors(),
+                s.live_but_inactive
+            );
+        }
+        Scenario::IntrospectRevoke => {
+            println!(
+                "target revoked-but-active == 0: {}  {}",
+                s.revoked_but_active,
+                verdict(s.revoked_but_active == 0)
+            );
+            println!(
+                "errors {}; live-but-inactive {}",
+                r.errors(),
+                s.live_but_inactive
+            );
+        }
+        Scenario::ClientCredentials => {
+            let opaque = opts.format.as_deref() == Some("opaque");
+            match raw {
+                Some(raw) if !opaque => {
+                    let ratio = r.rps() / raw.max(1e-9);
+                    println!(
+                        "ratio to the raw signing rate x cores: {:.0} / {:.0} = {:.1}%  (target >= 60%: {})",
+                        r.rps(),
+                        raw,
+                        ratio * 100.0,
+                        verdict(ratio >= 0.60)
+                    );
+                }
+                _ => println!("raw signing rate: n/a (opaque tokens are not signed; each waits for a durable group commit)"),
+            }
+            let alg = opts.alg.as_deref().unwrap_or("RS256");
+            if opaque || !alg.eq_ignore_ascii_case("RS256") {
+                println!(
+                    "target >= 15,000 req/s: {:.0} req/s  {}",
+                    r.rps(),
+                    verdict(r.rps() >= 15_000.0)
+                );
+            }
+            println!("errors {}", r.errors());
+        }
+        Scenario::Revoke => {
+            let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
+            println!(
+                "target >= 2,000 revocations/s durable: {:.0}/s  {}",
+                rate,
+                verdict(rate >= 2000.0)
+            );
+            println!("errors {}", r.errors());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// --hold: serve for an external load tool
+
+fn hold(target: &Target, baseline: Option<&Running>, opts: &Opts, secs: u64) {
+    println!();
+    println!("serving for {secs} s; point wrk at these (from the repository root):");
+    let tokens = opts
+        .token_file
+        .as_ref()
+        .map_or_else(|| "TOKEN_FILE".to_string(), |p| p.display().to_string());
+    println!(
+        "  wrk -t2 -c64 -d10s --latency -s benches/wrk_introspect.lua http://{}{INTROSPECT_PATH} -- {} {} {tokens}",
+        target.addr, target.client_id, target.client_secret
+    );
+    if let Some(b) = baseline {
+        println!(
+            "  wrk -t2 -c64 -d10s --latency -s benches/wrk_introspect.lua http://{}{INTROSPECT_PATH} -- {} {} {tokens}",
+            b.addr, target.client_id, target.client_secret
+        );
+    }
+    std::thread::sleep(Duration::from_secs(secs));
+}
