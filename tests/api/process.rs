@@ -14,7 +14,10 @@ pub fn tessera(data_dir: &Path) -> Command {
             cmd.env_remove(&k);
         }
     }
+    // A fixed issuer, as a deployment has: restarts bind a new port, and a
+    // JWT is only valid for the issuer that signed it.
     cmd.env("TESSERA_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("TESSERA_ISSUER", "http://tessera.test")
         .env("RUST_LOG", "warn")
         .arg("--data-dir")
         .arg(data_dir);

@@ -304,9 +304,9 @@ impl Supervised for TokenIssuer {
     }
 }
 
-/// Record issued access tokens. With `durable`, answers only once they are
-/// on disk (opaque tokens exist nowhere else); otherwise sled's periodic
-/// flush persists them (a JWT verifies by signature if its record is lost).
+/// Record issued access tokens. With `durable` (opaque tokens), they are
+/// written and answered only once on disk; otherwise (JWTs) they are kept
+/// in memory only, and verified by signature after a restart.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), StoreError>")]
 pub struct Record {
@@ -327,9 +327,15 @@ pub struct SweepTokens;
 impl Handler<Record> for TokenIssuer {
     type Result = ResponseFuture<Result<(), StoreError>>;
     fn handle(&mut self, msg: Record, _: &mut Self::Context) -> Self::Result {
-        let encoded: Result<Vec<_>, _> = msg.tokens.iter().map(Self::encode_access).collect();
-        if let Err(e) = encoded.and_then(|e| self.store.put(Table::Access, e)) {
-            return Box::pin(async move { Err(e) });
+        // Only opaque tokens are written: they exist nowhere else. A JWT
+        // carries its own claims (grant family included) and verifies by
+        // signature when its in-memory record is gone after a restart, so
+        // writing it would only put sled on the issuance hot path.
+        if msg.durable {
+            let encoded: Result<Vec<_>, _> = msg.tokens.iter().map(Self::encode_access).collect();
+            if let Err(e) = encoded.and_then(|e| self.store.put(Table::Access, e)) {
+                return Box::pin(async move { Err(e) });
+            }
         }
         let records: Vec<(u128, TokenRecord)> = msg
             .tokens
