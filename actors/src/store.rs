@@ -180,7 +180,12 @@ impl Store {
         opened
     }
 
-    fn open_checked(dir: &Path, db_file: &Path, marker: &Path, recorded: Option<Marker>) -> Result<Store, StoreError> {
+    fn open_checked(
+        dir: &Path,
+        db_file: &Path,
+        marker: &Path,
+        recorded: Option<Marker>,
+    ) -> Result<Store, StoreError> {
         let initialised = recorded.is_some();
         let db = sled::Config::new()
             .path(dir)
@@ -246,7 +251,13 @@ impl Store {
         }
         write_marker(marker, db_file, generation);
         let faults = Arc::new(Faults::default());
-        let flusher = spawn_flusher(db.clone(), meta, generation, db_file.to_path_buf(), faults.clone())?;
+        let flusher = spawn_flusher(
+            db.clone(),
+            meta,
+            generation,
+            db_file.to_path_buf(),
+            faults.clone(),
+        )?;
         Ok(Store {
             db,
             path: Arc::new(dir.to_path_buf()),
@@ -352,7 +363,10 @@ fn check_not_truncated(dir: &Path, m: &Marker, db_file: &Path) -> Result<(), Sto
 fn write_marker(marker: &Path, db_file: &Path, gen: u64) {
     let len = std::fs::metadata(db_file).map(|m| m.len()).unwrap_or(0);
     let tmp = marker.with_extension("tmp");
-    let body = format!("{}\nlen={len}\ngen={gen}\n", String::from_utf8_lossy(FORMAT));
+    let body = format!(
+        "{}\nlen={len}\ngen={gen}\n",
+        String::from_utf8_lossy(FORMAT)
+    );
     if std::fs::write(&tmp, body).is_ok() {
         let _ = std::fs::rename(&tmp, marker);
     }

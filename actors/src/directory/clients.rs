@@ -230,7 +230,10 @@ impl Handler<CreateClient> for Directory {
             // AtomicResponse: no other message runs until this one is
             // durable, so check-then-insert cannot race.
             let tree = self.tree.clone();
-            if tree.contains_key(client.client_id.as_bytes()).map_err(StoreError::from)? {
+            if tree
+                .contains_key(client.client_id.as_bytes())
+                .map_err(StoreError::from)?
+            {
                 return Err(DirectoryError::Exists(client.client_id));
             }
             self.put(&tree, client.client_id.as_bytes(), value)?;
