@@ -121,26 +121,11 @@ impl Engine {
     /// of that key (never the header's), `typ: at+jwt`, no key-carrying
     /// headers, zero leeway on `exp`/`nbf`/`iat`.
     pub fn verify_access_jwt(&self, token: &str) -> Result<VerifiedAccessClaims, JwtRejected> {
-        if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
-            return Err(JwtRejected("not a compact JWS"));
-        }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| JwtRejected("malformed header"))?;
-        if header.jku.is_some()
-            || header.x5u.is_some()
-            || header.jwk.is_some()
-            || header.x5c.is_some()
-        {
-            return Err(JwtRejected("key-carrying header"));
-        }
-        match header.typ.as_deref() {
-            Some(t)
-                if t.eq_ignore_ascii_case("at+jwt")
-                    || t.eq_ignore_ascii_case("application/at+jwt") => {}
-            _ => return Err(JwtRejected("not an access token (typ)")),
-        }
-        let kid = header.kid.ok_or(JwtRejected("no kid"))?;
-        let verifiers = self.keys.verifiers();
+        let (verifiers, kid) = self.checked_header(token, |typ| {
+            typ.is_some_and(|t| {
+                t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+            })
+        })?;
         let key = verifiers.get(&kid).ok_or(JwtRejected("unknown kid"))?;
         let mut v = jsonwebtoken::Validation::new(key.alg.jwt_alg());
         v.leeway = 0;
@@ -166,10 +151,15 @@ impl Engine {
         Ok(data.claims)
     }
 
-    /// Verify an ID token we issued, as an `id_token_hint` (OIDC RP-Initiated
-    /// Logout §2): our signature, our issuer, `typ: JWT`, no key-carrying
-    /// headers; an expired token is still a valid hint.
-    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, JwtRejected> {
+    /// The header checks every JWT we accept passes: compact form, no
+    /// key-carrying headers (`jku`, `x5u`, `jwk`, `x5c`), a `typ` the caller
+    /// accepts, a `kid` of ours. Answers the verifier set and the kid; the
+    /// algorithm then comes from that key, never from the header.
+    fn checked_header(
+        &self,
+        token: &str,
+        typ_ok: impl Fn(Option<&str>) -> bool,
+    ) -> Result<(Arc<crate::keys::VerifierSet>, String), JwtRejected> {
         if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(JwtRejected("not a compact JWS"));
         }
@@ -182,15 +172,25 @@ impl Engine {
         {
             return Err(JwtRejected("key-carrying header"));
         }
-        if header
-            .typ
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
-        {
-            return Err(JwtRejected("not an ID token (typ)"));
+        if !typ_ok(header.typ.as_deref()) {
+            return Err(JwtRejected("wrong typ"));
         }
         let kid = header.kid.ok_or(JwtRejected("no kid"))?;
         let verifiers = self.keys.verifiers();
+        if verifiers.get(&kid).is_none() {
+            return Err(JwtRejected("unknown kid"));
+        }
+        Ok((verifiers, kid))
+    }
+
+    /// Verify an ID token we issued, as an `id_token_hint` (OIDC RP-Initiated
+    /// Logout §2): our signature, our issuer, `typ: JWT`, no key-carrying
+    /// headers; an expired token is still a valid hint.
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, JwtRejected> {
+        // An ID token's typ is JWT or absent (OIDC Core leaves it out).
+        let (verifiers, kid) = self.checked_header(token, |typ| {
+            typ.is_none_or(|t| t.eq_ignore_ascii_case("JWT"))
+        })?;
         let key = verifiers.get(&kid).ok_or(JwtRejected("unknown kid"))?;
         let mut v = jsonwebtoken::Validation::new(key.alg.jwt_alg());
         v.leeway = 0;
