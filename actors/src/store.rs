@@ -187,17 +187,13 @@ impl Store {
         recorded: Option<Marker>,
     ) -> Result<Store, StoreError> {
         let initialised = recorded.is_some();
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| match classify_open_error(dir, e) {
-                StoreError::Open { source, .. } if initialised => StoreError::Corrupt {
-                    path: dir.to_path_buf(),
-                    reason: source.to_string(),
-                },
-                other => other,
-            })?;
+        let db = open_sled(dir).map_err(|e| match e {
+            StoreError::Open { source, .. } if initialised => StoreError::Corrupt {
+                path: dir.to_path_buf(),
+                reason: source.to_string(),
+            },
+            other => other,
+        })?;
         let meta = db
             .open_tree(trees::META)
             .map_err(|e| classify_open_error(dir, e))?;
@@ -299,6 +295,30 @@ impl Store {
         Ok(())
     }
 }
+
+/// Open sled, waiting out a lock that is about to be released. When a store
+/// in this process is dropped (an actor restarting, a test reopening), sled's
+/// I/O pool can hold the file lock for a few milliseconds after the drop
+/// returns; another process holding it is reported after the wait.
+fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| classify_open_error(dir, e))
+        {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long [`open_sled`] waits for a lock held by a store being dropped.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn classify_open_error(dir: &Path, e: sled::Error) -> StoreError {
     match e {
