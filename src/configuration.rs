@@ -25,7 +25,44 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub keys: KeySettings,
     pub sessions: SessionSettings,
+    pub accounts: AccountSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Allow self-service registration; `403` when off.
+    pub registration_enabled: bool,
+    /// The built-in first-party client that account tokens are issued to.
+    pub client_id: String,
+    /// Lifetime of personal refresh tokens, seconds.
+    pub personal_token_ttl: i64,
+    /// Lifetime of mailed codes and links, seconds.
+    pub code_ttl: i64,
+    /// Wrong tries a mailed code survives.
+    pub code_attempts: u32,
+    /// Public base URL for links in mail; defaults to the issuer. Links are
+    /// never built from a request's `Host`.
+    pub public_url: Option<String>,
+    /// Where `/api/oauth/valid_email/{token}` sends the browser (`301`);
+    /// defaults to `{public_url}/`.
+    pub email_verified_redirect: Option<String>,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        let d = tessera_actors::AccountsConfig::default();
+        AccountSettings {
+            registration_enabled: d.registration_enabled,
+            client_id: d.client_id,
+            personal_token_ttl: d.personal_token_ttl,
+            code_ttl: d.code_ttl,
+            code_attempts: d.code_attempts,
+            public_url: None,
+            email_verified_redirect: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +144,7 @@ impl Default for Settings {
             tokens: TokenSettings::default(),
             keys: KeySettings::default(),
             sessions: SessionSettings::default(),
+            accounts: AccountSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -205,6 +243,15 @@ impl Settings {
             se.idle_timeout > 0 && se.absolute_lifetime >= se.idle_timeout && se.mfa_timeout > 0,
             "sessions: idle_timeout and mfa_timeout must be positive and absolute_lifetime at least idle_timeout"
         );
+        let a = &self.accounts;
+        anyhow::ensure!(
+            a.personal_token_ttl > 0 && a.code_ttl > 0 && a.code_attempts > 0,
+            "accounts: personal_token_ttl, code_ttl and code_attempts must be positive"
+        );
+        anyhow::ensure!(
+            tessera_actors::domain::valid_client_id(&a.client_id),
+            "accounts.client_id must be 1-128 characters of [A-Za-z0-9-._~]"
+        );
         let alg: KeyAlg = self.keys.algorithm.parse().map_err(anyhow::Error::msg)?;
         let format: TokenFormat = t.access_token_format.parse().map_err(anyhow::Error::msg)?;
         Ok(EngineConfig {
@@ -234,7 +281,32 @@ impl Settings {
                 .password_workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             password_queue: self.sessions.password_queue,
+            accounts: tessera_actors::AccountsConfig {
+                registration_enabled: self.accounts.registration_enabled,
+                client_id: self.accounts.client_id.clone(),
+                personal_token_ttl: self.accounts.personal_token_ttl,
+                code_ttl: self.accounts.code_ttl,
+                code_attempts: self.accounts.code_attempts,
+            },
         })
+    }
+
+    /// The base of every link sent by mail.
+    pub fn public_url(&self) -> String {
+        self.accounts
+            .public_url
+            .clone()
+            .unwrap_or_else(|| self.issuer())
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// Where a verified e-mail link lands.
+    pub fn email_verified_redirect(&self) -> String {
+        self.accounts
+            .email_verified_redirect
+            .clone()
+            .unwrap_or_else(|| format!("{}/", self.public_url()))
     }
 
     /// Whether cookies go without `Secure` and the `__Host-` prefix.

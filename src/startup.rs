@@ -105,6 +105,10 @@ impl Application {
         let alg = config.keys.alg.as_str();
         let insecure_cookies = settings.insecure_cookies();
         let engine = Engine::start(config, store, clock.clone())?;
+        engine
+            .ensure_account_client()
+            .await
+            .map_err(|e| anyhow::anyhow!("could not register the account client: {e}"))?;
         let admin_token = admin_token(&settings)?;
         let metrics = crate::telemetry::metrics_handle();
         let state = web::Data::new(AppState {

@@ -38,6 +38,36 @@ pub struct EngineConfig {
     pub password_workers: usize,
     /// Password checks allowed to wait beyond those; more are refused.
     pub password_queue: usize,
+    pub accounts: AccountsConfig,
+}
+
+/// The first-party account surface (SPEC §2 and §4).
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    /// Self-service registration (`/registration`, `/api/oauth/register`).
+    pub registration_enabled: bool,
+    /// The built-in public, first-party client that account tokens (after
+    /// registration, recovery, personal tokens) are issued to. Created at
+    /// start when missing.
+    pub client_id: String,
+    /// Lifetime of a personal refresh token, seconds.
+    pub personal_token_ttl: i64,
+    /// Lifetime of a mailed one-time code or link, seconds.
+    pub code_ttl: i64,
+    /// Wrong tries a mailed code survives.
+    pub code_attempts: u32,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            registration_enabled: true,
+            client_id: "tessera-account".into(),
+            personal_token_ttl: 90 * 86_400,
+            code_ttl: 600,
+            code_attempts: 5,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

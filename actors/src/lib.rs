@@ -58,4 +58,4 @@ pub mod store;
 pub mod tokens;
 pub mod totp;
 
-pub use engine::{ActionError, Engine, EngineConfig, EngineError};
+pub use engine::{AccountsConfig, ActionError, Engine, EngineConfig, EngineError};

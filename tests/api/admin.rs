@@ -42,12 +42,7 @@ async fn the_admin_api_needs_the_admin_token() {
         }
     }
     // Nothing was created by the attempts above.
-    let list: Vec<Value> = app
-        .admin(Method::GET, "/admin/clients", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.listed_clients().await;
     assert!(list.is_empty(), "{list:?}");
     // The scheme name is case-insensitive.
     let r = app
@@ -106,12 +101,7 @@ async fn create_list_get_delete_a_client() {
     assert_eq!(body["expires_in"], 600);
 
     // Listed and fetched, never with the secret.
-    let list: Vec<Value> = app
-        .admin(Method::GET, "/admin/clients", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.listed_clients().await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["client_id"], id.as_str());
     let r = app
@@ -145,12 +135,7 @@ async fn create_list_get_delete_a_client() {
         .token_request(&c, &[("grant_type", "client_credentials")])
         .await;
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    let list: Vec<Value> = app
-        .admin(Method::GET, "/admin/clients", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.listed_clients().await;
     assert!(list.is_empty());
 }
 
@@ -237,12 +222,7 @@ async fn invalid_fields_are_400_naming_the_field() {
             .unwrap();
         assert_api_error(r, StatusCode::BAD_REQUEST, "invalid_body").await;
     }
-    let list: Vec<Value> = app
-        .admin(Method::GET, "/admin/clients", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.listed_clients().await;
     assert!(list.is_empty(), "nothing was created: {list:?}");
 }
 
@@ -309,12 +289,7 @@ async fn list_is_in_creation_order() {
                 .id,
         );
     }
-    let list: Vec<Value> = app
-        .admin(Method::GET, "/admin/clients", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = app.listed_clients().await;
     let got: Vec<&str> = list
         .iter()
         .map(|c| c["client_id"].as_str().unwrap())

@@ -14,6 +14,8 @@ use tessera_actors::Engine;
 
 /// The exact body of every inactive introspection answer.
 pub const INACTIVE: &str = r#"{"active":false}"#;
+/// The built-in first-party client every server registers at start.
+pub const ACCOUNT_CLIENT: &str = "tessera-account";
 
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
@@ -110,6 +112,19 @@ impl TestApp {
     }
 
     // ---- admin API ----------------------------------------------------
+
+    /// `GET /admin/clients` without the built-in account client.
+    pub async fn listed_clients(&self) -> Vec<Value> {
+        let list: Vec<Value> = self
+            .admin(Method::GET, "/admin/clients", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        list.into_iter()
+            .filter(|c| c["client_id"] != ACCOUNT_CLIENT)
+            .collect()
+    }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Response {
         let mut r = self

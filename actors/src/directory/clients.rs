@@ -94,12 +94,7 @@ impl ClientSpec {
     pub fn build(self, now: i64, max_ttl: i64) -> Result<(Client, Option<String>), DirectoryError> {
         let client_id = match self.client_id {
             Some(id) => {
-                if id.is_empty()
-                    || id.len() > 128
-                    || !id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-                {
+                if !crate::domain::valid_client_id(&id) {
                     return Err(invalid("client_id", "1-128 characters of [A-Za-z0-9-._~]"));
                 }
                 id

@@ -158,3 +158,12 @@ pub mod pkce;
 pub mod redirect;
 pub use pkce::{Pkce, PkceMethod};
 pub use redirect::{find_redirect, redirect_matches};
+
+/// A client id: 1-128 characters of `[A-Za-z0-9-._~]`.
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}

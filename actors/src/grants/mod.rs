@@ -3,6 +3,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod first_party;
 pub mod id_token;
 pub mod refresh_token;
 

@@ -1,0 +1,158 @@
+//! First-party account tokens (SPEC §2 and §4): what registration, account
+//! recovery and personal tokens hand out. They are issued to the built-in
+//! account client (a public, first-party client created at start), or to a
+//! named client, as a refresh-token family plus one access token, exactly
+//! like an authorization-code grant but without the browser round trip.
+
+use std::sync::Arc;
+
+use crate::directory::{Client, ClientSpec, CreateClient, DirectoryError, User, UserStatus};
+use crate::domain::{GrantType, Scope};
+use crate::engine::Engine;
+use crate::oauth::OAuthError;
+use crate::tokens::{Grant, IssueRefresh, RefreshMeta};
+
+use super::{granted_audience, mint_access_token};
+
+/// What to issue, and why.
+#[derive(Debug, Clone)]
+pub struct AccountGrant<'a> {
+    pub user: &'a User,
+    /// Issued to this client; the account client when `None`.
+    pub client: Option<&'a Client>,
+    pub scope: Scope,
+    /// What created the family (`registration`, `account_recovery`,
+    /// `personal`, ...): kept on the refresh token, told by introspection.
+    pub origin: &'static str,
+    /// Whether the refresh token is single use (rotated on every refresh).
+    pub rotating: bool,
+    /// Lifetime of the refresh token, seconds (the family's too).
+    pub refresh_ttl: i64,
+    /// The browser session this came from, if any.
+    pub sid: Option<uuid::Uuid>,
+    /// How the user authenticated (`pwd`, `otp`, ...).
+    pub amr: Vec<String>,
+}
+
+/// An access token and the refresh token of its (new) family.
+#[derive(Debug, Clone)]
+pub struct AccountTokens {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    /// The refresh token's id (its `jti`): what lists and deletes it.
+    pub refresh_id: u128,
+    /// The grant family: revoking it kills every token minted from it.
+    pub family: u128,
+    pub scope: String,
+    pub created_at: i64,
+    pub refresh_expires_at: i64,
+}
+
+/// The built-in account client.
+pub fn account_client(engine: &Engine) -> Result<Arc<Client>, OAuthError> {
+    engine
+        .clients
+        .get(&engine.config.accounts.client_id)
+        .ok_or_else(|| OAuthError::unavailable("the account client is not registered yet"))
+}
+
+/// Issue a new family for `user`: one access token and one refresh token.
+pub async fn issue(engine: &Engine, g: AccountGrant<'_>) -> Result<AccountTokens, OAuthError> {
+    if g.user.status != UserStatus::Active {
+        return Err(OAuthError::invalid_grant("the account is not active"));
+    }
+    let owned;
+    let client = match g.client {
+        Some(c) => c,
+        None => {
+            owned = account_client(engine)?;
+            &owned
+        }
+    };
+    let now = engine.clock.now();
+    let family = crate::idmap::new_id();
+    let refresh_id = crate::idmap::new_id();
+    let aud = granted_audience(client, &[])?;
+    let scope = g.scope.to_string();
+    let grant = Grant {
+        client_id: client.client_id.clone(),
+        sub: g.user.id.to_string(),
+        username: Some(g.user.username.clone()),
+        scope: scope.clone(),
+        aud: aud.clone(),
+        sid: g.sid,
+    };
+    let (access_token, expires_in) =
+        mint_access_token(engine, client, grant, family, g.origin).await?;
+    let refresh_expires_at = now.saturating_add(g.refresh_ttl);
+    let meta = RefreshMeta {
+        jti: refresh_id,
+        family,
+        client_id: client.client_id.clone(),
+        user_id: g.user.id,
+        username: Some(g.user.username.clone()),
+        scope: scope.clone(),
+        aud,
+        auth_time: now,
+        sid: g.sid,
+        amr: g.amr,
+        iat: now,
+        exp: refresh_expires_at,
+        family_deadline: refresh_expires_at,
+        used: false,
+        rotating: g.rotating,
+        origin: g.origin.into(),
+    };
+    let refresh_token = engine
+        .issuer
+        .send(IssueRefresh(meta))
+        .await?
+        .map_err(|e| OAuthError::unavailable(e.to_string()))?;
+    metrics::counter!("tessera_tokens_issued_total", "kind" => "refresh_token", "grant" => g.origin, "format" => "opaque")
+        .increment(1);
+    Ok(AccountTokens {
+        access_token,
+        expires_in,
+        refresh_token,
+        refresh_id,
+        family,
+        scope,
+        created_at: now,
+        refresh_expires_at,
+    })
+}
+
+/// The spec of the built-in account client.
+fn account_client_spec(client_id: &str) -> ClientSpec {
+    ClientSpec {
+        client_id: Some(client_id.to_string()),
+        name: Some("Account".into()),
+        public: true,
+        grant_types: Some(vec![GrantType::RefreshToken]),
+        scope: Some("openid profile email offline_access".into()),
+        first_party: true,
+        ..ClientSpec::default()
+    }
+}
+
+impl Engine {
+    /// Register the built-in account client if it is missing.
+    pub async fn ensure_account_client(&self) -> Result<(), DirectoryError> {
+        let id = &self.config.accounts.client_id;
+        if self.clients.get(id).is_some() {
+            return Ok(());
+        }
+        match self
+            .directory
+            .send(CreateClient(account_client_spec(id)))
+            .await
+        {
+            Ok(Ok(_)) | Ok(Err(DirectoryError::Exists(_))) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(DirectoryError::Store(crate::store::StoreError::Write(
+                e.to_string(),
+            ))),
+        }
+    }
+}
