@@ -345,7 +345,19 @@ impl KeyRotator {
 
     fn list(&self) -> Vec<KeyInfo> {
         let mut v: Vec<KeyInfo> = self.set.keys.iter().map(KeyInfo::from).collect();
-        v.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        // Newest first; keys made in the same second (the first current and
+        // next are) in a fixed order, so a reload lists them as before.
+        let rank = |s: KeyState| match s {
+            KeyState::Next => 0,
+            KeyState::Current => 1,
+            KeyState::Retired => 2,
+        };
+        v.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then(rank(a.state).cmp(&rank(b.state)))
+                .then(a.kid.cmp(&b.kid))
+        });
         v
     }
 }
