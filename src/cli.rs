@@ -319,3 +319,173 @@ pub fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+#[derive(Debug, Subcommand)]
+pub enum EntityCmd {
+    /// Create an entity (tenant) and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List entities with their members.
+    List,
+    /// Delete an entity, its API keys, and revoke its entity tokens.
+    Delete { entity: String },
+    /// Add a member (by user id, username or e-mail) or change their role.
+    AddMember {
+        entity: String,
+        user: String,
+        /// member or admin.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Remove a member and revoke their entity token.
+    RemoveMember { entity: String, user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCmd {
+    /// Create an API key for an entity; the key is printed once.
+    Create {
+        entity: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List an entity's API keys (never their secrets).
+    List { entity: String },
+    /// Revoke an API key.
+    Revoke { entity: String, key_id: String },
+}
+
+fn find_entity(
+    engine: &Engine,
+    entity: &str,
+) -> anyhow::Result<Arc<tessera_actors::directory::Entity>> {
+    uuid::Uuid::parse_str(entity)
+        .ok()
+        .and_then(|id| engine.entities.get(&id))
+        .ok_or_else(|| anyhow::anyhow!("no entity {entity:?}"))
+}
+
+fn role(s: &str) -> anyhow::Result<tessera_actors::directory::Role> {
+    use tessera_actors::directory::Role;
+    match s {
+        "member" => Ok(Role::Member),
+        "admin" => Ok(Role::Admin),
+        other => anyhow::bail!("unknown role {other:?} (member or admin)"),
+    }
+}
+
+pub fn entity(settings: &Settings, cmd: EntityCmd) -> anyhow::Result<()> {
+    use tessera_actors::directory::{CreateEntity, DeleteEntity, RemoveMember, SetMember};
+    with_engine(settings, |engine| async move {
+        match cmd {
+            EntityCmd::Create { name } => {
+                let e = engine.directory.send(CreateEntity { name }).await??;
+                println!("{}\t{}", e.id, e.name);
+            }
+            EntityCmd::List => {
+                for e in engine.entities.list() {
+                    let members: Vec<String> = e
+                        .members
+                        .iter()
+                        .map(|(id, r)| {
+                            let who = engine
+                                .users
+                                .get(id)
+                                .map_or_else(|| id.to_string(), |u| u.username.clone());
+                            format!("{who}:{}", format!("{r:?}").to_lowercase())
+                        })
+                        .collect();
+                    println!("{}\t{}\t{}", e.id, e.name, members.join(","));
+                }
+            }
+            EntityCmd::Delete { entity } => {
+                let e = find_entity(&engine, &entity)?;
+                engine.end_entity_tokens(e.id).await?;
+                engine.directory.send(DeleteEntity(e.id)).await??;
+                println!("deleted {}", e.id);
+            }
+            EntityCmd::AddMember {
+                entity,
+                user,
+                role: r,
+            } => {
+                let e = find_entity(&engine, &entity)?;
+                let u = find_user(&engine, &user)?;
+                engine
+                    .directory
+                    .send(SetMember {
+                        entity_id: e.id,
+                        user_id: u.id,
+                        role: role(&r)?,
+                    })
+                    .await??;
+                println!("{} is now {r} of {}", u.username, e.name);
+            }
+            EntityCmd::RemoveMember { entity, user } => {
+                let e = find_entity(&engine, &entity)?;
+                let u = find_user(&engine, &user)?;
+                engine
+                    .directory
+                    .send(RemoveMember {
+                        entity_id: e.id,
+                        user_id: u.id,
+                    })
+                    .await??;
+                engine.end_member_token(e.id, u.id).await?;
+                println!("{} left {}", u.username, e.name);
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn apikey(settings: &Settings, cmd: ApiKeyCmd) -> anyhow::Result<()> {
+    use tessera_actors::directory::{CreateApiKey, RevokeApiKey};
+    with_engine(settings, |engine| async move {
+        match cmd {
+            ApiKeyCmd::Create { entity, name } => {
+                let e = find_entity(&engine, &entity)?;
+                let (k, secret) = engine
+                    .directory
+                    .send(CreateApiKey {
+                        entity_id: e.id,
+                        name,
+                    })
+                    .await??;
+                println!("id:     {}", k.id);
+                println!("apikey: {secret}");
+                println!("(the key is shown once; only its hash is stored)");
+            }
+            ApiKeyCmd::List { entity } => {
+                let e = find_entity(&engine, &entity)?;
+                for k in engine.entities.api_keys(&e.id) {
+                    println!(
+                        "{}\t{}\tcreated {}\tlast used {}",
+                        k.id,
+                        k.name,
+                        tessera_actors::clock::rfc3339(k.created_at),
+                        k.last_used_at
+                            .map(tessera_actors::clock::rfc3339)
+                            .unwrap_or_else(|| "never".into())
+                    );
+                }
+            }
+            ApiKeyCmd::Revoke { entity, key_id } => {
+                let e = find_entity(&engine, &entity)?;
+                let key_id = uuid::Uuid::parse_str(&key_id)
+                    .map_err(|_| anyhow::anyhow!("{key_id:?} is not an API key id"))?;
+                engine
+                    .directory
+                    .send(RevokeApiKey {
+                        entity_id: e.id,
+                        key_id,
+                    })
+                    .await??;
+                println!("revoked {key_id}");
+            }
+        }
+        Ok(())
+    })
+}

@@ -26,7 +26,127 @@ pub struct Settings {
     pub keys: KeySettings,
     pub sessions: SessionSettings,
     pub accounts: AccountSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
+}
+
+/// Outbound mail. With no `smtp_host`, mails are written as `.eml` files
+/// into `outbox_dir` (default `{data_dir}/outbox`), so an embedded server
+/// needs no mail server.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    pub smtp_host: Option<String>,
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls` or `none` (a local relay or a test server).
+    pub smtp_tls: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// The `From` of every mail, `Name <address>` or `address`.
+    pub from: String,
+    /// Where the file outbox writes when no SMTP host is configured.
+    pub outbox_dir: Option<PathBuf>,
+    /// Attempts before a mail is kept as a dead letter.
+    pub max_attempts: u32,
+    /// Delay after the first failed attempt, seconds; doubles per failure
+    /// (capped at an hour).
+    pub retry_base_seconds: i64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        let d = tessera_actors::mailer::MailerConfig::default();
+        MailSettings {
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            from: d.from,
+            outbox_dir: None,
+            max_attempts: d.max_attempts,
+            retry_base_seconds: d.retry_base,
+        }
+    }
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("from", &self.from)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_base_seconds", &self.retry_base_seconds)
+            .finish()
+    }
+}
+
+impl MailSettings {
+    /// The mailer's configuration; `data_dir` places the default outbox.
+    pub fn mailer_config(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<tessera_actors::mailer::MailerConfig> {
+        use tessera_actors::mailer::{
+            parse_mailbox, MailerConfig, SmtpConfig, SmtpTls, TransportSpec,
+        };
+        parse_mailbox(&self.from).map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
+        let tls: SmtpTls = self
+            .smtp_tls
+            .parse()
+            .map_err(|e| anyhow::anyhow!("mail.smtp_tls: {e}"))?;
+        anyhow::ensure!(
+            (1..=100).contains(&self.max_attempts),
+            "mail.max_attempts must be between 1 and 100"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&self.retry_base_seconds),
+            "mail.retry_base_seconds must be between 1 and 3600"
+        );
+        anyhow::ensure!(
+            self.smtp_username.is_some() == self.smtp_password.is_some(),
+            "mail.smtp_username and mail.smtp_password go together"
+        );
+        let transport = match self.smtp_host.as_deref().map(str::trim) {
+            Some(host) if !host.is_empty() => {
+                anyhow::ensure!(
+                    !host.contains(['/', ' ', '@']),
+                    "mail.smtp_host must be a host name or address"
+                );
+                anyhow::ensure!(self.smtp_port != Some(0), "mail.smtp_port must not be 0");
+                TransportSpec::Smtp(SmtpConfig {
+                    host: host.to_string(),
+                    port: self.smtp_port.unwrap_or_else(|| tls.default_port()),
+                    tls,
+                    username: self.smtp_username.clone(),
+                    password: self.smtp_password.clone(),
+                    timeout: std::time::Duration::from_secs(30),
+                })
+            }
+            _ => TransportSpec::File {
+                dir: self
+                    .outbox_dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("outbox")),
+            },
+        };
+        Ok(MailerConfig {
+            from: self.from.clone(),
+            transport,
+            max_attempts: self.max_attempts,
+            retry_base: self.retry_base_seconds,
+            ..MailerConfig::default()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +162,10 @@ pub struct AccountSettings {
     pub code_ttl: i64,
     /// Wrong tries a mailed code survives.
     pub code_attempts: u32,
+    /// Lifetime of an entity token created without an expiry, seconds.
+    pub entity_token_ttl: i64,
+    /// Longest an entity token's expiry may be set ahead, seconds.
+    pub entity_token_max_ttl: i64,
     /// Public base URL for links in mail; defaults to the issuer. Links are
     /// never built from a request's `Host`.
     pub public_url: Option<String>,
@@ -59,6 +183,8 @@ impl Default for AccountSettings {
             personal_token_ttl: d.personal_token_ttl,
             code_ttl: d.code_ttl,
             code_attempts: d.code_attempts,
+            entity_token_ttl: d.entity_token_ttl,
+            entity_token_max_ttl: d.entity_token_max_ttl,
             public_url: None,
             email_verified_redirect: None,
         }
@@ -145,6 +271,7 @@ impl Default for Settings {
             keys: KeySettings::default(),
             sessions: SessionSettings::default(),
             accounts: AccountSettings::default(),
+            mail: MailSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -249,6 +376,10 @@ impl Settings {
             "accounts: personal_token_ttl, code_ttl and code_attempts must be positive"
         );
         anyhow::ensure!(
+            a.entity_token_ttl > 0 && a.entity_token_max_ttl >= a.entity_token_ttl,
+            "accounts: entity_token_ttl must be positive and entity_token_max_ttl at least entity_token_ttl"
+        );
+        anyhow::ensure!(
             tessera_actors::domain::valid_client_id(&a.client_id),
             "accounts.client_id must be 1-128 characters of [A-Za-z0-9-._~]"
         );
@@ -287,7 +418,10 @@ impl Settings {
                 personal_token_ttl: self.accounts.personal_token_ttl,
                 code_ttl: self.accounts.code_ttl,
                 code_attempts: self.accounts.code_attempts,
+                entity_token_ttl: self.accounts.entity_token_ttl,
+                entity_token_max_ttl: self.accounts.entity_token_max_ttl,
             },
+            mail: self.mail.mailer_config(&self.data_dir)?,
         })
     }
 

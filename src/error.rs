@@ -56,6 +56,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for `Retry-After` on `429`/`503` (1 when unset).
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -64,6 +66,18 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// `429 too_many_attempts` with `Retry-After: secs`.
+    pub fn too_many(secs: i64) -> Self {
+        ApiError {
+            retry_after: Some(secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many attempts; retry in {} seconds", secs.max(1)),
+            )
         }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -119,7 +133,8 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE
             || self.status == StatusCode::TOO_MANY_REQUESTS
         {
-            r.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            let secs = self.retry_after.unwrap_or(1).max(1);
+            r.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         r.json(ErrorBody {
             error: self.code.to_string(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tessera::cli::{self, ClientCmd, KeysCmd, UserCmd};
+use tessera::cli::{self, ApiKeyCmd, ClientCmd, EntityCmd, KeysCmd, UserCmd};
 use tessera::configuration::Settings;
 use tessera::startup::Application;
 use tessera_actors::directory::{ClientSpec, CreateClient, DirectoryError, RotateClientSecret};
@@ -45,6 +45,12 @@ enum Command {
     /// Manage users (server stopped; otherwise use /admin/users).
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage entities and their members (server stopped; otherwise use /admin/entities).
+    #[command(subcommand)]
+    Entity(EntityCmd),
+    /// Manage entities' API keys (server stopped; otherwise use /admin/entities/{id}/apikeys).
+    #[command(subcommand)]
+    Apikey(ApiKeyCmd),
 }
 
 fn main() {
@@ -71,6 +77,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(cmd) => cli::client(&settings, cmd),
         Command::Keys(cmd) => cli::keys(&settings, cmd),
         Command::User(cmd) => cli::user(&settings, cmd),
+        Command::Entity(cmd) => cli::entity(&settings, cmd),
+        Command::Apikey(cmd) => cli::apikey(&settings, cmd),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct AppState {
     /// Cookies without `Secure`/`__Host-` (plain-HTTP development).
     pub insecure_cookies: bool,
     pub limits: Limits,
+    /// Links and rate limits of the mail-driven account flows.
+    pub account_mail: crate::mail::AccountMail,
     pub ua: crate::ua::UaParser,
     pub admin_token_hash: [u8; 32],
     pub metrics: PrometheusHandle,
@@ -114,6 +116,7 @@ impl Application {
         let state = web::Data::new(AppState {
             engine: engine.clone(),
             insecure_cookies,
+            account_mail: crate::mail::AccountMail::new(&settings, clock.clone()),
             limits: Limits::new(clock),
             ua: crate::ua::UaParser::new()?,
             admin_token_hash: secret::sha256(admin_token.as_bytes()),
@@ -157,6 +160,12 @@ impl Application {
                 .into_utoipa_app()
                 .configure(routes::configure)
                 .into_app()
+                // The interactive API page, over the generated document.
+                .service(
+                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+                )
+                .route("/docs", web::get().to(docs_redirect))
         })
         .listen(listener)?
         .workers(workers)
@@ -278,4 +287,11 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     f.write_all(content.as_bytes())?;
     f.sync_all()?;
     Ok(())
+}
+
+/// `/docs` → `/docs/` (the page's relative asset paths need the slash).
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
 }

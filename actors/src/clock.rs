@@ -57,3 +57,10 @@ pub fn rfc3339(secs: i64) -> String {
         })
         .unwrap_or_default()
 }
+
+/// Parse an RFC 3339 time into Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::clock::SharedClock;
-use crate::directory::{ClientsView, ConsentsView, Directory, UsersView};
+use crate::directory::{ClientsView, ConsentsView, Directory, EntitiesView, UsersView};
 use crate::domain::TokenFormat;
 use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError, SledKeyStore};
+use crate::mailer::{Mailer, MailerConfig};
 use crate::password::PasswordPool;
 use crate::revocation::{RevocationList, RevokedSet, SledRevocationStore};
 use crate::sessions::{SessionConfig, SessionRegistry, SessionsView};
@@ -39,6 +40,8 @@ pub struct EngineConfig {
     /// Password checks allowed to wait beyond those; more are refused.
     pub password_queue: usize,
     pub accounts: AccountsConfig,
+    /// The outbound mail queue and its transport.
+    pub mail: MailerConfig,
 }
 
 /// The first-party account surface (SPEC §2 and §4).
@@ -56,6 +59,10 @@ pub struct AccountsConfig {
     pub code_ttl: i64,
     /// Wrong tries a mailed code survives.
     pub code_attempts: u32,
+    /// Lifetime of an entity token created without an expiry, seconds.
+    pub entity_token_ttl: i64,
+    /// Longest an entity token's expiry may be set ahead, seconds.
+    pub entity_token_max_ttl: i64,
 }
 
 impl Default for AccountsConfig {
@@ -66,6 +73,8 @@ impl Default for AccountsConfig {
             personal_token_ttl: 90 * 86_400,
             code_ttl: 600,
             code_attempts: 5,
+            entity_token_ttl: 30 * 86_400,
+            entity_token_max_ttl: 365 * 86_400,
         }
     }
 }
@@ -100,6 +109,7 @@ pub struct Engine {
     pub clients: Arc<ClientsView>,
     pub users: Arc<UsersView>,
     pub consents: Arc<ConsentsView>,
+    pub entities: Arc<EntitiesView>,
     pub tokens: Arc<TokenIndex>,
     pub revoked: Arc<RevokedSet>,
     pub key_rotator: Addr<KeyRotator>,
@@ -109,6 +119,7 @@ pub struct Engine {
     pub sessions: Arc<SessionsView>,
     pub session_registry: Addr<SessionRegistry>,
     pub passwords: Arc<PasswordPool>,
+    pub mailer: Addr<Mailer>,
     arbiters: Arc<Vec<ArbiterHandle>>,
 }
 
@@ -125,6 +136,7 @@ impl Engine {
         let clients = Arc::new(ClientsView::default());
         let users = Arc::new(UsersView::default());
         let consents = Arc::new(ConsentsView::default());
+        let entities = Arc::new(EntitiesView::default());
         let tokens = Arc::new(TokenIndex::default());
         let revoked = Arc::new(RevokedSet::default());
         let sessions = Arc::new(SessionsView::default());
@@ -142,6 +154,7 @@ impl Engine {
             clients.clone(),
             users.clone(),
             consents.clone(),
+            entities.clone(),
         )?;
         let revocations = RevocationList::open(
             Box::new(SledRevocationStore::new(&store)?),
@@ -179,6 +192,14 @@ impl Engine {
         )?;
         let issuer_addr = Supervisor::start_in_arbiter(a2, move |_| issuer);
         let session_registry = Supervisor::start_in_arbiter(a4, move |_| session_registry);
+        // The mailer gets a thread of its own too: a slow mail server never
+        // holds up anything else.
+        let mailer = Mailer::open(config.mail.clone(), &store, clock.clone())?;
+        let mail_arbiter = Arbiter::new();
+        let mailer = Supervisor::start_in_arbiter(&mail_arbiter.handle(), move |_| mailer);
+        let mut handles = handles;
+        handles.push(mail_arbiter.handle());
+        drop(mail_arbiter);
         let passwords = Arc::new(PasswordPool::new(
             config.password_workers,
             config.password_queue,
@@ -195,6 +216,7 @@ impl Engine {
             clients,
             users,
             consents,
+            entities,
             tokens,
             revoked,
             key_rotator,
@@ -204,6 +226,7 @@ impl Engine {
             sessions,
             session_registry,
             passwords,
+            mailer,
             arbiters: Arc::new(handles),
         })
     }
@@ -216,6 +239,7 @@ impl Engine {
             && self.issuer.connected()
             && self.revocations.connected()
             && self.session_registry.connected()
+            && self.mailer.connected()
     }
 
     /// End a user's access everywhere: close every browser session and

@@ -12,13 +12,19 @@ use crate::engine::Engine;
 use crate::oauth::OAuthError;
 use crate::revocation::Revoke;
 use crate::secret;
-use crate::tokens::{Grant, TokenKind, TokenRecord};
+use crate::tokens::{Grant, TokenKind, TokenOrigin, TokenRecord};
 
 /// An active token, as introspection describes it.
 #[derive(Debug, Clone)]
 pub struct Active {
     pub record: TokenRecord,
     pub iss: Arc<str>,
+    /// What issued the token's family, when that is worth telling
+    /// (`token_origin`: `personal_token` for a personal token and every
+    /// access token minted from it).
+    pub origin: Option<TokenOrigin>,
+    /// For an entity token: its entity and flags.
+    pub entity: Option<Arc<crate::tokens::EntityMeta>>,
 }
 
 impl Serialize for Active {
@@ -34,12 +40,19 @@ impl Serialize for Active {
         m.serialize_entry("sub", &g.sub)?;
         m.serialize_entry("token_type", self.record.kind.token_type())?;
         m.serialize_entry("token_use", self.record.kind.token_use())?;
+        if let Some(o) = self.origin {
+            m.serialize_entry("token_origin", o.as_str())?;
+        }
         m.serialize_entry("exp", &self.record.exp)?;
         m.serialize_entry("iat", &self.record.iat)?;
         m.serialize_entry("nbf", &self.record.iat)?;
         m.serialize_entry("jti", &uuid::Uuid::from_u128(self.record.jti).hyphenated())?;
         m.serialize_entry("iss", self.iss.as_ref())?;
         m.serialize_entry("aud", &g.aud)?;
+        if let Some(e) = &self.entity {
+            m.serialize_entry("entity_id", &e.entity_id)?;
+            m.serialize_entry("flags", &e.flags)?;
+        }
         m.end()
     }
 }
@@ -55,9 +68,16 @@ impl Engine {
         if !caller.may_introspect(&rec.grant.client_id, &rec.grant.aud) {
             return None;
         }
+        let origin = self.tokens.origin_of(rec.family);
+        let entity = match rec.kind {
+            TokenKind::EntityToken => self.tokens.entity_meta(secret::token_key(token)),
+            _ => None,
+        };
         Some(Active {
             record: rec,
             iss: self.issuer_arc.clone(),
+            origin,
+            entity,
         })
     }
 

@@ -16,6 +16,9 @@
 //!   token index introspection answers from.
 //! - [`revocation`] — `RevocationList`: revoked token ids and families; acks
 //!   only after a group-committed flush; publishes the revoked set.
+//! - [`mailer`] — `Mailer`: the persisted outbound mail queue, delivered
+//!   over SMTP or into a file outbox, retried with backoff, dead letters
+//!   kept.
 //! - [`grants`] — one file per grant type, turning a request into tokens.
 //! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
 //! - [`store`] — sled, tree ownership, codecs, group-committed durability.
@@ -48,6 +51,7 @@ pub mod grants;
 pub mod idmap;
 pub mod introspection;
 pub mod keys;
+pub mod mailer;
 pub mod oauth;
 pub mod password;
 pub mod ratelimit;

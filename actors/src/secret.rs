@@ -13,9 +13,15 @@ pub mod prefix {
     pub const CLIENT_SECRET: &str = "tes_cs_";
     pub const ACCESS_TOKEN: &str = "tes_at_";
     pub const REFRESH_TOKEN: &str = "tes_rt_";
+    /// A personal token (a non-rotating refresh token a user made).
+    pub const PERSONAL_TOKEN: &str = "tes_pat_";
     pub const ADMIN_TOKEN: &str = "tes_adm_";
     pub const SESSION: &str = "tes_ses_";
     pub const AUTH_CODE: &str = "tes_ac_";
+    /// An entity's API key.
+    pub const API_KEY: &str = "tes_ak_";
+    /// An entity authentication token.
+    pub const ENTITY_TOKEN: &str = "tes_et_";
 }
 
 /// SHA-256 of a secret, the only form in which secrets are stored.

@@ -40,6 +40,16 @@ pub mod trees {
     pub const CODES: &str = "codes";
     /// Owned by `TokenIssuer`.
     pub const REFRESH: &str = "refresh";
+    /// Owned by `Directory`: entities (tenants) and their members.
+    pub const ENTITIES: &str = "entities";
+    /// Owned by `Directory`: entities' API keys, by id.
+    pub const API_KEYS: &str = "api_keys";
+    /// Owned by `TokenIssuer`: entity authentication tokens, by token key.
+    pub const ENTITY_TOKENS: &str = "entity_tokens";
+    /// Owned by `Mailer`: the outbound queue and its dead letters.
+    pub const MAIL: &str = "mail";
+    /// Owned by `Directory`: mailed one-time codes and links.
+    pub const ACCOUNT_CODES: &str = "account_codes";
 }
 
 /// On-disk format of the whole store. Bumped on incompatible change.

@@ -1,6 +1,7 @@
 //! Request extractors: OAuth forms, client authentication, the admin token.
 
 pub mod admin;
+pub mod body;
 pub mod client_auth;
 pub mod form;
 pub mod session;
@@ -8,4 +9,4 @@ pub mod session;
 pub use admin::AdminAuth;
 pub use client_auth::{authenticate_client, AuthMethod, ClientAuth};
 pub use form::OAuthForm;
-pub use session::{Caller, CallerVia};
+pub use session::{Caller, CallerVia, PasswordCaller};

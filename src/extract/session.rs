@@ -106,7 +106,12 @@ pub struct Caller {
     pub via: CallerVia,
     /// The bearer token's scope (cookie callers: none).
     pub scope: Option<String>,
+    /// An account-recovery token: it may change the password and nothing
+    /// else. Only [`PasswordCaller`] accepts it.
+    pub recovery_only: bool,
 }
+
+use tessera_actors::grants::first_party::RECOVERY_SCOPE;
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -137,11 +142,13 @@ pub fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
             .sid
             .and_then(|sid| state.engine.sessions.get(&sid))
             .filter(|s| s.state == SessionState::Active && valid(state, s, &user));
+        let recovery_only = rec.grant.scope.split(' ').any(|s| s == RECOVERY_SCOPE);
         return Ok(Caller {
             user,
             session,
             via: CallerVia::Bearer,
             scope: Some(rec.grant.scope.clone()),
+            recovery_only,
         });
     }
     let (session, user) = current_session(req, state)
@@ -158,6 +165,7 @@ pub fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
         session: Some(session),
         via: CallerVia::Cookie,
         scope: None,
+        recovery_only: false,
     })
 }
 
@@ -166,7 +174,34 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Self, Self::Error>>;
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let r = match req.app_data::<web::Data<AppState>>() {
-            Some(state) => resolve_caller(req, state).map_err(Into::into),
+            Some(state) => match resolve_caller(req, state) {
+                Ok(c) if c.recovery_only => Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "insufficient_scope",
+                    "an account-recovery token may only change the password",
+                )
+                .into()),
+                Ok(c) => Ok(c),
+                Err(e) => Err(e.into()),
+            },
+            None => Err(ApiError::internal("application state missing").into()),
+        };
+        ready(r)
+    }
+}
+
+/// A caller allowed to change the password: any [`Caller`], or the bearer
+/// of an account-recovery token.
+pub struct PasswordCaller(pub Caller);
+
+impl FromRequest for PasswordCaller {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let r = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => resolve_caller(req, state)
+                .map(PasswordCaller)
+                .map_err(Into::into),
             None => Err(ApiError::internal("application state missing").into()),
         };
         ready(r)

@@ -2,9 +2,14 @@
 //! from exactly the handlers the server serves.
 
 pub mod admin;
+pub mod api_oauth;
+pub mod api_users;
 pub mod auth;
+pub mod entities;
 pub mod oauth2;
 pub mod ops;
+pub mod recovery;
+pub mod registration;
 pub mod sessions;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -40,6 +45,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(admin::users::list_users)
         .service(admin::users::get_user)
         .service(admin::users::delete_user)
+        .service(admin::users::update_user)
         .service(admin::users::set_user_password)
         .service(sessions::list::list_sessions)
         .service(sessions::current::get_current)
@@ -49,7 +55,40 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sessions::current::refresh_current)
         .service(sessions::by_id::get_session)
         .service(sessions::by_id::delete_session)
-        .service(sessions::bucket::put_bucket);
+        .service(sessions::bucket::put_bucket)
+        .service(api_users::token::create_token)
+        .service(api_users::token::list_tokens)
+        .service(api_users::token::delete_token)
+        .service(api_oauth::token::token)
+        .service(api_oauth::revoke::revoke)
+        .service(entities::get_token)
+        .service(entities::create_token)
+        .service(entities::update_token)
+        .service(entities::delete_token)
+        .service(entities::refresh_token)
+        .service(admin::entities::create_entity)
+        .service(admin::entities::list_entities)
+        .service(admin::entities::get_entity)
+        .service(admin::entities::delete_entity)
+        .service(admin::entities::set_member)
+        .service(admin::entities::remove_member)
+        .service(admin::entities::create_api_key)
+        .service(admin::entities::list_api_keys)
+        .service(admin::entities::revoke_api_key)
+        .service(recovery::start)
+        .service(recovery::callback)
+        .service(api_users::otp::begin)
+        .service(api_users::otp::confirm)
+        .service(api_users::otp::disable)
+        .service(api_users::password::change_password)
+        .service(registration::register)
+        .service(registration::callback)
+        .service(api_oauth::register::register)
+        .service(api_oauth::reset_password::reset_password)
+        .service(api_oauth::reset_password::confirm_page)
+        .service(api_oauth::reset_password::confirm)
+        .service(api_oauth::email::send_email_link)
+        .service(api_oauth::email::valid_email);
 }
 
 /// The OpenAPI document of every registered route.

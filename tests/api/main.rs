@@ -3,17 +3,23 @@
 //!
 //! - `helpers` — `spawn_app()`, the `TestApp` handle and HTTP helpers.
 //! - `process` — the `tessera` binary as a child process.
+//! - `smtp_sink` — a loopback SMTP server that keeps what it receives, and
+//!   `spawn_app_with_mail()`.
 
 mod helpers;
 mod process;
+mod smtp_sink;
 
 mod account_revocation;
+mod accounts;
 mod admin;
+mod api_oauth_tokens;
 mod cli;
 mod client_auth;
 mod concurrency;
 mod discovery;
 mod durability;
+mod entities;
 mod faults;
 mod fuzz;
 mod input;
@@ -21,10 +27,12 @@ mod introspection;
 mod jwt;
 mod keys;
 mod ops;
+mod personal_tokens;
 mod revocation;
 mod sessions;
 mod sessions_lifecycle;
 mod token;
+mod totp_enrol;
 mod users_admin;
 
 mod authorize_errors;
@@ -33,5 +41,6 @@ mod code_flow;
 mod flow;
 mod login;
 mod logout;
+mod mail;
 mod oidc_client;
 mod refresh;

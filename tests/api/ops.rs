@@ -196,3 +196,32 @@ async fn openapi_is_3_1_and_documents_every_route_served() {
         .unwrap()
         .contains_key("application/x-www-form-urlencoded"));
 }
+
+#[actix_web::test]
+async fn the_api_page_is_served_from_the_binary_over_the_generated_document() {
+    let app = spawn_app().await;
+    let r = app.http.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(r.headers()["location"], "/docs/");
+    let r = app.http.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.to_lowercase().contains("swagger"), "{html}");
+    // The page's own config names our document, and its assets are here.
+    let init = app
+        .http
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), StatusCode::OK);
+    assert!(init.text().await.unwrap().contains("/openapi.json"));
+    for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
+        let r = app.http.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{asset}");
+        assert!(
+            r.bytes().await.unwrap().len() > 10_000,
+            "{asset} is the real file"
+        );
+    }
+}

@@ -417,3 +417,79 @@ fn user_commands_create_list_set_password_and_delete() {
     assert_eq!(list.lines().count(), 1, "{list}");
     assert!(list.contains("bob"));
 }
+
+#[actix_web::test]
+async fn patching_a_user_changes_only_what_is_named_and_disabling_ends_access() {
+    let app = spawn_app().await;
+    let id = create_user(&app, "patchy").await;
+    let (_, secret) = open_session(&app, id, UA).await;
+    let p = format!("/admin/users/{id}");
+    let r = app
+        .admin(
+            Method::PATCH,
+            &p,
+            Some(json!({"name": "Pat", "given_name": "P"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["name"], "Pat");
+    assert_eq!(v["email"], "patchy@example.com", "untouched");
+    // null clears; absent leaves alone.
+    let v: Value = app
+        .admin(Method::PATCH, &p, Some(json!({"name": null})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["name"], Value::Null);
+    assert_eq!(v["given_name"], "P");
+    // Bad fields: 400; unknown user: 404; a taken e-mail: 409.
+    for body in [
+        json!({"status": "gone"}),
+        json!({"email": "nope"}),
+        json!({"scope": "a\"b"}),
+        json!({"nick": 1}),
+    ] {
+        let r = app.admin(Method::PATCH, &p, Some(body.clone())).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    let r = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/users/{}", uuid::Uuid::new_v4()),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    create_user(&app, "other").await;
+    let r = app
+        .admin(
+            Method::PATCH,
+            &p,
+            Some(json!({"email": "other@example.com"})),
+        )
+        .await;
+    assert_api_error(r, StatusCode::CONFLICT, "conflict").await;
+    // Disabling: the session dies and login is refused.
+    assert_eq!(sessions_status(&app, &secret).await, StatusCode::OK);
+    let v: Value = app
+        .admin(Method::PATCH, &p, Some(json!({"status": "disabled"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "disabled");
+    assert_eq!(
+        sessions_status(&app, &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&json!({"login": "patchy", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}

@@ -5,7 +5,9 @@
 //! (on the password pool, never on this actor's thread).
 
 pub mod clients;
+pub mod codes;
 pub mod consents;
+pub mod entities;
 pub mod users;
 
 use std::sync::Arc;
@@ -17,10 +19,18 @@ use crate::store::{self, trees, Store, StoreError};
 pub use clients::{
     Client, ClientSpec, ClientsView, CreateClient, DeleteClient, RotateClientSecret,
 };
+pub use codes::{
+    CodeEffect, CodeError, CodePurpose, CodeRef, IssueCode, IssuedCode, RedeemCode, Redeemed,
+    RenewPending,
+};
 pub use consents::{ConsentsView, GrantConsent};
+pub use entities::{
+    ApiKey, CreateApiKey, CreateEntity, DeleteEntity, EntitiesView, Entity, RemoveMember,
+    RevokeApiKey, Role, SetMember, TouchApiKey,
+};
 pub use users::{
-    CreateUser, DeleteUser, NewUser, SetPasswordHash, Totp, UpdateUser, UseTotpStep, User,
-    UserPatch, UserStatus, UsersView,
+    ChangeTotp, CreateUser, DeleteUser, NewUser, SetPasswordHash, Totp, TotpChange, UpdateUser,
+    UseTotpStep, User, UserPatch, UserStatus, UsersView,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +46,15 @@ pub enum DirectoryError {
     NotFound,
     #[error("no such user")]
     NoSuchUser,
+    #[error("no such entity")]
+    NoSuchEntity,
+    #[error("no such API key")]
+    NoSuchApiKey,
     #[error("{0} is already taken")]
     Taken(&'static str),
+    /// The request contradicts the record's state (e.g. TOTP already on).
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,6 +76,7 @@ pub struct Directory {
     users: Arc<UsersView>,
     consents_tree: sled::Tree,
     consents: Arc<ConsentsView>,
+    entities: Arc<EntitiesView>,
     /// How to take back the writes of the message in progress, should its
     /// flush fail: nothing unacknowledged may linger in the tree.
     pending: Vec<Undo>,
@@ -90,6 +108,7 @@ impl Directory {
         view: Arc<ClientsView>,
         users: Arc<UsersView>,
         consents: Arc<ConsentsView>,
+        entities: Arc<EntitiesView>,
     ) -> Result<Self, StoreError> {
         let d = Directory {
             tree: store.tree(trees::CLIENTS)?,
@@ -101,6 +120,7 @@ impl Directory {
             users,
             consents_tree: store.tree(trees::CONSENTS)?,
             consents,
+            entities,
             pending: Vec::new(),
         };
         d.reload()?;
@@ -130,6 +150,7 @@ impl Directory {
             self.consents
                 .publish(user, client.to_string(), store::decode(&v)?);
         }
+        self.reload_entities()?;
         Ok(())
     }
 }

@@ -390,3 +390,62 @@ impl Handler<UseTotpStep> for Directory {
         })
     }
 }
+
+/// A step of TOTP enrolment. Codes are checked by the caller against the
+/// published record (a pure computation); the actor re-checks that the
+/// record is still the one the code was checked against, so a racing
+/// enrolment cannot switch the secret under a confirmation.
+#[derive(Debug, Clone)]
+pub enum TotpChange {
+    /// Store a new, not yet enabled secret. Refused while TOTP is enabled.
+    Begin { secret: String },
+    /// Enable the pending `secret`, having accepted a code at `step`.
+    Confirm { secret: String, step: u64 },
+    /// Turn TOTP off, having accepted a code at `step`.
+    Disable { step: u64 },
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Arc<User>, DirectoryError>")]
+pub struct ChangeTotp {
+    pub id: uuid::Uuid,
+    pub change: TotpChange,
+}
+
+impl Handler<ChangeTotp> for Directory {
+    type Result = AtomicResponse<Self, Result<Arc<User>, DirectoryError>>;
+    fn handle(&mut self, msg: ChangeTotp, _: &mut Self::Context) -> Self::Result {
+        self.update_with(msg.id, move |u, _| match (msg.change, u.totp.as_mut()) {
+            (TotpChange::Begin { .. }, Some(t)) if t.enabled => {
+                Err(DirectoryError::Conflict("TOTP is already enabled"))
+            }
+            (TotpChange::Begin { secret }, _) => {
+                u.totp = Some(Totp {
+                    secret,
+                    enabled: false,
+                    last_step: 0,
+                });
+                Ok(())
+            }
+            (TotpChange::Confirm { .. }, Some(t)) if t.enabled => {
+                Err(DirectoryError::Conflict("TOTP is already enabled"))
+            }
+            (TotpChange::Confirm { secret, step }, Some(t)) if t.secret == secret => {
+                t.enabled = true;
+                t.last_step = step;
+                Ok(())
+            }
+            (TotpChange::Confirm { .. }, _) => Err(DirectoryError::Conflict(
+                "no TOTP enrolment is in progress (or it was restarted)",
+            )),
+            (TotpChange::Disable { step }, Some(t)) if t.enabled && t.last_step < step => {
+                u.totp = None;
+                Ok(())
+            }
+            (TotpChange::Disable { .. }, Some(t)) if t.enabled => {
+                Err(invalid("code", "this code was already used"))
+            }
+            (TotpChange::Disable { .. }, _) => Err(DirectoryError::Conflict("TOTP is not enabled")),
+        })
+    }
+}

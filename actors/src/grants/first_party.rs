@@ -156,3 +156,35 @@ impl Engine {
         }
     }
 }
+
+/// The scope of an account-recovery token: it may change the password and
+/// nothing else (the server's extractors enforce it).
+pub const RECOVERY_SCOPE: &str = "account:recovery";
+
+/// An access token, and no refresh token, that lets `user` set a new
+/// password after proving a TOTP code in account recovery. It lives as long
+/// as a mailed code (`accounts.code_ttl`) and belongs to a family of its own,
+/// so changing the password (which ends every token) ends it too.
+pub async fn issue_recovery(engine: &Engine, user: &User) -> Result<(String, i64), OAuthError> {
+    if user.status != UserStatus::Active {
+        return Err(OAuthError::invalid_grant("the account is not active"));
+    }
+    let mut client = (*account_client(engine)?).clone();
+    client.access_token_ttl = Some(engine.config.accounts.code_ttl);
+    let grant = Grant {
+        client_id: client.client_id.clone(),
+        sub: user.id.to_string(),
+        username: Some(user.username.clone()),
+        scope: RECOVERY_SCOPE.into(),
+        aud: granted_audience(&client, &[])?,
+        sid: None,
+    };
+    mint_access_token(
+        engine,
+        &client,
+        grant,
+        crate::idmap::new_id(),
+        "account_recovery",
+    )
+    .await
+}

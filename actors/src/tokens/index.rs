@@ -12,6 +12,8 @@ use crate::idmap::{new_map, IdMap};
 pub enum TokenKind {
     AccessToken,
     RefreshToken,
+    /// An entity authentication token (SPEC §5).
+    EntityToken,
 }
 
 impl TokenKind {
@@ -20,6 +22,7 @@ impl TokenKind {
         match self {
             TokenKind::AccessToken => "access_token",
             TokenKind::RefreshToken => "refresh_token",
+            TokenKind::EntityToken => "entity_token",
         }
     }
     /// The RFC 7662 `token_type`.
@@ -27,7 +30,30 @@ impl TokenKind {
         match self {
             TokenKind::AccessToken => "Bearer",
             TokenKind::RefreshToken => "refresh_token",
+            TokenKind::EntityToken => "entity_token",
         }
+    }
+}
+
+/// What issued a grant family, where introspection tells it apart from
+/// an ordinary grant (`token_origin` in the answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenOrigin {
+    /// A personal token (`PUT /api/users/token`) and what was minted from it.
+    Personal,
+}
+
+impl TokenOrigin {
+    /// The `token_origin` value in introspection answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenOrigin::Personal => "personal_token",
+        }
+    }
+    /// The origin worth telling for a refresh token's `origin`, if any.
+    pub fn of(origin: &str) -> Option<TokenOrigin> {
+        (origin == crate::tokens::personal::PERSONAL).then_some(TokenOrigin::Personal)
     }
 }
 
@@ -60,11 +86,24 @@ pub struct TokenRecord {
 /// Published by `TokenIssuer`; read by every HTTP worker.
 pub struct TokenIndex {
     map: IdMap<TokenRecord>,
+    /// Family → origin, for the few families introspection names
+    /// (personal tokens); every other family is absent.
+    origins: IdMap<TokenOrigin>,
+    /// Token key → entity and flags, for entity tokens only.
+    entity_meta: IdMap<Arc<crate::tokens::EntityMeta>>,
+    /// Token key → last use, for entity tokens only (written with the
+    /// token's next change).
+    entity_used: IdMap<i64>,
 }
 
 impl Default for TokenIndex {
     fn default() -> Self {
-        TokenIndex { map: new_map() }
+        TokenIndex {
+            map: new_map(),
+            origins: new_map(),
+            entity_meta: new_map(),
+            entity_used: new_map(),
+        }
     }
 }
 
@@ -103,5 +142,39 @@ impl TokenIndex {
     }
     pub(crate) fn remove_expired(&self, key: u128, now: i64) {
         self.map.remove_if(&key, |_, r| r.exp <= now);
+    }
+    /// What issued `family`, when it is one introspection tells apart.
+    /// No allocation: one shard lookup, none for tokens of no family.
+    pub fn origin_of(&self, family: u128) -> Option<TokenOrigin> {
+        if family == 0 {
+            return None;
+        }
+        self.origins.get(&family).map(|o| *o.value())
+    }
+    pub(crate) fn set_origin(&self, family: u128, origin: TokenOrigin) {
+        self.origins.insert(family, origin);
+    }
+    pub(crate) fn forget_origin(&self, family: u128) {
+        self.origins.remove(&family);
+    }
+    /// The entity and flags of the entity token stored under `key`.
+    pub fn entity_meta(&self, key: u128) -> Option<Arc<crate::tokens::EntityMeta>> {
+        self.entity_meta.get(&key).map(|m| m.value().clone())
+    }
+    pub(crate) fn set_entity_meta(&self, key: u128, meta: crate::tokens::EntityMeta) {
+        self.entity_meta.insert(key, Arc::new(meta));
+    }
+    pub(crate) fn forget_entity_meta(&self, key: u128) {
+        self.entity_meta.remove(&key);
+        self.entity_used.remove(&key);
+    }
+    /// Note a use of the entity token stored under `key`.
+    pub fn note_entity_use(&self, key: u128, at: i64) {
+        if self.entity_meta.contains_key(&key) {
+            self.entity_used.insert(key, at);
+        }
+    }
+    pub fn entity_last_used(&self, key: u128) -> Option<i64> {
+        self.entity_used.get(&key).map(|t| *t)
     }
 }

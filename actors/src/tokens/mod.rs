@@ -14,7 +14,9 @@
 //! durable.
 
 pub mod codes;
+pub mod entity;
 pub mod index;
+pub mod personal;
 pub mod refresh;
 
 use std::collections::HashMap;
@@ -28,7 +30,12 @@ use crate::clock::SharedClock;
 use crate::revocation::{RevocationList, RevokedSet};
 use crate::store::{self, trees, Store, StoreError};
 pub use codes::{AuthCode, CodeError, ExchangeCode, IssueCode};
-pub use index::{Grant, TokenIndex, TokenKind, TokenRecord};
+pub use entity::{
+    CreateEntityToken, EntityMeta, EntityToken, EntityTokenError, GetEntityToken,
+    RefreshEntityToken, RevokeEntityToken, UpdateEntityToken,
+};
+pub use index::{Grant, TokenIndex, TokenKind, TokenOrigin, TokenRecord};
+pub use personal::{DeletePersonal, ListPersonal, PersonalError, PersonalToken};
 pub use refresh::{IssueRefresh, Refresh, RefreshError, RefreshMeta, RefreshOutcome};
 
 /// An access token as stored on disk.
@@ -60,6 +67,7 @@ pub enum Table {
     Access,
     Code,
     Refresh,
+    Entity,
 }
 
 /// Persistence of token records: the only writer is `TokenIssuer`.
@@ -76,6 +84,7 @@ pub struct SledTokenStore {
     access: sled::Tree,
     codes: sled::Tree,
     refresh: sled::Tree,
+    entity: sled::Tree,
     store: Store,
 }
 
@@ -85,6 +94,7 @@ impl SledTokenStore {
             access: store.tree(trees::TOKENS)?,
             codes: store.tree(trees::CODES)?,
             refresh: store.tree(trees::REFRESH)?,
+            entity: store.tree(trees::ENTITY_TOKENS)?,
             store: store.clone(),
         })
     }
@@ -93,6 +103,7 @@ impl SledTokenStore {
             Table::Access => &self.access,
             Table::Code => &self.codes,
             Table::Refresh => &self.refresh,
+            Table::Entity => &self.entity,
         }
     }
 }
@@ -142,6 +153,10 @@ pub struct TokenIssuer {
     grants: HashMap<Grant, Arc<Grant>>,
     codes: HashMap<u128, AuthCode>,
     refresh: HashMap<u128, RefreshMeta>,
+    /// Personal refresh tokens by user (a subset of `refresh`).
+    personal: personal::PersonalIndex,
+    /// Entity tokens by member.
+    entity: entity::EntityTokens,
     revoked: Arc<RevokedSet>,
     revocations: Addr<RevocationList>,
 }
@@ -161,6 +176,8 @@ impl TokenIssuer {
             grants: HashMap::new(),
             codes: HashMap::new(),
             refresh: HashMap::new(),
+            personal: personal::PersonalIndex::default(),
+            entity: entity::EntityTokens::default(),
             revoked,
             revocations,
         };
@@ -195,15 +212,18 @@ impl TokenIssuer {
             self.codes.insert(key, c);
         }
         self.refresh.clear();
+        self.personal.clear();
         for (key, bytes) in self.store.load(Table::Refresh)? {
             let m: RefreshMeta = store::decode(&bytes)?;
             // A used (rotated) token is kept for reuse detection only.
             if m.exp > now && !m.used {
                 let rec = self.refresh_record(&m);
                 self.index.insert(key, rec);
+                self.note_refresh(key, &m);
             }
             self.refresh.insert(key, m);
         }
+        self.reload_entity_tokens(now)?;
         metrics::gauge!("tessera_tokens_live").set(self.index.len() as f64);
         Ok(())
     }
@@ -275,7 +295,9 @@ impl TokenIssuer {
             .collect();
         self.store.remove(Table::Refresh, &refresh)?;
         for k in &refresh {
-            self.refresh.remove(k);
+            if let Some(m) = self.refresh.remove(k) {
+                self.forget_refresh(*k, &m);
+            }
         }
         // Drop interned grants no live token refers to any more.
         self.grants.retain(|_, g| Arc::strong_count(g) > 1);

@@ -107,11 +107,17 @@ impl TokenIssuer {
         &mut self,
         meta: RefreshMeta,
     ) -> Result<(String, u128, TokenRecord), StoreError> {
-        let token = secret::new_secret(prefix::REFRESH_TOKEN);
+        let p = if meta.origin == super::personal::PERSONAL {
+            prefix::PERSONAL_TOKEN
+        } else {
+            prefix::REFRESH_TOKEN
+        };
+        let token = secret::new_secret(p);
         let key = secret::token_key(&token);
         self.store
             .put(Table::Refresh, vec![(key, store::encode(&meta)?)])?;
         let rec = self.refresh_record(&meta);
+        self.note_refresh(key, &meta);
         self.refresh.insert(key, meta);
         Ok((token, key, rec))
     }

@@ -99,11 +99,14 @@ pub fn directory_error(e: DirectoryError) -> ApiError {
         ),
         DirectoryError::NotFound => ApiError::not_found("no such client"),
         DirectoryError::NoSuchUser => ApiError::not_found("no such user"),
+        DirectoryError::NoSuchEntity => ApiError::not_found("no such entity"),
+        DirectoryError::NoSuchApiKey => ApiError::not_found("no such API key"),
         DirectoryError::Taken(what) => ApiError::new(
             StatusCode::CONFLICT,
             "conflict",
             format!("{what} is already taken"),
         ),
+        DirectoryError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", what),
         DirectoryError::Store(s) => s.into(),
     }
 }

@@ -2,7 +2,7 @@
 //! password. Passwords are hashed on the password pool (never on a worker
 //! or actor thread); hashes and TOTP secrets never leave the server.
 
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tessera_actors::directory::users::{valid_email, valid_username};
 use tessera_actors::directory::{
@@ -94,7 +94,7 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid_field", format!("{field}: {message}"))
 }
 
-fn pool_error(e: PoolError) -> ApiError {
+pub fn pool_error(e: PoolError) -> ApiError {
     match e {
         // ApiError adds `Retry-After` to every 503.
         PoolError::Busy => ApiError::unavailable(e.to_string()),
@@ -260,6 +260,95 @@ pub async fn set_user_password(
         .map_err(directory_error)?;
     close_sessions(&state.engine, u.id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A field that is present (`null` included) is `Some`: absent leaves a
+/// value alone, `null` clears it.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Profile and status changes; absent fields are left alone, `null`
+/// clears an optional one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    email: Option<String>,
+    email_verified: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    given_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    family_name: Option<Option<String>>,
+    /// Space-separated scopes the user's personal tokens may carry.
+    scope: Option<String>,
+    /// `active` or `disabled` (disabling ends every session and token).
+    status: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path)),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "Updated", body = UserView),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "No or wrong admin token", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "E-mail taken", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
+#[patch("/admin/users/{id}")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
+pub async fn update_user(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let u = user_by_id(&state, &path)?;
+    let b = body.into_inner();
+    let scope = b
+        .scope
+        .as_deref()
+        .map(Scope::parse)
+        .transpose()
+        .map_err(|e| invalid("scope", e))?;
+    let status = match b.status.as_deref() {
+        None => None,
+        Some("active") => Some(UserStatus::Active),
+        Some("disabled") => Some(UserStatus::Disabled),
+        Some(_) => return Err(invalid("status", "active or disabled")),
+    };
+    let updated = state
+        .engine
+        .directory
+        .send(tessera_actors::directory::UpdateUser {
+            id: u.id,
+            patch: tessera_actors::directory::UserPatch {
+                email: b.email,
+                email_verified: b.email_verified,
+                name: b.name,
+                given_name: b.given_name,
+                family_name: b.family_name,
+                scope,
+                status,
+                totp: None,
+            },
+        })
+        .await?
+        .map_err(directory_error)?;
+    if status == Some(UserStatus::Disabled) && u.status != UserStatus::Disabled {
+        close_sessions(&state.engine, u.id).await?;
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(UserView::new(&updated)))
 }
 
 /// End every browser session of a user and revoke their tokens (deleted,

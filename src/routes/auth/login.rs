@@ -19,7 +19,7 @@ use tessera_actors::sessions::{CompleteMfa, Open, Session};
 
 use super::{is_form, safe_return_to};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::form::MAX_BODY;
+use crate::extract::body::parse_body;
 use crate::extract::session::{client_ip, cookie_secret, pending_session, session_cookie};
 use crate::pages;
 use crate::startup::AppState;
@@ -69,49 +69,6 @@ pub struct LoginResponse {
     application_id: Option<String>,
     /// `authentication` (logged in) or `mfa` (send the TOTP code to `/auth/login/callback`).
     mode: String,
-}
-
-/// Parse a JSON or form body into `T`.
-fn parse_body<T: for<'de> Deserialize<'de>>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body exceeds 64 KiB",
-        ));
-    }
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    match ct.as_str() {
-        "application/json" => serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request("invalid_body", e.to_string())),
-        "application/x-www-form-urlencoded" => {
-            serde_urlencoded_from(body).map_err(|e| ApiError::bad_request("invalid_body", e))
-        }
-        _ => Err(ApiError::bad_request(
-            "invalid_body",
-            "the body must be application/json or application/x-www-form-urlencoded",
-        )),
-    }
-}
-
-/// Form bodies through serde_json: the fields here are all strings.
-fn serde_urlencoded_from<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
-    let mut map = serde_json::Map::new();
-    for (k, v) in form_urlencoded::parse(body) {
-        if map
-            .insert(k.into_owned(), serde_json::Value::String(v.into_owned()))
-            .is_some()
-        {
-            return Err("a parameter is repeated".into());
-        }
-    }
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
 }
 
 fn new_csrf_cookie(state: &AppState) -> (String, Cookie<'static>) {

@@ -1,0 +1,368 @@
+//! `/admin/entities`: entities (tenants), their members and their API keys
+//! (SPEC §5–§6). Every call needs the admin token.
+
+use actix_web::http::header;
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use tessera_actors::directory::{
+    ApiKey, CreateApiKey, CreateEntity, DeleteEntity, Entity, RemoveMember, RevokeApiKey, Role,
+    SetMember,
+};
+use utoipa::ToSchema;
+
+use super::clients::directory_error;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::AdminAuth;
+use crate::startup::AppState;
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleDoc {
+    /// Manages their own entity token.
+    Member,
+    /// Manages every member's entity token.
+    Admin,
+}
+
+impl From<RoleDoc> for Role {
+    fn from(r: RoleDoc) -> Role {
+        match r {
+            RoleDoc::Member => Role::Member,
+            RoleDoc::Admin => Role::Admin,
+        }
+    }
+}
+
+impl From<Role> for RoleDoc {
+    fn from(r: Role) -> RoleDoc {
+        match r {
+            Role::Member => RoleDoc::Member,
+            Role::Admin => RoleDoc::Admin,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    user_id: uuid::Uuid,
+    /// The member's username (absent if the user was deleted).
+    username: Option<String>,
+    role: RoleDoc,
+}
+
+/// An entity as the admin API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct EntityView {
+    id: uuid::Uuid,
+    name: String,
+    members: Vec<MemberView>,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+impl EntityView {
+    fn new(state: &AppState, e: &Entity) -> EntityView {
+        EntityView {
+            id: e.id,
+            name: e.name.clone(),
+            members: e
+                .members
+                .iter()
+                .map(|(id, role)| MemberView {
+                    user_id: *id,
+                    username: state.engine.users.get(id).map(|u| u.username.clone()),
+                    role: (*role).into(),
+                })
+                .collect(),
+            created_at: tessera_actors::clock::rfc3339(e.created_at),
+            updated_at: tessera_actors::clock::rfc3339(e.updated_at),
+        }
+    }
+}
+
+/// An API key without its secret.
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyView {
+    id: uuid::Uuid,
+    entity_id: uuid::Uuid,
+    name: String,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339; absent until first used.
+    last_used_at: Option<String>,
+}
+
+impl ApiKeyView {
+    fn new(k: &ApiKey) -> ApiKeyView {
+        ApiKeyView {
+            id: k.id,
+            entity_id: k.entity_id,
+            name: k.name.clone(),
+            created_at: tessera_actors::clock::rfc3339(k.created_at),
+            last_used_at: k.last_used_at.map(tessera_actors::clock::rfc3339),
+        }
+    }
+}
+
+/// A new API key, with its secret (shown this once).
+#[derive(Serialize, ToSchema)]
+pub struct NewApiKeyView {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    /// `tes_ak_...`: send it in the `apikey` header. Only its hash is kept.
+    apikey: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEntityRequest {
+    /// 1-200 printable characters.
+    name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetMemberRequest {
+    role: RoleDoc,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// What the key is for; 1-200 printable characters.
+    name: String,
+}
+
+fn parse_id(s: &str, what: &'static str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("no such {what}")))
+}
+
+fn entity(state: &AppState, id: &str) -> Result<std::sync::Arc<Entity>, ApiError> {
+    state
+        .engine
+        .entities
+        .get(&parse_id(id, "entity")?)
+        .ok_or_else(|| ApiError::not_found("no such entity"))
+}
+
+fn no_store(r: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
+    r.insert_header((header::CACHE_CONTROL, "no-store"))
+}
+
+#[utoipa::path(tag = "admin", request_body = CreateEntityRequest, responses(
+    (status = 201, description = "Created", body = EntityView),
+    (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[post("/admin/entities")]
+#[tracing::instrument(skip_all)]
+pub async fn create_entity(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    body: web::Json<CreateEntityRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let e = state
+        .engine
+        .directory
+        .send(CreateEntity {
+            name: body.into_inner().name,
+        })
+        .await?
+        .map_err(directory_error)?;
+    Ok(no_store(&mut HttpResponse::Created()).json(EntityView::new(&state, &e)))
+}
+
+#[utoipa::path(tag = "admin", responses(
+    (status = 200, description = "Every entity, oldest first", body = [EntityView]),
+    (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[get("/admin/entities")]
+#[tracing::instrument(skip_all)]
+pub async fn list_entities(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
+    let list: Vec<EntityView> = state
+        .engine
+        .entities
+        .list()
+        .iter()
+        .map(|e| EntityView::new(&state, e))
+        .collect();
+    no_store(&mut HttpResponse::Ok()).json(list)
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), responses(
+    (status = 200, body = EntityView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[get("/admin/entities/{id}")]
+#[tracing::instrument(skip_all)]
+pub async fn get_entity(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let e = entity(&state, &path)?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), responses(
+    (status = 204, description = "Deleted with its API keys; its entity tokens are revoked"),
+    (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[delete("/admin/entities/{id}")]
+#[tracing::instrument(skip_all)]
+pub async fn delete_entity(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let e = entity(&state, &path)?;
+    state
+        .engine
+        .end_entity_tokens(e.id)
+        .await
+        .map_err(crate::routes::entities::token_error)?;
+    state
+        .engine
+        .directory
+        .send(DeleteEntity(e.id))
+        .await?
+        .map_err(directory_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path), ("user_id" = String, Path)), request_body = SetMemberRequest, responses(
+    (status = 200, description = "The entity with the member added or their role changed", body = EntityView),
+    (status = 400, body = ErrorBody), (status = 404, description = "No such entity or user", body = ErrorBody),
+    (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[put("/admin/entities/{id}/members/{user_id}")]
+#[tracing::instrument(skip_all)]
+pub async fn set_member(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<SetMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, user) = path.into_inner();
+    let e = entity(&state, &id)?;
+    let user_id = parse_id(&user, "user")?;
+    let e = state
+        .engine
+        .directory
+        .send(SetMember {
+            entity_id: e.id,
+            user_id,
+            role: body.into_inner().role.into(),
+        })
+        .await?
+        .map_err(directory_error)?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path), ("user_id" = String, Path)), responses(
+    (status = 200, description = "The entity without the member; their entity token is revoked", body = EntityView),
+    (status = 404, description = "No such entity or member", body = ErrorBody), (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[delete("/admin/entities/{id}/members/{user_id}")]
+#[tracing::instrument(skip_all)]
+pub async fn remove_member(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, user) = path.into_inner();
+    let e = entity(&state, &id)?;
+    let user_id = parse_id(&user, "user")?;
+    let e = state
+        .engine
+        .directory
+        .send(RemoveMember {
+            entity_id: e.id,
+            user_id,
+        })
+        .await?
+        .map_err(directory_error)?;
+    state
+        .engine
+        .end_member_token(e.id, user_id)
+        .await
+        .map_err(crate::routes::entities::token_error)?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), request_body = CreateApiKeyRequest, responses(
+    (status = 201, description = "Created; the key is shown this once", body = NewApiKeyView),
+    (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[post("/admin/entities/{id}/apikeys")]
+#[tracing::instrument(skip_all)]
+pub async fn create_api_key(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<CreateApiKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let e = entity(&state, &path)?;
+    let (k, secret) = state
+        .engine
+        .directory
+        .send(CreateApiKey {
+            entity_id: e.id,
+            name: body.into_inner().name,
+        })
+        .await?
+        .map_err(directory_error)?;
+    Ok(no_store(&mut HttpResponse::Created()).json(NewApiKeyView {
+        key: ApiKeyView::new(&k),
+        apikey: secret,
+    }))
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), responses(
+    (status = 200, description = "The entity's API keys, never their secrets", body = [ApiKeyView]),
+    (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[get("/admin/entities/{id}/apikeys")]
+#[tracing::instrument(skip_all)]
+pub async fn list_api_keys(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let e = entity(&state, &path)?;
+    let list: Vec<ApiKeyView> = state
+        .engine
+        .entities
+        .api_keys(&e.id)
+        .iter()
+        .map(ApiKeyView::new)
+        .collect();
+    Ok(no_store(&mut HttpResponse::Ok()).json(list))
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path), ("key_id" = String, Path)), responses(
+    (status = 204, description = "Revoked: the key stops working at once"),
+    (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[delete("/admin/entities/{id}/apikeys/{key_id}")]
+#[tracing::instrument(skip_all)]
+pub async fn revoke_api_key(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, key) = path.into_inner();
+    let e = entity(&state, &id)?;
+    let key_id = parse_id(&key, "API key")?;
+    state
+        .engine
+        .directory
+        .send(RevokeApiKey {
+            entity_id: e.id,
+            key_id,
+        })
+        .await?
+        .map_err(directory_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}

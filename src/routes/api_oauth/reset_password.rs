@@ -1,0 +1,297 @@
+//! Password reset by mail (SPEC §4).
+//!
+//! - `POST /api/oauth/reset_password {email}` mails a link to
+//!   `{public_url}/api/oauth/reset_password/confirm?token=...`. The answer is
+//!   the same `200` whether or not an active account has the address, and
+//!   costs the same: a token is made and hashed either way, and the unknown
+//!   path waits for as many durable flushes as the known one writes.
+//! - `GET /api/oauth/reset_password/confirm?token=...` (the link) is a page
+//!   with the new-password form, which posts to:
+//! - `POST /api/oauth/reset_password/confirm {token, password}` (JSON or
+//!   form): the new password is set in the same durable write that spends
+//!   the token, every session and token of the user ends, and a notice is
+//!   mailed. `400` for a password outside the policy, `404 invalid_token`
+//!   for an unknown, used or expired token.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+use tessera_actors::directory::codes::RESET_PREFIX;
+use tessera_actors::directory::{
+    CodeEffect, CodeError, CodePurpose, CodeRef, IssueCode, RedeemCode, UserStatus,
+};
+use tessera_actors::password::check_policy;
+use tessera_actors::secret;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::body::parse_body;
+use crate::extract::session::client_ip;
+use crate::pages;
+use crate::routes::admin::clients::directory_error;
+use crate::routes::admin::users::pool_error;
+use crate::routes::auth::is_form;
+use crate::routes::registration::user_by_email;
+use crate::startup::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ResetBody {
+    email: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ConfirmBody {
+    /// The token from the mailed link.
+    token: String,
+    /// The new password: 8 characters to 1 KiB.
+    password: String,
+    /// From the page's form: must equal `password` when present.
+    password_confirm: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConfirmQuery {
+    /// The token from the mailed link.
+    token: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResetMessage {
+    message: &'static str,
+}
+
+const SENT: &str = "if an account has this address, a reset link was sent to it";
+
+#[utoipa::path(tag = "api_oauth", request_body(content = ResetBody, description = "JSON or form"), responses(
+    (status = 200, description = "Always the same answer, whether or not the address has an account", body = ResetMessage),
+    (status = 400, description = "Missing email", body = ErrorBody),
+    (status = 429, description = "Too many requests for this address or from this client; see Retry-After", body = ErrorBody),
+))]
+#[post("/api/oauth/reset_password")]
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let b: ResetBody = parse_body(&req, &body)?;
+    let email = b.email.trim().to_string();
+    if email.is_empty() || email.len() > 254 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "email: an e-mail address is required",
+        ));
+    }
+    state.account_mail.check_send(&client_ip(&req), &email)?;
+    let ttl = state.engine.config.accounts.code_ttl;
+    match user_by_email(&state, &email).filter(|u| u.status == UserStatus::Active) {
+        Some(user) => {
+            let issued = state
+                .engine
+                .directory
+                .send(IssueCode {
+                    user: user.id,
+                    purpose: CodePurpose::Reset,
+                    ttl,
+                    attempts: 1,
+                    application_id: None,
+                })
+                .await?
+                .map_err(directory_error)?;
+            let link = state.account_mail.reset_link(&issued.secret);
+            let mail = crate::mail::reset_password(&issued.email, &user.username, &link, ttl)?;
+            crate::mail::send(&state, mail).await?;
+        }
+        None => {
+            // What the known path does, without anything to keep: a token
+            // made and hashed, and the two durable writes waited for.
+            let t = secret::new_secret(RESET_PREFIX);
+            std::hint::black_box(secret::sha256(t.as_bytes()));
+            let _ =
+                crate::mail::reset_password(&email, "", &state.account_mail.reset_link(&t), ttl);
+            state.engine.store.durable().await?;
+            state.engine.store.durable().await?;
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ResetMessage { message: SENT }))
+}
+
+#[derive(Template)]
+#[template(path = "account/reset_password.html")]
+struct ResetPage<'a> {
+    token: &'a str,
+    error: Option<&'a str>,
+}
+
+/// The new-password form (the page the mailed link opens).
+fn reset_page(token: &str, error: Option<&str>, status: StatusCode) -> HttpResponse {
+    match (ResetPage { token, error }).render() {
+        Ok(html) => page_headers(HttpResponse::build(status)).body(html),
+        Err(e) => actix_web::ResponseError::error_response(&ApiError::internal(e)),
+    }
+}
+
+fn page_headers(mut r: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    r.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    ))
+    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+    .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+    .insert_header((
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ))
+    // The token is in this page's URL: never hand it on.
+    .insert_header((
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ))
+    .insert_header((
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ));
+    r
+}
+
+fn link_invalid_page() -> HttpResponse {
+    let mut r = pages::message(&pages::MessagePage {
+        title: "This link is no longer valid",
+        message: "The reset link is unknown, used or expired. Ask for a new one.",
+        link: None,
+    });
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+#[utoipa::path(tag = "api_oauth", params(ConfirmQuery), responses(
+    (status = 200, description = "The new-password form", content_type = "text/html"),
+))]
+#[get("/api/oauth/reset_password/confirm")]
+#[tracing::instrument(skip_all)]
+pub async fn confirm_page(q: web::Query<ConfirmQuery>) -> HttpResponse {
+    // The token is checked when the form is posted: opening the page spends
+    // nothing (mail scanners follow links).
+    match q
+        .token
+        .as_deref()
+        .filter(|t| t.starts_with(RESET_PREFIX) && t.len() <= 128)
+    {
+        Some(t) => reset_page(t, None, StatusCode::OK),
+        None => link_invalid_page(),
+    }
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_token",
+        "the reset link is unknown, used or expired",
+    )
+}
+
+#[utoipa::path(tag = "api_oauth", request_body(content = ConfirmBody, description = "JSON or form (the page's form gets an HTML answer)"), responses(
+    (status = 200, description = "The password was changed; every session and token of the user has ended", body = ResetMessage),
+    (status = 400, description = "Missing field or a password outside the policy", body = ErrorBody),
+    (status = 404, description = "invalid_token: unknown, used or expired", body = ErrorBody),
+    (status = 429, description = "Too many bad tokens from this client; see Retry-After", body = ErrorBody),
+    (status = 503, description = "The password pool is saturated; see Retry-After", body = ErrorBody),
+))]
+#[post("/api/oauth/reset_password/confirm")]
+#[tracing::instrument(skip_all)]
+pub async fn confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = is_form(&req);
+    let b: ConfirmBody = parse_body(&req, &body)?;
+    let ip = client_ip(&req);
+    state.account_mail.check_verify(&ip)?;
+    let token = b.token.trim().to_string();
+    if let Err(m) = check_policy(&b.password) {
+        if form {
+            return Ok(reset_page(&token, Some(m), StatusCode::BAD_REQUEST));
+        }
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("password: {m}"),
+        ));
+    }
+    if b.password_confirm
+        .as_ref()
+        .is_some_and(|c| c != &b.password)
+    {
+        if form {
+            return Ok(reset_page(
+                &token,
+                Some("The two passwords differ."),
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "password_confirm: differs from password",
+        ));
+    }
+    // A token that cannot be one costs no argon2 run.
+    let redeemed = if token.starts_with(RESET_PREFIX) && token.len() <= 128 {
+        let hash = state
+            .engine
+            .passwords
+            .hash(b.password)
+            .await
+            .map_err(pool_error)?;
+        state
+            .engine
+            .directory
+            .send(RedeemCode {
+                purpose: CodePurpose::Reset,
+                code: CodeRef::Link(token),
+                effect: CodeEffect::SetPassword(hash),
+            })
+            .await?
+    } else {
+        Err(CodeError::Invalid)
+    };
+    let user = match redeemed {
+        Ok(r) => r.user,
+        Err(CodeError::Invalid) => {
+            state.account_mail.verify_failed(&ip);
+            if form {
+                return Ok(link_invalid_page());
+            }
+            return Err(invalid_token());
+        }
+        Err(CodeError::Directory(e)) => return Err(directory_error(e)),
+    };
+    // The new hash is durable; now end every session and token.
+    state.engine.end_user_access(user.id).await?;
+    // A proven mailbox lifts a login lock on the account.
+    state.limits.account.succeed(&format!("acct:{}", user.id));
+    let notice =
+        crate::mail::password_changed(&user.email, &user.username, state.engine.clock.now())?;
+    if let Err(e) = crate::mail::send(&state, notice).await {
+        tracing::error!(user = %user.id, error = %e, "could not queue the password-changed notice");
+    }
+    tracing::info!(user = %user.id, "password reset by mailed link");
+    if form {
+        return Ok(pages::message(&pages::MessagePage {
+            title: "Password changed",
+            message: "Your password was changed and you were signed out everywhere. Sign in with the new password.",
+            link: Some(("/auth/login", "Sign in")),
+        }));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ResetMessage {
+            message: "the password was changed; every session and token of the account has ended",
+        }))
+}

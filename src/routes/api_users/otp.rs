@@ -1,0 +1,212 @@
+//! TOTP enrolment (SPEC §4): `PUT /api/users/otp` starts it (a new secret,
+//! its `otpauth://` URL and a QR code), `POST /api/users/otp/confirm` turns
+//! it on with a first code, `DELETE /api/users/otp` turns it off with a
+//! current code. Codes are accepted once (the used step is stored), with one
+//! step of skew, and wrong codes are rate-limited per user.
+
+use actix_web::http::header;
+use actix_web::{delete, post, put, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use tessera_actors::directory::{ChangeTotp, DirectoryError, TotpChange, User};
+use tessera_actors::totp::{self, TotpError};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::body::parse_body;
+use crate::extract::Caller;
+use crate::routes::admin::clients::directory_error;
+use crate::startup::AppState;
+
+/// A TOTP code from the authenticator.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CodeBody {
+    /// Six digits.
+    code: String,
+}
+
+/// A new enrolment, shown once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnrolmentView {
+    /// Base32 secret, for typing into an authenticator by hand.
+    secret: String,
+    /// `otpauth://totp/...`
+    otpauth_url: String,
+    /// The URL as a QR code: PNG, standard base64.
+    qr_png_base64: String,
+}
+
+/// TOTP state after a change.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TotpStatus {
+    /// Whether logins now ask for a code.
+    enabled: bool,
+}
+
+fn label(state: &AppState) -> String {
+    // Authenticator apps show the issuer's host name.
+    let iss = &state.engine.config.issuer;
+    iss.split_once("://")
+        .map_or(iss.as_str(), |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("tessera")
+        .to_string()
+}
+
+fn totp_error(e: DirectoryError) -> ApiError {
+    match e {
+        DirectoryError::Invalid { .. } => wrong_code(),
+        other => directory_error(other),
+    }
+}
+
+fn wrong_code() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "invalid_code",
+        "the code is wrong, expired or already used",
+    )
+}
+
+/// Check `code` for `user` against `secret` (rate-limited per user) and
+/// answer the time step it matched.
+fn accept_code(
+    state: &AppState,
+    user: &User,
+    secret: &str,
+    last_step: u64,
+    code: &str,
+) -> Result<u64, ApiError> {
+    let key = format!("totp:{}", user.id);
+    state.limits.totp.check(&key).map_err(ApiError::too_many)?;
+    match totp::check(secret, code.trim(), state.engine.clock.now(), last_step) {
+        Ok(step) => Ok(step),
+        Err(TotpError::BadSecret) => Err(ApiError::internal("a stored TOTP secret is unusable")),
+        Err(_) => {
+            state.limits.totp.fail(&key);
+            Err(wrong_code())
+        }
+    }
+}
+
+#[utoipa::path(tag = "api_users", security(("bearer" = [])), responses(
+    (status = 200, description = "A new secret; confirm it with a code to turn TOTP on", body = EnrolmentView),
+    (status = 401, body = ErrorBody),
+    (status = 409, description = "TOTP is already enabled", body = ErrorBody),
+))]
+#[put("/api/users/otp")]
+#[tracing::instrument(skip_all)]
+pub async fn begin(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if caller.user.totp_enabled() {
+        return Err(directory_error(DirectoryError::Conflict(
+            "TOTP is already enabled",
+        )));
+    }
+    let account = if caller.user.email.is_empty() {
+        caller.user.username.clone()
+    } else {
+        caller.user.email.clone()
+    };
+    let e = totp::enrol(&label(&state), &account).map_err(ApiError::internal)?;
+    state
+        .engine
+        .directory
+        .send(ChangeTotp {
+            id: caller.user.id,
+            change: TotpChange::Begin {
+                secret: e.secret.clone(),
+            },
+        })
+        .await?
+        .map_err(totp_error)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(EnrolmentView {
+            secret: e.secret,
+            otpauth_url: e.otpauth_url,
+            qr_png_base64: e.qr_png_base64,
+        }))
+}
+
+#[utoipa::path(tag = "api_users", security(("bearer" = [])), request_body(content = CodeBody, description = "JSON or form"), responses(
+    (status = 200, description = "TOTP is on", body = TotpStatus),
+    (status = 400, body = ErrorBody),
+    (status = 401, description = "Unauthenticated, or a wrong code (`invalid_code`)", body = ErrorBody),
+    (status = 409, description = "Already enabled, or no enrolment in progress", body = ErrorBody),
+    (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
+))]
+#[post("/api/users/otp/confirm")]
+#[tracing::instrument(skip_all)]
+pub async fn confirm(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let b: CodeBody = parse_body(&req, &body)?;
+    let user = &caller.user;
+    let pending = match &user.totp {
+        Some(t) if t.enabled => {
+            return Err(directory_error(DirectoryError::Conflict(
+                "TOTP is already enabled",
+            )))
+        }
+        Some(t) => t.clone(),
+        None => {
+            return Err(directory_error(DirectoryError::Conflict(
+                "no TOTP enrolment is in progress; start one with PUT /api/users/otp",
+            )))
+        }
+    };
+    let step = accept_code(&state, user, &pending.secret, pending.last_step, &b.code)?;
+    state
+        .engine
+        .directory
+        .send(ChangeTotp {
+            id: user.id,
+            change: TotpChange::Confirm {
+                secret: pending.secret,
+                step,
+            },
+        })
+        .await?
+        .map_err(totp_error)?;
+    state.limits.totp.succeed(&format!("totp:{}", user.id));
+    Ok(HttpResponse::Ok().json(TotpStatus { enabled: true }))
+}
+
+#[utoipa::path(tag = "api_users", security(("bearer" = [])), request_body(content = CodeBody, description = "JSON or form"), responses(
+    (status = 200, description = "TOTP is off", body = TotpStatus),
+    (status = 400, body = ErrorBody),
+    (status = 401, description = "Unauthenticated, or a wrong code (`invalid_code`)", body = ErrorBody),
+    (status = 409, description = "TOTP is not enabled", body = ErrorBody),
+    (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
+))]
+#[delete("/api/users/otp")]
+#[tracing::instrument(skip_all)]
+pub async fn disable(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let b: CodeBody = parse_body(&req, &body)?;
+    let user = &caller.user;
+    let Some(t) = user.totp.as_ref().filter(|t| t.enabled) else {
+        return Err(directory_error(DirectoryError::Conflict(
+            "TOTP is not enabled",
+        )));
+    };
+    let step = accept_code(&state, user, &t.secret, t.last_step, &b.code)?;
+    state
+        .engine
+        .directory
+        .send(ChangeTotp {
+            id: user.id,
+            change: TotpChange::Disable { step },
+        })
+        .await?
+        .map_err(totp_error)?;
+    state.limits.totp.succeed(&format!("totp:{}", user.id));
+    Ok(HttpResponse::Ok().json(TotpStatus { enabled: false }))
+}
