@@ -428,6 +428,16 @@ async fn an_expired_token_is_gone_and_may_be_recreated() {
         .to_string();
     app.clock.advance(61);
     app.assert_inactive(&rs, &secret).await;
+    // The sweep forgets it entirely.
+    let key = tessera_actors::secret::token_key(&secret);
+    assert!(app.engine.tokens.entity_meta(key).is_some());
+    app.engine
+        .issuer
+        .send(tessera_actors::tokens::SweepTokens)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(app.engine.tokens.entity_meta(key).is_none());
     // The acting user's access token lasts an hour; still valid.
     let r = call(&app, Method::GET, &p, &h, None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);

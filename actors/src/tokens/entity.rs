@@ -178,6 +178,24 @@ impl TokenIssuer {
         Ok(())
     }
 
+    /// Forget entity tokens past their expiry: store, member map, side maps.
+    pub(super) fn sweep_entity_tokens(&mut self, now: i64) -> Result<usize, StoreError> {
+        let expired: Vec<((uuid::Uuid, uuid::Uuid), u128)> = self
+            .entity
+            .by_member
+            .iter()
+            .filter(|(_, (_, t))| t.expires_at <= now)
+            .map(|(m, (k, _))| (*m, *k))
+            .collect();
+        let keys: Vec<u128> = expired.iter().map(|(_, k)| *k).collect();
+        self.store.remove(Table::Entity, &keys)?;
+        for (m, k) in expired {
+            self.entity.by_member.remove(&m);
+            self.unpublish_entity_token(k);
+        }
+        Ok(keys.len())
+    }
+
     fn entity_record(&mut self, t: &EntityToken) -> TokenRecord {
         let grant = self.intern(Grant {
             client_id: t.client_id.clone(),
