@@ -8,6 +8,7 @@
 //! cargo bench --bench load -- --scenario client-credentials --alg ES256
 //! cargo bench --bench load -- --scenario client-credentials --format opaque
 //! cargo bench --bench load -- --scenario revoke
+//! cargo bench --bench load -- --scenario login-storm --rate 5000 --duration 5
 //! cargo bench --bench load -- --hold 60 --token-file target/wrk-tokens.txt   # serve for wrk
 //! ```
 //!
@@ -23,6 +24,14 @@
 //! keep-alive connections, pre-built request bytes, responses framed by
 //! `Content-Length`, latencies in an HDR histogram. Every run is bounded by
 //! `--duration` (and `--max-requests`), every request by a 10 s timeout.
+//!
+//! `login-storm` creates `--users` users through the engine and measures
+//! three phases per round: paced introspection alone (`--connections`,
+//! `--rate`, default 5,000 req/s), a closed-loop storm of `POST /auth/login`
+//! alone (`--login-connections`), and both at once on separate connections.
+//! Before the server starts it measures the raw argon2id verify rate with
+//! the server's own password pool and parameters, on one thread and on all
+//! cores at once.
 
 use std::collections::HashMap;
 use std::io;
@@ -42,8 +51,9 @@ use tessera::configuration::Settings;
 use tessera::startup::Application;
 use tessera::telemetry::resident_bytes;
 use tessera_actors::clock::{Clock, SystemClock};
-use tessera_actors::directory::{ClientSpec, CreateClient};
+use tessera_actors::directory::{ClientSpec, CreateClient, CreateUser, NewUser};
 use tessera_actors::keys::material::{generate, JwtType, KeyAlg, Signer};
+use tessera_actors::password::PasswordPool;
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::tokens::{Grant, NewToken, RecordUnpersisted, TokenKind};
 use tessera_actors::Engine;
@@ -53,6 +63,14 @@ use tokio::net::TcpStream;
 const INTROSPECT_PATH: &str = "/oauth2/token/introspect";
 const REVOKE_PATH: &str = "/oauth2/token/revoke";
 const TOKEN_PATH: &str = "/oauth2/token";
+const LOGIN_PATH: &str = "/auth/login";
+/// The password of every `login-storm` user.
+const LOGIN_PASSWORD: &str = "load-test password 0";
+/// A connection that got a 503 (password pool full) waits this long before
+/// its next request, instead of spinning on refusals.
+const BUSY_PAUSE: Duration = Duration::from_millis(20);
+/// Seconds each raw verify-rate measurement runs.
+const RAW_VERIFY_SECS: f64 = 3.0;
 /// No request may take longer than this; it counts as a timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Seeding batch: one `RecordUnpersisted` message.
@@ -71,6 +89,9 @@ enum Scenario {
     ClientCredentials,
     /// Revocations only (each of a distinct live token), durable.
     Revoke,
+    /// `POST /auth/login` rate against the raw argon2id verify rate, and
+    /// paced introspection latency without and during a login storm.
+    LoginStorm,
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -118,6 +139,29 @@ struct Opts {
     /// introspect-revoke: one request in N is a revocation.
     #[arg(long, default_value_t = 10)]
     revoke_every: u64,
+    /// login-storm: users created through the engine; the storm logs them
+    /// in round-robin, so one account is used once every --users logins.
+    #[arg(long, default_value_t = 1_000)]
+    users: usize,
+    /// login-storm: connections of the login storm (closed loop, separate
+    /// from the --connections that introspect). A 503 (password pool full)
+    /// is counted on its own and that connection pauses 20 ms.
+    #[arg(long, default_value_t = 8)]
+    login_connections: usize,
+    /// login-storm: the User-Agent of the logins (the server parses it for
+    /// the session list); empty sends none.
+    #[arg(
+        long,
+        default_value = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    )]
+    login_user_agent: String,
+    /// In-process server: password hashes run at once (default: cores).
+    #[arg(long)]
+    password_workers: Option<usize>,
+    /// In-process server: password hashes queued or running before a 503
+    /// (default: the server's, 64).
+    #[arg(long)]
+    password_queue: Option<usize>,
     /// Signing algorithm of the in-process server (RS256, ES256, EdDSA).
     #[arg(long)]
     alg: Option<String>,
@@ -193,7 +237,29 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         opts.hold.is_none_or(|h| h <= 600),
         "--hold is at most 600 seconds"
     );
+    anyhow::ensure!(
+        (1..=4096).contains(&opts.login_connections),
+        "--login-connections must be in 1..=4096"
+    );
+    anyhow::ensure!(
+        (1..=100_000).contains(&opts.users),
+        "--users must be in 1..=100,000"
+    );
+    anyhow::ensure!(
+        opts.password_workers.is_none_or(|w| (1..=256).contains(&w)),
+        "--password-workers must be in 1..=256"
+    );
     opts.pool = opts.pool.min(opts.tokens + opts.jwts);
+    let storm = opts.scenario == Scenario::LoginStorm;
+    if storm {
+        anyhow::ensure!(
+            opts.url.is_none(),
+            "login-storm needs the in-process server: it creates its users through the engine"
+        );
+        // Introspection is paced so that quiet and storm compare latency,
+        // not throughput.
+        opts.rate = Some(opts.rate.unwrap_or(5_000.0));
+    }
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("== tessera load harness: scenario {:?}", opts.scenario);
@@ -216,6 +282,12 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     );
     if let Some(r) = opts.rate {
         println!("offered load: {r:.0} req/s, paced per connection (not as fast as possible)");
+    }
+    if storm {
+        println!(
+            "login storm: {} connections, closed loop, over {} users",
+            opts.login_connections, opts.users
+        );
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -247,6 +319,30 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The raw verify rate likewise, through the server's own password pool
+    // (its parameters, its verify call), without HTTP.
+    let verify = if storm {
+        let one = verify_rate(&rt, 1)?;
+        println!(
+            "raw argon2id verify rate ({}, the server's password pool, no HTTP, one thread): {:.1}/s; x {cores} cores = {:.1}/s; {:.1} ms CPU and {:.0} page faults per verify",
+            one.params,
+            one.rate,
+            one.rate * cores as f64,
+            one.cpu_ms,
+            one.faults
+        );
+        let all = verify_rate(&rt, cores)?;
+        println!(
+            "raw argon2id verify rate measured on {cores} threads at once: {:.1}/s ({:.0}% of {cores} x one thread); {:.1} ms CPU and {:.0} page faults per verify",
+            all.rate,
+            100.0 * all.rate / (one.rate * cores as f64).max(1e-9),
+            all.cpu_ms,
+            all.faults
+        );
+        Some((one, all))
+    } else {
+        None
+    };
 
     let target = match &opts.url {
         Some(url) => external_target(url, &opts)?,
@@ -265,6 +361,7 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     }
 
     let wants_baseline = !opts.no_baseline
+        && !storm
         && (opts.baseline
             || matches!(
                 opts.scenario,
@@ -278,6 +375,8 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
 
     if let Some(secs) = opts.hold {
         hold(&target, baseline.as_ref(), &opts, secs);
+    } else if let Some((one, all)) = verify {
+        login_storm(&rt, &target, &fixture, &opts, &one, &all);
     } else {
         let base_wl = Arc::new(Workload::new(
             Mode::Introspect { check: false },
@@ -289,6 +388,7 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
             Scenario::IntrospectRevoke => Mode::IntrospectRevoke,
             Scenario::ClientCredentials => Mode::Fixed,
             Scenario::Revoke => Mode::Revoke,
+            Scenario::LoginStorm => Mode::Login,
         };
         let wl = Arc::new(Workload::new(mode, &fixture, &opts));
         let label = match opts.scenario {
@@ -301,6 +401,7 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
                 format!("tessera client_credentials ({})", target.describe)
             }
             Scenario::Revoke => "tessera revocation (durable)".to_string(),
+            Scenario::LoginStorm => "tessera logins".to_string(),
         };
         let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
         for round in 1..=opts.rounds {
@@ -418,9 +519,21 @@ fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
     if let Some(f) = &opts.format {
         settings.tokens.access_token_format = f.clone();
     }
+    if let Some(w) = opts.password_workers {
+        settings.sessions.password_workers = Some(w);
+    }
+    if let Some(q) = opts.password_queue {
+        settings.sessions.password_queue = q;
+    }
     let describe = format!(
-        "{}, {} access tokens",
-        settings.keys.algorithm, settings.tokens.access_token_format
+        "{}, {} access tokens, password pool {} at once + queue to {}",
+        settings.keys.algorithm,
+        settings.tokens.access_token_format,
+        settings
+            .sessions
+            .password_workers
+            .map_or_else(|| "cores".to_string(), |w| w.to_string()),
+        settings.sessions.password_queue
     );
     type Ready = anyhow::Result<(u16, actix_web::dev::ServerHandle, Engine, String, String)>;
     let (tx, rx) = mpsc::channel::<Ready>();
@@ -598,6 +711,9 @@ struct Fixture {
     /// Resident tokens and the RSS they cost (in-process only).
     seeded: usize,
     rss: Option<(u64, u64)>,
+    /// login-storm: usernames created through the engine (password
+    /// [`LOGIN_PASSWORD`]).
+    users: Vec<String>,
 }
 
 async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
@@ -654,6 +770,28 @@ async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
         String::from_utf8_lossy(&body)
     );
     println!("active introspection answer: {} bytes", body.len());
+
+    let users = match &target.engine {
+        Some(engine) if opts.scenario == Scenario::LoginStorm => {
+            let users = seed_users(engine, opts.users).await?;
+            // One real login: the storm's answers are checked against it.
+            let first = users.first().ok_or_else(|| anyhow!("no users"))?;
+            let req = post_json(
+                &host,
+                LOGIN_PATH,
+                &opts.login_user_agent,
+                &login_body(first),
+            );
+            let (status, body) = request_once(target.addr, &req).await?;
+            anyhow::ensure!(
+                status == 200 && contains(&body, br#""mode":"authentication""#),
+                "a created user cannot log in: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
+            users
+        }
+        _ => Vec::new(),
+    };
     Ok(Fixture {
         host,
         auth,
@@ -661,7 +799,57 @@ async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
         active_body: body,
         seeded,
         rss,
+        users,
     })
+}
+
+/// Create `n` active users through the engine's directory, all with one
+/// argon2id hash of [`LOGIN_PASSWORD`] made by the server's own pool.
+async fn seed_users(engine: &Engine, n: usize) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    let hash = engine
+        .passwords
+        .hash(LOGIN_PASSWORD.to_string())
+        .await
+        .map_err(|e| anyhow!("hashing the load-test password: {e}"))?;
+    let names: Vec<String> = (0..n).map(|i| format!("storm{i:06}")).collect();
+    // Each creation is a durable write; a few in flight overlap them.
+    let next = Arc::new(AtomicUsize::new(0));
+    let names = Arc::new(names);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (next, names, hash) = (next.clone(), names.clone(), hash.clone());
+        let directory = engine.directory.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(name) = names.get(i) else {
+                    return Ok::<_, anyhow::Error>(());
+                };
+                directory
+                    .send(CreateUser(NewUser {
+                        username: name.clone(),
+                        email: format!("{name}@example.com"),
+                        password_hash: hash.clone(),
+                        email_verified: true,
+                        name: Some(format!("Load {name}")),
+                        ..NewUser::default()
+                    }))
+                    .await
+                    .map_err(|e| anyhow!("directory mailbox: {e}"))?
+                    .map_err(|e| anyhow!("creating {name}: {e}"))?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    println!(
+        "created {n} users through the engine in {:.2} s ({})",
+        started.elapsed().as_secs_f64(),
+        hash.split('$').take(4).collect::<Vec<_>>().join("$")
+    );
+    Ok(Arc::try_unwrap(names).unwrap_or_else(|a| (*a).clone()))
 }
 
 /// Seed `n` live opaque access tokens of `client_id` through the engine, in
@@ -862,6 +1050,254 @@ fn signing_rate(alg: KeyAlg, threads: usize) -> anyhow::Result<f64> {
     })
 }
 
+/// A raw argon2id verify rate and the parameters it was measured with.
+struct VerifyRate {
+    rate: f64,
+    /// As the PHC string names them, e.g. `argon2id v=19 m=19456,t=2,p=1`.
+    params: String,
+    /// Process CPU milliseconds per verify.
+    cpu_ms: f64,
+    /// Minor page faults of the process per verify.
+    faults: f64,
+}
+
+/// Verifications per second by `threads` threads at once, each verifying
+/// in a loop for [`RAW_VERIFY_SECS`]. It goes through a `PasswordPool` of
+/// its own (`threads` at once, nobody else queued), so the parameters and
+/// the verify call are exactly the server's; the pool's own overhead is a
+/// semaphore and a `spawn_blocking`, microseconds against milliseconds.
+fn verify_rate(rt: &tokio::runtime::Runtime, threads: usize) -> anyhow::Result<VerifyRate> {
+    let threads = threads.max(1);
+    rt.block_on(async {
+        let pool = Arc::new(PasswordPool::new(threads, threads));
+        let hash = pool
+            .hash(LOGIN_PASSWORD.to_string())
+            .await
+            .map_err(|e| anyhow!("argon2id hash: {e}"))?;
+        let params = hash
+            .split('$')
+            .skip(1)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cpu_before = process_cpu_secs();
+        let faults_before = process_minor_faults();
+        let running: Vec<_> = (0..threads)
+            .map(|_| {
+                let (pool, hash) = (pool.clone(), hash.clone());
+                tokio::spawn(async move {
+                    let verify = || async {
+                        match pool
+                            .verify(LOGIN_PASSWORD.to_string(), Some(hash.clone()))
+                            .await
+                        {
+                            Ok(true) => Ok(()),
+                            Ok(false) => Err(anyhow!("the load-test password does not verify")),
+                            Err(e) => Err(anyhow!("argon2id verify: {e}")),
+                        }
+                    };
+                    verify().await?;
+                    let started = Instant::now();
+                    let mut n = 0u64;
+                    while started.elapsed().as_secs_f64() < RAW_VERIFY_SECS {
+                        verify().await?;
+                        n += 1;
+                    }
+                    let rate = n as f64 / started.elapsed().as_secs_f64();
+                    // The warm-up verify counts for CPU and page faults.
+                    Ok::<_, anyhow::Error>((n + 1, rate))
+                })
+            })
+            .collect();
+        let mut rate = 0.0;
+        let mut verifies = 0;
+        for r in running {
+            let (n, r) = r.await??;
+            rate += r;
+            verifies += n;
+        }
+        Ok(VerifyRate {
+            rate,
+            params,
+            cpu_ms: 1000.0 * (process_cpu_secs() - cpu_before) / verifies.max(1) as f64,
+            faults: process_minor_faults().saturating_sub(faults_before) as f64
+                / verifies.max(1) as f64,
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------
+// login-storm
+
+/// Per round: paced introspection alone, the login storm alone, then both
+/// at once on separate connections; then the summary against the targets.
+fn login_storm(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    f: &Fixture,
+    opts: &Opts,
+    one: &VerifyRate,
+    all: &VerifyRate,
+) {
+    let intro_wl = Arc::new(Workload::new(Mode::Introspect { check: true }, f, opts));
+    let login_wl = Arc::new(Workload::new(Mode::Login, f, opts));
+    let rate = opts.rate.unwrap_or_default();
+    let intro = |label: String| Load {
+        label,
+        wl: intro_wl.clone(),
+        conns: opts.connections,
+        rate: opts.rate,
+    };
+    let storm = |label: String| Load {
+        label,
+        wl: login_wl.clone(),
+        conns: opts.login_connections,
+        rate: None,
+    };
+    let (mut quiet, mut alone, mut during, mut under) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=opts.rounds {
+        let tag = if opts.rounds > 1 {
+            format!(" [round {round}/{}]", opts.rounds)
+        } else {
+            String::new()
+        };
+        quiet.extend(measure_loads(
+            rt,
+            target.addr,
+            &[intro(format!(
+                "introspection, no logins ({rate:.0} req/s offered){tag}"
+            ))],
+            opts,
+        ));
+        alone.extend(measure_loads(
+            rt,
+            target.addr,
+            &[storm(format!("login storm alone{tag}"))],
+            opts,
+        ));
+        let mut both = measure_loads(
+            rt,
+            target.addr,
+            &[
+                storm(format!("login storm, during paced introspection{tag}")),
+                intro(format!(
+                    "introspection during the login storm ({rate:.0} req/s offered){tag}"
+                )),
+            ],
+            opts,
+        )
+        .into_iter();
+        during.extend(both.next());
+        under.extend(both.next());
+    }
+    let (Some(quiet), Some(alone), Some(during), Some(under)) = (
+        combine("introspection, no logins, all rounds", quiet),
+        combine("login storm alone, all rounds", alone),
+        combine("login storm during introspection, all rounds", during),
+        combine("introspection during the login storm, all rounds", under),
+    ) else {
+        return;
+    };
+    if opts.rounds > 1 {
+        for r in [&quiet, &alone, &during, &under] {
+            print_report(r);
+        }
+    }
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_sec = |r: &Report| r.stats.logins as f64 / r.elapsed.as_secs_f64().max(1e-9);
+    println!();
+    println!(
+        "=== summary (LoginStorm: {} users, {} login connections; introspection on {} connections at {rate:.0} req/s offered, {} resident tokens)",
+        f.users.len(),
+        opts.login_connections,
+        opts.connections,
+        f.seeded
+    );
+    println!(
+        "raw argon2id verify rate ({}): {:.1}/s on {cores} threads at once ({:.1}/s on one)",
+        all.params, all.rate, one.rate
+    );
+    // argon2's working memory in 4 KiB pages: a call that faults about
+    // this many pages got that memory freshly mapped and zeroed.
+    let pages = all
+        .params
+        .split([' ', ','])
+        .find_map(|kv| kv.strip_prefix("m="))
+        .and_then(|m| m.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 4.0);
+    let per_login = |r: &Report| {
+        let n = r.stats.logins.max(1) as f64;
+        (1000.0 * r.cpu / n, r.faults as f64 / n)
+    };
+    let (login_ms, login_faults) = per_login(&alone);
+    println!(
+        "per raw verify: {:.1} ms CPU, {:.0} page faults; per login (storm alone, whole process: HTTP, session, generator): {:.1} ms CPU, {:.0} page faults; argon2's memory is {pages:.0} pages",
+        all.cpu_ms, all.faults, login_ms, login_faults,
+    );
+    if pages > 0.0 && all.faults > 0.25 * pages {
+        println!(
+            "note: the raw rate pays for fresh argon2 memory (page faults and zeroing) on many verifies, as the server's pool does; argon2 with its memory reused verifies faster, so the ratio below flatters the login path"
+        );
+    }
+    let ratio = per_sec(&alone) / all.rate.max(1e-9);
+    println!(
+        "target logins/s >= 80% of the raw verify rate: {:.1} / {:.1} = {:.1}%  {}",
+        per_sec(&alone),
+        all.rate,
+        ratio * 100.0,
+        verdict(ratio >= 0.80)
+    );
+    println!(
+        "logins/s during paced introspection: {:.1} = {:.1}% of the raw verify rate",
+        per_sec(&during),
+        100.0 * per_sec(&during) / all.rate.max(1e-9)
+    );
+    for r in [&alone, &during] {
+        let s = &r.stats;
+        let attempts = s.logins + s.busy + s.non_2xx + s.bad_body;
+        println!(
+            "{}: password pool full (503) {} of {} attempts ({:.2}%); rate-limited (429) {}; other errors {}; unexpected bodies {}",
+            r.label,
+            s.busy,
+            attempts,
+            100.0 * s.busy as f64 / attempts.max(1) as f64,
+            s.limited,
+            r.errors() - s.limited,
+            s.bad_body
+        );
+    }
+    let q = &quiet.stats.all;
+    let u = &under.stats.all;
+    let (q99, u99) = (q.value_at_quantile(0.99), u.value_at_quantile(0.99));
+    let p99_ratio = u99 as f64 / q99.max(1) as f64;
+    println!(
+        "target introspection p99 during the storm <= 2x quiet: {} vs {} = {:.2}x  {}",
+        ms(u99),
+        ms(q99),
+        p99_ratio,
+        verdict(p99_ratio <= 2.0)
+    );
+    println!(
+        "introspection p50 {} -> {}, p99.9 {} -> {}, max {} -> {}; {:.0} -> {:.0} req/s answered of {rate:.0} offered",
+        ms(q.value_at_quantile(0.50)),
+        ms(u.value_at_quantile(0.50)),
+        ms(q.value_at_quantile(0.999)),
+        ms(u.value_at_quantile(0.999)),
+        ms(q.max()),
+        ms(u.max()),
+        quiet.rps(),
+        under.rps()
+    );
+    println!(
+        "introspection errors {} quiet, {} during the storm; live-but-inactive {}",
+        quiet.errors(),
+        under.errors(),
+        quiet.stats.live_but_inactive + under.stats.live_but_inactive
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Requests
 
@@ -882,6 +1318,27 @@ fn post(host: &str, path: &str, basic: &str, body: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// A complete HTTP/1.1 keep-alive POST of a JSON body, no credentials;
+/// with a `User-Agent` unless `ua` is empty.
+fn post_json(host: &str, path: &str, ua: &str, body: &str) -> Vec<u8> {
+    let ua = if ua.is_empty() {
+        String::new()
+    } else {
+        format!("User-Agent: {ua}\r\n")
+    };
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{ua}Content-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The JSON login body of `user` (`login` takes a username or an e-mail).
+fn login_body(user: &str) -> String {
+    serde_json::json!({ "login": user, "password": LOGIN_PASSWORD }).to_string()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -930,6 +1387,8 @@ enum Mode {
     Revoke,
     /// One fixed request (client_credentials).
     Fixed,
+    /// `POST /auth/login` of each user in turn.
+    Login,
 }
 
 const LIVE: u8 = 0;
@@ -941,6 +1400,7 @@ struct Workload {
     introspect: Vec<Vec<u8>>,
     revoke: Vec<Vec<u8>>,
     fixed: Vec<u8>,
+    logins: Vec<Vec<u8>>,
     /// Per pool token: LIVE, REVOKING (request sent), REVOKED (200 received).
     state: Vec<AtomicU8>,
     /// Next pool token to revoke.
@@ -955,6 +1415,7 @@ enum Op {
     Introspect { idx: usize, revoked_at_send: bool },
     Revoke { idx: usize },
     Fixed,
+    Login { idx: usize },
 }
 
 impl Workload {
@@ -982,7 +1443,15 @@ impl Workload {
                 f.pool.iter().map(rev).collect(),
             ),
             Mode::Revoke => (Vec::new(), f.pool.iter().map(rev).collect()),
-            Mode::Fixed => (Vec::new(), Vec::new()),
+            Mode::Fixed | Mode::Login => (Vec::new(), Vec::new()),
+        };
+        let logins = match mode {
+            Mode::Login => f
+                .users
+                .iter()
+                .map(|u| post_json(&f.host, LOGIN_PATH, &opts.login_user_agent, &login_body(u)))
+                .collect(),
+            _ => Vec::new(),
         };
         Workload {
             mode,
@@ -994,6 +1463,7 @@ impl Workload {
                 &f.auth,
                 "grant_type=client_credentials&scope=read+write",
             ),
+            logins,
             state: (0..f.pool.len()).map(|_| AtomicU8::new(LIVE)).collect(),
             cursor: AtomicUsize::new(0),
             issued: AtomicU64::new(0),
@@ -1005,6 +1475,12 @@ impl Workload {
     fn next(&self, rng: &mut Rng) -> Option<Op> {
         match self.mode {
             Mode::Fixed => Some(Op::Fixed),
+            // Round-robin over the users: each account logs in once every
+            // --users logins.
+            Mode::Login => Some(Op::Login {
+                idx: (self.issued.fetch_add(1, Ordering::Relaxed) % self.logins.len().max(1) as u64)
+                    as usize,
+            }),
             Mode::Introspect { .. } => Some(Op::Introspect {
                 idx: rng.below(self.introspect.len()),
                 revoked_at_send: false,
@@ -1052,11 +1528,21 @@ impl Workload {
             Op::Introspect { idx, .. } => self.introspect.get(*idx),
             Op::Revoke { idx } => self.revoke.get(*idx),
             Op::Fixed => Some(&self.fixed),
+            Op::Login { idx } => self.logins.get(*idx),
         };
         b.map_or(&[][..], |v| v.as_slice())
     }
 
     fn done(&self, op: Op, status: u16, body: &[u8], s: &mut Stats) {
+        // A full password pool is load shedding, not a failure: counted
+        // on its own.
+        if status == 503 {
+            s.busy += 1;
+            return;
+        }
+        if status == 429 {
+            s.limited += 1;
+        }
         if !(200..300).contains(&status) {
             s.non_2xx += 1;
             return;
@@ -1102,6 +1588,13 @@ impl Workload {
                     s.bad_body += 1;
                 }
             }
+            Op::Login { .. } => {
+                if contains(body, br#""mode":"authentication""#) {
+                    s.logins += 1;
+                } else {
+                    s.bad_body += 1;
+                }
+            }
         }
     }
 }
@@ -1124,6 +1617,12 @@ struct Stats {
     live_but_inactive: u64,
     revocations: u64,
     exhausted: bool,
+    /// Successful logins.
+    logins: u64,
+    /// 503: the password pool refused (not in `non_2xx`).
+    busy: u64,
+    /// 429: a failure rate limit (also in `non_2xx`).
+    limited: u64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -1148,6 +1647,9 @@ impl Stats {
             live_but_inactive: 0,
             revocations: 0,
             exhausted: false,
+            logins: 0,
+            busy: 0,
+            limited: 0,
         }
     }
     fn merge(&mut self, o: &Stats) {
@@ -1165,6 +1667,9 @@ impl Stats {
         self.live_but_inactive += o.live_but_inactive;
         self.revocations += o.revocations;
         self.exhausted |= o.exhausted;
+        self.logins += o.logins;
+        self.busy += o.busy;
+        self.limited += o.limited;
     }
 }
 
@@ -1243,13 +1748,16 @@ async fn connection(addr: SocketAddr, wl: Arc<Workload>, ctl: Arc<Control>, seed
             let micros = u64::try_from(started.elapsed().as_micros())
                 .unwrap_or(u64::MAX)
                 .max(1);
-            s.all.saturating_record(micros);
-            match op {
-                Op::Introspect { .. } => s.introspect.saturating_record(micros),
-                Op::Revoke { .. } => s.revoke.saturating_record(micros),
-                Op::Fixed => {}
+            // A 503 is a quick refusal: counted, not part of the latency.
+            if r.status != 503 {
+                s.all.saturating_record(micros);
+                match op {
+                    Op::Introspect { .. } => s.introspect.saturating_record(micros),
+                    Op::Revoke { .. } => s.revoke.saturating_record(micros),
+                    Op::Fixed | Op::Login { .. } => {}
+                }
+                s.completed += 1;
             }
-            s.completed += 1;
             wl.done(
                 op,
                 r.status,
@@ -1258,6 +1766,9 @@ async fn connection(addr: SocketAddr, wl: Arc<Workload>, ctl: Arc<Control>, seed
             );
             if r.close {
                 continue 'connect;
+            }
+            if r.status == 503 {
+                tokio::time::sleep(BUSY_PAUSE).await;
             }
         }
     }
@@ -1347,6 +1858,8 @@ struct Report {
     elapsed: Duration,
     /// CPU seconds this process (servers and generator) used in the run.
     cpu: f64,
+    /// Minor page faults of this process in the run.
+    faults: u64,
 }
 
 impl Report {
@@ -1358,39 +1871,103 @@ impl Report {
     }
 }
 
-fn run_phase(
-    rt: &tokio::runtime::Runtime,
+/// One set of connections: a workload, how many connections, and their
+/// pacing.
+#[derive(Clone)]
+struct Load {
+    label: String,
+    wl: Arc<Workload>,
+    conns: usize,
+    rate: Option<f64>,
+}
+
+/// Run one load for `secs` (or `max` requests).
+async fn phase(
     addr: SocketAddr,
-    wl: &Arc<Workload>,
+    wl: Arc<Workload>,
     conns: usize,
     secs: f64,
     max: Option<u64>,
     rate: Option<f64>,
 ) -> (Stats, Duration) {
-    rt.block_on(async {
-        let now = Instant::now();
-        let ctl = Arc::new(Control {
-            started: now,
-            pace: rate.map(|r| Duration::from_secs_f64(conns as f64 / r)),
-            conns,
-            deadline: now + Duration::from_secs_f64(secs),
-            remaining: AtomicI64::new(
-                max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX)),
-            ),
-        });
-        let started = Instant::now();
-        let tasks: Vec<_> = (0..conns)
-            .map(|i| tokio::spawn(connection(addr, wl.clone(), ctl.clone(), i as u64 + 1)))
-            .collect();
-        let mut total = Stats::new();
-        for t in tasks {
-            match t.await {
-                Ok(s) => total.merge(&s),
-                Err(_) => total.conn_errors += 1,
-            }
+    let now = Instant::now();
+    let ctl = Arc::new(Control {
+        started: now,
+        pace: rate.map(|r| Duration::from_secs_f64(conns as f64 / r)),
+        conns,
+        deadline: now + Duration::from_secs_f64(secs),
+        remaining: AtomicI64::new(max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX))),
+    });
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..conns)
+        .map(|i| tokio::spawn(connection(addr, wl.clone(), ctl.clone(), i as u64 + 1)))
+        .collect();
+    let mut total = Stats::new();
+    for t in tasks {
+        match t.await {
+            Ok(s) => total.merge(&s),
+            Err(_) => total.conn_errors += 1,
         }
-        (total, started.elapsed())
+    }
+    (total, started.elapsed())
+}
+
+/// Run every load at the same time, each on its own connections.
+fn run_phase(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    loads: &[Load],
+    secs: f64,
+    max: Option<u64>,
+) -> Vec<(Stats, Duration)> {
+    rt.block_on(async {
+        let running: Vec<_> = loads
+            .iter()
+            .map(|l| tokio::spawn(phase(addr, l.wl.clone(), l.conns, secs, max, l.rate)))
+            .collect();
+        let mut out = Vec::with_capacity(running.len());
+        for r in running {
+            out.push(r.await.unwrap_or_else(|_| {
+                let mut s = Stats::new();
+                s.conn_errors += 1;
+                (s, Duration::from_secs_f64(secs))
+            }));
+        }
+        out
     })
+}
+
+/// Warm up, then measure `loads` running at the same time; one report per
+/// load (the process CPU is that of the whole phase).
+fn measure_loads(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    loads: &[Load],
+    opts: &Opts,
+) -> Vec<Report> {
+    if opts.warmup > 0.0 {
+        let _ = run_phase(rt, addr, loads, opts.warmup, None);
+    }
+    let cpu_before = process_cpu_secs();
+    let faults_before = process_minor_faults();
+    let results = run_phase(rt, addr, loads, opts.duration, opts.max_requests);
+    let cpu = process_cpu_secs() - cpu_before;
+    let faults = process_minor_faults().saturating_sub(faults_before);
+    let reports: Vec<Report> = loads
+        .iter()
+        .zip(results)
+        .map(|(l, (stats, elapsed))| Report {
+            label: l.label.clone(),
+            stats,
+            elapsed,
+            cpu,
+            faults,
+        })
+        .collect();
+    for r in &reports {
+        print_report(r);
+    }
+    reports
 }
 
 fn measure(
@@ -1400,35 +1977,20 @@ fn measure(
     wl: Arc<Workload>,
     opts: &Opts,
 ) -> Report {
-    if opts.warmup > 0.0 {
-        let _ = run_phase(
-            rt,
-            addr,
-            &wl,
-            opts.connections,
-            opts.warmup,
-            None,
-            opts.rate,
-        );
-    }
-    let cpu_before = process_cpu_secs();
-    let (stats, elapsed) = run_phase(
-        rt,
-        addr,
-        &wl,
-        opts.connections,
-        opts.duration,
-        opts.max_requests,
-        opts.rate,
-    );
-    let r = Report {
+    let load = Load {
         label: label.to_string(),
-        stats,
-        elapsed,
-        cpu: process_cpu_secs() - cpu_before,
+        wl,
+        conns: opts.connections,
+        rate: opts.rate,
     };
-    print_report(&r);
-    r
+    let mut reports = measure_loads(rt, addr, &[load], opts);
+    reports.pop().unwrap_or_else(|| Report {
+        label: label.to_string(),
+        stats: Stats::new(),
+        elapsed: Duration::ZERO,
+        cpu: 0.0,
+        faults: 0,
+    })
 }
 
 /// User plus system CPU time of this process so far, in seconds. Compared
@@ -1451,6 +2013,20 @@ fn process_cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Minor page faults of this process so far (`minflt`, the 10th field of
+/// `/proc/self/stat`). Memory freshly mapped for a call shows here.
+fn process_minor_faults() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after
+        .split_whitespace()
+        .nth(7)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// All rounds as one: requests and histograms summed over the summed time.
 fn combine(label: &str, runs: Vec<Report>) -> Option<Report> {
     let mut it = runs.into_iter();
@@ -1459,6 +2035,7 @@ fn combine(label: &str, runs: Vec<Report>) -> Option<Report> {
         first.stats.merge(&r.stats);
         first.elapsed += r.elapsed;
         first.cpu += r.cpu;
+        first.faults += r.faults;
     }
     first.label = label.to_string();
     Some(first)
@@ -1514,6 +2091,15 @@ fn print_report(r: &Report) {
         println!(
             "introspections: {} active, {} inactive; revoked-but-active {}; live-but-inactive {}",
             s.active, s.inactive, s.revoked_but_active, s.live_but_inactive
+        );
+    }
+    if s.logins + s.busy + s.limited > 0 {
+        println!(
+            "logins: {} succeeded = {:.1}/s; password pool full (503): {}; rate-limited (429): {}",
+            s.logins,
+            s.logins as f64 / r.elapsed.as_secs_f64().max(1e-9),
+            s.busy,
+            s.limited
         );
     }
     if s.revocations > 0 {
@@ -1651,6 +2237,8 @@ fn summarize(opts: &Opts, f: &Fixture, r: &Report, base: Option<&Report>, raw: O
             }
             println!("errors {}", r.errors());
         }
+        // Summarized by `login_storm`.
+        Scenario::LoginStorm => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(

@@ -25,6 +25,10 @@ pub const MAX_UA_BYTES: usize = 512;
 
 static PARSER: OnceLock<UserAgentParser> = OnceLock::new();
 
+/// Parsed user agents by header, cleared when it reaches this many.
+const UA_CACHE_ENTRIES: usize = 4096;
+static UA_CACHE: OnceLock<dashmap::DashMap<String, UserAgent>> = OnceLock::new();
+
 /// A `User-Agent` parser. Cheap to copy; every instance shares one compiled
 /// regex set.
 #[derive(Clone, Copy)]
@@ -60,6 +64,23 @@ impl UaParser {
     /// [`MAX_UA_BYTES`] at a character boundary; fields ua-parser does not
     /// recognise ("Other") are `None`. Never panics.
     pub fn parse(&self, header: &str) -> UserAgent {
+        // Matching runs hundreds of regexes (about a millisecond) on the
+        // HTTP worker's thread; during a login storm most logins come from a
+        // handful of user agents, so answers are remembered.
+        let key = truncate(header, MAX_UA_BYTES);
+        let cache = UA_CACHE.get_or_init(dashmap::DashMap::new);
+        if let Some(hit) = cache.get(key) {
+            return hit.value().clone();
+        }
+        let parsed = self.parse_uncached(key);
+        if cache.len() >= UA_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key.to_string(), parsed.clone());
+        parsed
+    }
+
+    fn parse_uncached(&self, header: &str) -> UserAgent {
         let ua = truncate(header, MAX_UA_BYTES);
         if ua.trim().is_empty() {
             return UserAgent {
