@@ -106,13 +106,15 @@ impl Application {
         let issuer = config.issuer.clone();
         let alg = config.keys.alg.as_str();
         let insecure_cookies = settings.insecure_cookies();
+        // The recorder goes in first: the actors set their gauges as they
+        // load, and a gauge set before it exists is lost.
+        let metrics = crate::telemetry::metrics_handle();
         let engine = Engine::start(config, store, clock.clone())?;
         engine
             .ensure_account_client()
             .await
             .map_err(|e| anyhow::anyhow!("could not register the account client: {e}"))?;
         let admin_token = admin_token(&settings)?;
-        let metrics = crate::telemetry::metrics_handle();
         let state = web::Data::new(AppState {
             engine: engine.clone(),
             insecure_cookies,

@@ -14,6 +14,7 @@ use crate::password::PasswordPool;
 use crate::revocation::{RevocationList, RevokedSet, SledRevocationStore};
 use crate::sessions::{SessionConfig, SessionRegistry, SessionsView};
 use crate::store::{Store, StoreError};
+use crate::timing::TimedAddr;
 use crate::tokens::{SledTokenStore, TokenIndex, TokenIssuer};
 
 #[derive(Debug, Clone)]
@@ -112,14 +113,14 @@ pub struct Engine {
     pub entities: Arc<EntitiesView>,
     pub tokens: Arc<TokenIndex>,
     pub revoked: Arc<RevokedSet>,
-    pub key_rotator: Addr<KeyRotator>,
-    pub directory: Addr<Directory>,
-    pub issuer: Addr<TokenIssuer>,
-    pub revocations: Addr<RevocationList>,
+    pub key_rotator: TimedAddr<KeyRotator>,
+    pub directory: TimedAddr<Directory>,
+    pub issuer: TimedAddr<TokenIssuer>,
+    pub revocations: TimedAddr<RevocationList>,
     pub sessions: Arc<SessionsView>,
-    pub session_registry: Addr<SessionRegistry>,
+    pub session_registry: TimedAddr<SessionRegistry>,
     pub passwords: Arc<PasswordPool>,
-    pub mailer: Addr<Mailer>,
+    pub mailer: TimedAddr<Mailer>,
     arbiters: Arc<Vec<ArbiterHandle>>,
 }
 
@@ -182,7 +183,8 @@ impl Engine {
         };
         let key_rotator = Supervisor::start_in_arbiter(a0, move |_| rotator);
         let directory = Supervisor::start_in_arbiter(a1, move |_| directory);
-        let revocations = Supervisor::start_in_arbiter(a3, move |_| revocations);
+        let revocations: TimedAddr<RevocationList> =
+            Supervisor::start_in_arbiter(a3, move |_| revocations).into();
         let issuer = TokenIssuer::open(
             Box::new(SledTokenStore::new(&store)?),
             clock.clone(),
@@ -219,14 +221,14 @@ impl Engine {
             entities,
             tokens,
             revoked,
-            key_rotator,
-            directory,
-            issuer: issuer_addr,
+            key_rotator: key_rotator.into(),
+            directory: directory.into(),
+            issuer: issuer_addr.into(),
             revocations,
             sessions,
-            session_registry,
+            session_registry: session_registry.into(),
             passwords,
-            mailer,
+            mailer: mailer.into(),
             arbiters: Arc::new(handles),
         })
     }

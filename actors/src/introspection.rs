@@ -180,22 +180,7 @@ impl Engine {
         token: &str,
         typ_ok: impl Fn(Option<&str>) -> bool,
     ) -> Result<(Arc<crate::keys::VerifierSet>, String), JwtRejected> {
-        if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
-            return Err(JwtRejected("not a compact JWS"));
-        }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| JwtRejected("malformed header"))?;
-        if header.jku.is_some()
-            || header.x5u.is_some()
-            || header.jwk.is_some()
-            || header.x5c.is_some()
-        {
-            return Err(JwtRejected("key-carrying header"));
-        }
-        if !typ_ok(header.typ.as_deref()) {
-            return Err(JwtRejected("wrong typ"));
-        }
-        let kid = header.kid.ok_or(JwtRejected("no kid"))?;
+        let kid = header_kid(token, typ_ok)?;
         let verifiers = self.keys.verifiers();
         if verifiers.get(&kid).is_none() {
             return Err(JwtRejected("unknown kid"));
@@ -248,6 +233,26 @@ impl Engine {
         self.revocations.send(Revoke(ids)).await??;
         Ok(())
     }
+}
+
+/// The key-independent part of the header check: compact form, no
+/// key-carrying headers, a `typ` the caller accepts; answers the `kid`.
+pub fn header_kid(
+    token: &str,
+    typ_ok: impl Fn(Option<&str>) -> bool,
+) -> Result<String, JwtRejected> {
+    if token.len() > MAX_TOKEN_LEN || token.bytes().filter(|b| *b == b'.').count() != 2 {
+        return Err(JwtRejected("not a compact JWS"));
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRejected("malformed header"))?;
+    if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some()
+    {
+        return Err(JwtRejected("key-carrying header"));
+    }
+    if !typ_ok(header.typ.as_deref()) {
+        return Err(JwtRejected("wrong typ"));
+    }
+    header.kid.ok_or(JwtRejected("no kid"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -23,6 +23,8 @@
 //! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
 //! - [`store`] — sled, tree ownership, codecs, group-committed durability.
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
+//! - [`timing`] — the engine's actor addresses stamp each message, so every
+//!   actor's mailbox wait and handling time are exported as metrics.
 //! - [`totp`] — TOTP enrolment (secret, otpauth URL, QR code) and
 //!   replay-refusing code checks.
 //! - [`domain`], [`secret`], [`clock`], [`oauth`] — validated values,
@@ -59,6 +61,7 @@ pub mod revocation;
 pub mod secret;
 pub mod sessions;
 pub mod store;
+pub mod timing;
 pub mod tokens;
 pub mod totp;
 

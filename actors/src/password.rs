@@ -137,6 +137,28 @@ impl PasswordPool {
     }
 }
 
+/// Run this (blocking-pool) thread at the lowest scheduling priority. An
+/// argon2 computation is ~20 ms of pure CPU; at normal priority a storm of
+/// them takes every core and introspection answers wait behind them. At the
+/// lowest priority they use whatever the request threads leave, which on an
+/// idle server is all of it. The threads of the blocking pool only ever run
+/// password work, so the priority is set once and kept.
+fn lower_priority() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    LOWERED.with(|done| {
+        if !done.get() {
+            if let Err(e) =
+                thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+            {
+                tracing::debug!(error = ?e, "could not lower the password thread's priority");
+            }
+            done.set(true);
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,26 +193,4 @@ mod tests {
         }
         assert!(busy >= 5, "only {busy} refused");
     }
-}
-
-/// Run this (blocking-pool) thread at the lowest scheduling priority. An
-/// argon2 computation is ~20 ms of pure CPU; at normal priority a storm of
-/// them takes every core and introspection answers wait behind them. At the
-/// lowest priority they use whatever the request threads leave, which on an
-/// idle server is all of it. The threads of the blocking pool only ever run
-/// password work, so the priority is set once and kept.
-fn lower_priority() {
-    thread_local! {
-        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-    LOWERED.with(|done| {
-        if !done.get() {
-            if let Err(e) =
-                thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-            {
-                tracing::debug!(error = ?e, "could not lower the password thread's priority");
-            }
-            done.set(true);
-        }
-    });
 }

@@ -15,6 +15,18 @@ pub fn parse_body<T: for<'de> Deserialize<'de>>(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<T, ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    parse_body_as(ct, body)
+}
+
+/// [`parse_body`] given the request's `Content-Type` value, if it has one.
+pub fn parse_body_as<T: for<'de> Deserialize<'de>>(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T, ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -22,10 +34,7 @@ pub fn parse_body<T: for<'de> Deserialize<'de>>(
             "the request body exceeds 64 KiB",
         ));
     }
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let ct = content_type
         .and_then(|v| v.split(';').next())
         .map(|m| m.trim().to_ascii_lowercase())
         .unwrap_or_default();

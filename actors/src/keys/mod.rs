@@ -9,6 +9,7 @@
 
 pub mod material;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,9 +132,18 @@ pub struct KeysView {
     signer: ArcSwapOption<Signer>,
     verifiers: ArcSwap<VerifierSet>,
     jwks: ArcSwap<Jwks>,
+    /// When the current signing key took over (unix seconds; 0 = unknown).
+    activated_at: AtomicI64,
 }
 
 impl KeysView {
+    /// When the current signing key took over, if known.
+    pub fn current_activated_at(&self) -> Option<i64> {
+        match self.activated_at.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(at),
+        }
+    }
     pub fn signer(&self) -> Option<Arc<Signer>> {
         self.signer.load_full()
     }
@@ -278,6 +288,9 @@ impl KeyRotator {
         self.view.jwks.store(Arc::new(jwks));
         self.view.signer.store(Some(Arc::new(signer)));
         metrics::gauge!("tessera_keys_published").set(self.set.keys.len() as f64);
+        self.view
+            .activated_at
+            .store(current.activated_at.unwrap_or(0), Ordering::Relaxed);
         if let Some(at) = current.activated_at {
             metrics::gauge!("tessera_signing_key_activated_timestamp_seconds").set(at as f64);
         }

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::SharedClock;
 use crate::revocation::{RevocationList, RevokedSet};
 use crate::store::{self, trees, Store, StoreError};
+use crate::timing::TimedAddr;
 pub use codes::{AuthCode, CodeError, ExchangeCode, IssueCode};
 pub use entity::{
     CreateEntityToken, EntityMeta, EntityToken, EntityTokenError, GetEntityToken,
@@ -158,7 +159,7 @@ pub struct TokenIssuer {
     /// Entity tokens by member.
     entity: entity::EntityTokens,
     revoked: Arc<RevokedSet>,
-    revocations: Addr<RevocationList>,
+    revocations: TimedAddr<RevocationList>,
 }
 
 impl TokenIssuer {
@@ -167,7 +168,7 @@ impl TokenIssuer {
         clock: SharedClock,
         index: Arc<TokenIndex>,
         revoked: Arc<RevokedSet>,
-        revocations: Addr<RevocationList>,
+        revocations: TimedAddr<RevocationList>,
     ) -> Result<Self, StoreError> {
         let mut t = TokenIssuer {
             store,
@@ -299,10 +300,11 @@ impl TokenIssuer {
                 self.forget_refresh(*k, &m);
             }
         }
+        let entity = self.sweep_entity_tokens(now)?;
         // Drop interned grants no live token refers to any more.
         self.grants.retain(|_, g| Arc::strong_count(g) > 1);
         metrics::gauge!("tessera_tokens_live").set(self.index.len() as f64);
-        Ok(gone.len() + codes.len() + refresh.len())
+        Ok(gone.len() + codes.len() + refresh.len() + entity)
     }
 }
 

@@ -167,23 +167,33 @@ pub async fn get_client(
     Ok(HttpResponse::Ok().json(ClientView::new(&c, None)))
 }
 
-#[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
+#[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, description = "The built-in account client cannot be deleted", body = ErrorBody)), security(("admin_token" = [])))]
 #[delete("/admin/clients/{client_id}")]
 pub async fn delete_client(
     _: AdminAuth,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    // Registration, recovery and personal tokens are issued to it; without
+    // it those endpoints could only answer 503 until the next restart.
+    if id == state.engine.config.accounts.client_id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the built-in account client cannot be deleted",
+        ));
+    }
     state
         .engine
         .directory
-        .send(DeleteClient(path.into_inner()))
+        .send(DeleteClient(id))
         .await?
         .map_err(directory_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 200, description = "The new secret, shown once"), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)), security(("admin_token" = [])))]
+#[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 200, description = "The new secret, shown once"), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[post("/admin/clients/{client_id}/secret")]
 pub async fn rotate_client_secret(
     _: AdminAuth,

@@ -173,6 +173,7 @@ fn link_invalid_page() -> HttpResponse {
 
 #[utoipa::path(tag = "api_oauth", params(ConfirmQuery), responses(
     (status = 200, description = "The new-password form", content_type = "text/html"),
+    (status = 404, description = "No token, or not a reset token: a page saying the link is no longer valid", content_type = "text/html"),
 ))]
 #[get("/api/oauth/reset_password/confirm")]
 #[tracing::instrument(skip_all)]

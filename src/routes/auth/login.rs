@@ -376,6 +376,7 @@ async fn open_session(
 #[utoipa::path(tag = "auth", request_body(content = CallbackBody, description = "JSON or form"), responses(
     (status = 200, description = "Logged in; the pending session became a full one (new cookie)", body = LoginResponse),
     (status = 303, description = "Form posts: to `return_to`"),
+    (status = 400, description = "A malformed body or one that is neither JSON nor a form", body = ErrorBody),
     (status = 401, description = "No pending login, or a wrong/used code", body = ErrorBody),
     (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
 ))]
