@@ -91,6 +91,20 @@ pub struct RefreshBody {
     authentication_token: Option<String>,
 }
 
+/// The three headers every call carries (for the OpenAPI document; they
+/// are read by [`authorize`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct EntityHeaders {
+    /// An API key of the entity.
+    apikey: String,
+    /// The acting user's id.
+    userid: String,
+    /// An access token or entity token of the acting user.
+    token: String,
+}
+
 /// Who is calling, about whom.
 struct Authorized {
     entity: Arc<Entity>,
@@ -241,10 +255,7 @@ fn no_store(mut r: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBui
 }
 
 #[utoipa::path(tag = "entities",
-    params(("entityId" = String, Path), ("userId" = String, Path),
-        ("apikey" = String, Header, description = "An API key of the entity"),
-        ("userid" = String, Header, description = "The acting user's id"),
-        ("token" = String, Header, description = "An access token or entity token of the acting user")),
+    params(("entityId" = String, Path), ("userId" = String, Path), EntityHeaders),
     responses(
         (status = 200, description = "The member's entity token (never its secret)", body = EntityTokenView),
         (status = 401, description = "Missing or wrong headers", body = ErrorBody),
@@ -272,10 +283,7 @@ pub async fn get_token(
 }
 
 #[utoipa::path(tag = "entities",
-    params(("entityId" = String, Path), ("userId" = String, Path),
-        ("apikey" = String, Header, description = "An API key of the entity"),
-        ("userid" = String, Header, description = "The acting user's id"),
-        ("token" = String, Header, description = "An access token or entity token of the acting user")),
+    params(("entityId" = String, Path), ("userId" = String, Path), EntityHeaders),
     request_body(content = Option<TokenSettings>, description = "Optional expiry and flags", content_type = "application/json"),
     responses(
         (status = 201, description = "Created; the secret is shown this once", body = NewEntityTokenView),
@@ -318,10 +326,7 @@ pub async fn create_token(
 }
 
 #[utoipa::path(tag = "entities",
-    params(("entityId" = String, Path), ("userId" = String, Path),
-        ("apikey" = String, Header, description = "An API key of the entity"),
-        ("userid" = String, Header, description = "The acting user's id"),
-        ("token" = String, Header, description = "An access token or entity token of the acting user")),
+    params(("entityId" = String, Path), ("userId" = String, Path), EntityHeaders),
     request_body(content = TokenSettings, content_type = "application/json"),
     responses(
         (status = 200, description = "Updated", body = EntityTokenView),
@@ -359,10 +364,7 @@ pub async fn update_token(
 }
 
 #[utoipa::path(tag = "entities",
-    params(("entityId" = String, Path), ("userId" = String, Path),
-        ("apikey" = String, Header, description = "An API key of the entity"),
-        ("userid" = String, Header, description = "The acting user's id"),
-        ("token" = String, Header, description = "An access token or entity token of the acting user")),
+    params(("entityId" = String, Path), ("userId" = String, Path), EntityHeaders),
     responses(
         (status = 200, description = "Revoked, durably, before this answer", body = RevokedView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -389,10 +391,7 @@ pub async fn delete_token(
 }
 
 #[utoipa::path(tag = "entities",
-    params(("entityId" = String, Path), ("userId" = String, Path),
-        ("apikey" = String, Header, description = "An API key of the entity"),
-        ("userid" = String, Header, description = "The acting user's id"),
-        ("token" = String, Header, description = "An access token or entity token of the acting user")),
+    params(("entityId" = String, Path), ("userId" = String, Path), EntityHeaders),
     request_body(content = RefreshBody, content_type = "application/json"),
     responses(
         (status = 200, description = "A new token (shown this once); the old one is revoked", body = NewEntityTokenView),
