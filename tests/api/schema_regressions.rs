@@ -132,3 +132,34 @@ async fn answers_the_document_left_out_are_documented() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn the_authorize_form_body_is_documented_as_its_fields() {
+    // It was documented as one string, which no form encoder can send.
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schema = &doc["paths"]["/oauth2/authorize"]["post"]["requestBody"]["content"]
+        ["application/x-www-form-urlencoded"]["schema"];
+    let name = schema["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or_else(|| panic!("{schema}"));
+    let fields = &doc["components"]["schemas"][name]["properties"];
+    for f in [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "consent",
+        "csrf",
+    ] {
+        assert!(fields.get(f).is_some(), "{f} in {fields}");
+    }
+}

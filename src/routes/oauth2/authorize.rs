@@ -42,6 +42,34 @@ pub struct AuthorizeParams {
     login_hint: Option<String>,
 }
 
+/// The form body of `POST /oauth2/authorize`: the same parameters, and from
+/// the consent page its answer.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AuthorizeForm {
+    /// Must be `code`.
+    response_type: String,
+    client_id: String,
+    /// Exactly a registered URI (loopback IP literals: any port).
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    /// Returned unchanged.
+    state: Option<String>,
+    nonce: Option<String>,
+    /// Required for public clients.
+    code_challenge: Option<String>,
+    /// `S256` (default) or `plain` (if the client allows it).
+    code_challenge_method: Option<String>,
+    /// `none`, `login`, `consent`.
+    prompt: Option<String>,
+    max_age: Option<i64>,
+    login_hint: Option<String>,
+    /// From the consent page: `allow` or `deny`.
+    consent: Option<String>,
+    /// From the consent page: its CSRF token.
+    csrf: Option<String>,
+}
+
 /// A page error: shown, never redirected.
 fn page_error(error: &str, description: &str) -> HttpResponse {
     pages::error(&pages::ErrorPage {
@@ -114,7 +142,7 @@ pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> Http
     authorize(&req, &state, form, repeated, false).await
 }
 
-#[utoipa::path(tag = "oauth2", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The authorization request parameters; from the consent page also `consent=allow|deny` and `csrf`"), responses(
+#[utoipa::path(tag = "oauth2", request_body(content = AuthorizeForm, content_type = "application/x-www-form-urlencoded", description = "The authorization request parameters; from the consent page also `consent=allow|deny` and `csrf`"), responses(
     (status = 303, description = "To the client's redirect_uri with `code` (or `error`), `state`, `iss`; or to the login page"),
     (status = 200, description = "The consent page", content_type = "text/html"),
     (status = 400, description = "Missing/unknown client or unregistered redirect_uri", content_type = "text/html"),
