@@ -198,8 +198,13 @@ async fn without_smtp_mails_land_in_the_file_outbox() {
                 .map(|e| e.path())
                 .find(|p| p.extension().is_some_and(|x| x == "eml"))
         });
-        if let Some(p) = found {
-            break std::fs::read_to_string(p).unwrap();
+        // The file may be seen while it is still being written: wait
+        // until the whole message (its link is near the end) is there.
+        if let Some(eml) = found
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .filter(|e| e.contains("/api/oauth/reset_password/confirm?token="))
+        {
+            break eml;
         }
         assert!(
             std::time::Instant::now() < deadline,
