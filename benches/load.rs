@@ -9,6 +9,7 @@
 //! cargo bench --bench load -- --scenario client-credentials --format opaque
 //! cargo bench --bench load -- --scenario revoke
 //! cargo bench --bench load -- --scenario login-storm --rate 5000 --duration 5
+//! cargo bench --bench load -- --scenario login-storm --users 5000 --vary-user-agent
 //! cargo bench --bench load -- --hold 60 --token-file target/wrk-tokens.txt   # serve for wrk
 //! ```
 //!
@@ -155,6 +156,10 @@ struct Opts {
         default_value = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     )]
     login_user_agent: String,
+    /// login-storm: each user sends a User-Agent of its own (the one above
+    /// plus the user's name), so the server meets --users distinct agents.
+    #[arg(long)]
+    vary_user_agent: bool,
     /// In-process server: password hashes run at once (default: cores).
     #[arg(long)]
     password_workers: Option<usize>,
@@ -1449,7 +1454,14 @@ impl Workload {
             Mode::Login => f
                 .users
                 .iter()
-                .map(|u| post_json(&f.host, LOGIN_PATH, &opts.login_user_agent, &login_body(u)))
+                .map(|u| {
+                    let ua = if opts.vary_user_agent {
+                        format!("{} {u}", opts.login_user_agent).trim().to_string()
+                    } else {
+                        opts.login_user_agent.clone()
+                    };
+                    post_json(&f.host, LOGIN_PATH, &ua, &login_body(u))
+                })
                 .collect(),
             _ => Vec::new(),
         };
