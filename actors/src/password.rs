@@ -1,16 +1,19 @@
 //! Password hashing on a bounded pool. argon2id costs ~15-20 ms of CPU per
-//! call, so it never runs on an actor or HTTP worker thread: a semaphore
-//! admits as many hashes as there are cores onto tokio's blocking pool, a
+//! call, so it never runs on an actor or HTTP worker thread: the pool owns
+//! its own hashing threads (as many as there are cores by default), each in
+//! the idle scheduling class and each keeping its 19 MiB of argon2 memory
+//! from one verify to the next. A semaphore admits one hash per thread, a
 //! bounded number wait, and the rest are refused at once (`Busy` → 503).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::PasswordHasher;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
+use tokio::sync::{oneshot, Semaphore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PoolError {
@@ -36,6 +39,10 @@ pub fn check_policy(pw: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The work a hashing thread does for one request. It gets the thread's
+/// reusable argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
 pub struct PasswordPool {
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
@@ -44,6 +51,10 @@ pub struct PasswordPool {
     /// Verified when the user is unknown, so that answer takes as long as a
     /// wrong password.
     dummy_hash: String,
+    /// Feeds the hashing threads. Never holds more jobs than there are
+    /// permits, so it needs no bound of its own. The threads end when the
+    /// pool (and with it this sender) is dropped.
+    jobs: Mutex<mpsc::Sender<Job>>,
 }
 
 impl PasswordPool {
@@ -56,12 +67,28 @@ impl PasswordPool {
             .hash_password(b"tessera-dummy-password-for-timing")
             .map(|h| h.to_string())
             .unwrap_or_default();
+        let workers = workers.max(1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut started = 0;
+        for n in 0..workers {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("tessera-argon2-{n}"))
+                .spawn(move || hashing_thread(&rx));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "could not start a password hashing thread"),
+            }
+        }
         PasswordPool {
-            permits: Arc::new(Semaphore::new(workers.max(1))),
+            // Admit no more hashes at once than there are threads to run them.
+            permits: Arc::new(Semaphore::new(started)),
             waiting: AtomicUsize::new(0),
             max_waiting,
             params,
             dummy_hash,
+            jobs: Mutex::new(tx),
         }
     }
 
@@ -76,7 +103,7 @@ impl PasswordPool {
 
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, PoolError> {
         let depth = self.waiting.fetch_add(1, Ordering::AcqRel);
         if depth >= self.max_waiting {
@@ -90,14 +117,25 @@ impl PasswordPool {
         metrics::histogram!("tessera_password_pool_wait_seconds")
             .record(queued.elapsed().as_secs_f64());
         let result = match permit {
-            Ok(p) => tokio::task::spawn_blocking(move || {
-                lower_priority();
-                let r = f();
-                drop(p);
-                r
-            })
-            .await
-            .map_err(|_| PoolError::Failed),
+            Ok(permit) => {
+                let (tx, rx) = oneshot::channel();
+                let job: Job = Box::new(move |memory| {
+                    let r = f(memory);
+                    // The permit goes back as soon as the thread is free,
+                    // before the caller's task has even woken up.
+                    drop(permit);
+                    let _ = tx.send(r);
+                });
+                let sent = match self.jobs.lock() {
+                    Ok(jobs) => jobs.send(job).is_ok(),
+                    Err(_) => false,
+                };
+                if sent {
+                    rx.await.map_err(|_| PoolError::Failed)
+                } else {
+                    Err(PoolError::Failed)
+                }
+            }
             Err(_) => Err(PoolError::Failed),
         };
         let left = self.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -108,7 +146,7 @@ impl PasswordPool {
     /// Hash a password into an argon2id PHC string.
     pub async fn hash(&self, password: String) -> Result<String, PoolError> {
         let argon = self.argon();
-        self.run(move || {
+        self.run(move |_| {
             argon
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
@@ -126,37 +164,100 @@ impl PasswordPool {
     ) -> Result<bool, PoolError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        let argon = self.argon();
         let ok = self
-            .run(move || match PasswordHash::new(&phc) {
-                Ok(h) => argon.verify_password(password.as_bytes(), &h).is_ok(),
-                Err(_) => false,
-            })
+            .run(move |memory| verify_with_memory(password.as_bytes(), &phc, memory))
             .await?;
         Ok(ok && known)
     }
 }
 
-/// Run this (blocking-pool) thread at the lowest scheduling priority. An
-/// argon2 computation is ~20 ms of pure CPU; at normal priority a storm of
-/// them takes every core and introspection answers wait behind them. At the
-/// lowest priority they use whatever the request threads leave, which on an
-/// idle server is all of it. The threads of the blocking pool only ever run
-/// password work, so the priority is set once and kept.
-fn lower_priority() {
-    thread_local! {
-        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Verify `password` against the PHC string `phc`, computing argon2 in
+/// `memory` (grown to the hash's memory cost if it is smaller, and kept for
+/// the next call). That is what `PasswordVerifier::verify_password` does,
+/// minus a fresh 19 MiB allocation (and its page faults) per call. Any
+/// malformed or unsupported hash verifies nothing.
+fn verify_with_memory(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
     }
-    LOWERED.with(|done| {
-        if !done.get() {
-            if let Err(e) =
-                thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-            {
-                tracing::debug!(error = ?e, "could not lower the password thread's priority");
-            }
-            done.set(true);
+    let Some(memory) = memory.get_mut(..blocks) else {
+        return false;
+    };
+    let mut computed = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params);
+    if argon
+        .hash_password_into_with_memory(password, salt.as_ref(), &mut computed, memory)
+        .is_err()
+    {
+        return false;
+    }
+    computed.ct_eq(expected.as_bytes()).into()
+}
+
+/// One hashing thread: lower its scheduling class once, then run jobs until
+/// the pool is dropped. A job that panics loses only its own answer (the
+/// caller gets `Failed`); the thread and its memory carry on.
+fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
+    lower_priority();
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else {
+            return;
+        };
+        let run = std::panic::AssertUnwindSafe(|| job(&mut memory));
+        if std::panic::catch_unwind(run).is_err() {
+            tracing::error!("a password hashing job panicked");
         }
-    });
+    }
+}
+
+/// Run this hashing thread in the idle scheduling class (`SCHED_IDLE`),
+/// falling back to the lowest nice level where that is refused. An argon2
+/// computation is ~20 ms of pure CPU; at normal priority a storm of them
+/// takes every core and introspection answers wait behind them. Even at
+/// nice 19 a hashing thread keeps a share of the CPU against busy request
+/// threads and delays their answers by whole time slices; an idle-class
+/// thread runs only on a core nothing else wants, which on a quiet server
+/// is every core.
+fn lower_priority() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    let idle = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    );
+    if let Err(e) = idle {
+        tracing::debug!(error = ?e, "SCHED_IDLE refused; lowering the nice level instead");
+        if let Err(e) =
+            thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+        {
+            tracing::debug!(error = ?e, "could not lower the password thread's priority");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +274,70 @@ mod tests {
         // Not truncated: a prefix of a long password does not verify.
         assert!(!pool.verify("p".repeat(999), Some(h.clone())).await.unwrap());
         assert!(!pool.verify(long, None).await.unwrap());
+    }
+
+    #[actix_rt::test]
+    async fn verifies_hashes_of_other_parameters_with_reused_memory() {
+        let pool = PasswordPool::new(1, 8);
+        // A smaller and a larger memory cost than the pool's own, in turn,
+        // on the same thread: the memory grows and is reused.
+        for m in [8_192u32, 32_768, 8_192] {
+            let params = Params::new(m, 2, 1, None).unwrap();
+            let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let h = argon.hash_password(b"correct horse").unwrap().to_string();
+            assert!(pool
+                .verify("correct horse".into(), Some(h.clone()))
+                .await
+                .unwrap());
+            assert!(!pool.verify("correct horsf".into(), Some(h)).await.unwrap());
+        }
+        // argon2i and argon2d hashes verify too (the stored algorithm wins).
+        for alg in [Algorithm::Argon2i, Algorithm::Argon2d] {
+            let argon = Argon2::new(alg, Version::V0x10, Params::new(8_192, 1, 1, None).unwrap());
+            let h = argon.hash_password(b"old scheme").unwrap().to_string();
+            assert!(pool.verify("old scheme".into(), Some(h)).await.unwrap());
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_malformed_stored_hash_verifies_nothing() {
+        let pool = PasswordPool::new(1, 8);
+        let good = pool.hash("password123".into()).await.unwrap();
+        let cut = good.get(..good.len() - 10).unwrap().to_string();
+        for bad in [
+            String::new(),
+            "not a hash".to_string(),
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA".to_string(),
+            "$argon2id$v=99$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_string(),
+            "$bcrypt$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_string(),
+            cut,
+        ] {
+            assert!(
+                !pool
+                    .verify("password123".into(), Some(bad.clone()))
+                    .await
+                    .unwrap(),
+                "{bad}"
+            );
+        }
+        // The pool still works after all of that.
+        assert!(pool.verify("password123".into(), Some(good)).await.unwrap());
+    }
+
+    #[actix_rt::test]
+    async fn hashing_threads_run_in_the_idle_scheduling_class() {
+        let pool = PasswordPool::new(2, 8);
+        let policy = pool
+            .run(|_| thread_priority::unix::thread_schedule_policy())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            policy,
+            thread_priority::ThreadSchedulePolicy::Normal(
+                thread_priority::NormalThreadSchedulePolicy::Idle
+            )
+        );
     }
 
     #[actix_rt::test]
