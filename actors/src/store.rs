@@ -50,6 +50,8 @@ pub mod trees {
     pub const MAIL: &str = "mail";
     /// Owned by `Directory`: mailed one-time codes and links.
     pub const ACCOUNT_CODES: &str = "account_codes";
+    /// Owned by `Federation`: upstream subject → local user.
+    pub const FEDERATION_LINKS: &str = "federation_links";
 }
 
 /// On-disk format of the whole store. Bumped on incompatible change.
@@ -57,6 +59,9 @@ const FORMAT: &[u8] = b"tessera-store-v1";
 /// Written beside sled's files once the store is initialised. If it exists
 /// but the database has lost its metadata, the database was damaged.
 const MARKER: &str = "TESSERA_STORE";
+/// Why every flush fails after a real write failure.
+const WRITE_FAILED: &str =
+    "an earlier write failed (disk full?); restart the server once space is free";
 /// Version byte in front of every encoded value.
 const CODEC_VERSION: u8 = 1;
 
@@ -102,6 +107,10 @@ pub struct Store {
     path: Arc<PathBuf>,
     flusher: Arc<FlusherHandle>,
     faults: Arc<Faults>,
+    /// Set when a real write failed (a full disk). sled does not come back
+    /// from a failed write in a running process, so every later flush is
+    /// refused too, and the server needs a restart once space is back.
+    write_failed: Arc<AtomicBool>,
 }
 
 /// The group-commit thread. When the last `Store` clone goes, the thread is
@@ -257,18 +266,21 @@ impl Store {
         }
         write_marker(marker, db_file, generation);
         let faults = Arc::new(Faults::default());
+        let write_failed = Arc::new(AtomicBool::new(false));
         let flusher = spawn_flusher(
             db.clone(),
             meta,
             generation,
             db_file.to_path_buf(),
             faults.clone(),
+            write_failed.clone(),
         )?;
         Ok(Store {
             db,
             path: Arc::new(dir.to_path_buf()),
             flusher: Arc::new(flusher),
             faults,
+            write_failed,
         })
     }
 
@@ -278,6 +290,12 @@ impl Store {
 
     pub fn faults(&self) -> &Arc<Faults> {
         &self.faults
+    }
+
+    /// Whether the store can still make writes durable: `false` after a
+    /// real write failure (a full disk), until the process is restarted.
+    pub fn writable(&self) -> bool {
+        !self.write_failed.load(Ordering::Relaxed)
     }
 
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
@@ -431,6 +449,7 @@ fn spawn_flusher(
     mut generation: u64,
     db_file: PathBuf,
     faults: Arc<Faults>,
+    write_failed: Arc<AtomicBool>,
 ) -> Result<FlusherHandle, StoreError> {
     let (tx, rx) = mpsc::channel::<FlushWaiter>();
     let marker = db_file.with_file_name(MARKER);
@@ -442,8 +461,13 @@ fn spawn_flusher(
                 let mut waiters = vec![first];
                 waiters.extend(rx.try_iter());
                 let started = Instant::now();
-                let result = if faults.fail_flush.load(Ordering::Relaxed) {
+                let injected = faults.fail_flush.load(Ordering::Relaxed);
+                let result = if injected {
                     Err("injected fault: no space left on device".to_string())
+                } else if write_failed.load(Ordering::Relaxed) {
+                    // What sled failed to write may be lost: no later flush
+                    // may vouch for it.
+                    Err(WRITE_FAILED.to_string())
                 } else {
                     let next = generation + 1;
                     meta.insert("gen", &next.to_be_bytes())
@@ -458,8 +482,15 @@ fn spawn_flusher(
                 metrics::histogram!("tessera_store_flush_duration_seconds")
                     .record(started.elapsed().as_secs_f64());
                 metrics::histogram!("tessera_store_flush_batch_size").record(waiters.len() as f64);
-                if result.is_err() {
+                if let Err(e) = &result {
                     metrics::counter!("tessera_store_flush_failures_total").increment(1);
+                    if !injected && !write_failed.swap(true, Ordering::Relaxed) {
+                        tracing::error!(
+                            error = %e,
+                            "the store could not write (disk full?); writes answer 503 and \
+                             reads keep serving until the server is restarted with space free"
+                        );
+                    }
                 }
                 for w in waiters {
                     let _ = w.send(result.clone().map_err(StoreError::Write));
@@ -467,7 +498,10 @@ fn spawn_flusher(
             }
             // Clean close: the file's final length is the new floor.
             let next = generation + 1;
-            if meta.insert("gen", &next.to_be_bytes()).is_ok() && db.flush().is_ok() {
+            if !write_failed.load(Ordering::Relaxed)
+                && meta.insert("gen", &next.to_be_bytes()).is_ok()
+                && db.flush().is_ok()
+            {
                 sync_file(&db_file);
                 write_marker(&marker, &db_file, next);
             }

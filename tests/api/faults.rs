@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 #[actix_web::test]
-async fn a_failing_flush_makes_revocation_503_and_acknowledges_nothing() {
+pub(crate) async fn a_failing_flush_makes_revocation_503_and_acknowledges_nothing() {
     let app = spawn_app().await;
     let c = app.cc_client().await;
     let token = app.get_token(&c).await;

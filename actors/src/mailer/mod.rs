@@ -7,9 +7,11 @@
 //! for good) the mail becomes a dead letter that stays in the tree for an
 //! operator to see. After a restart the queue is reloaded and delivered.
 //!
-//! Delivery is at least once: a crash between a server's acceptance and
-//! the removal of the mail from the tree sends it again on restart (with
-//! the same `Message-ID`).
+//! Over SMTP, delivery is at least once: a crash between a server's
+//! acceptance and the removal of the mail from the tree sends it again on
+//! restart (with the same `Message-ID`, so a receiver can drop the copy).
+//! The file outbox is exactly once: a mail is written as `<mail id>.eml`,
+//! whole or not at all, and never again once that file exists.
 
 pub mod transport;
 

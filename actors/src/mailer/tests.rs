@@ -179,3 +179,39 @@ async fn a_bad_recipient_is_refused_and_a_reloaded_queue_is_delivered() {
     assert_eq!(sent[0].mail.to, "a@example.com");
     assert_eq!(sent[0].attempts, 1, "the failed attempt was remembered");
 }
+
+#[actix_rt::test]
+async fn the_file_outbox_writes_a_mail_once_however_often_it_is_delivered() {
+    let out = dir();
+    let t = TransportSpec::File { dir: out.clone() }
+        .build("tessera <noreply@localhost>")
+        .unwrap();
+    let m = QueuedMail {
+        id: uuid::Uuid::now_v7(),
+        mail: mail("someone@example.com"),
+        created_at: 0,
+        attempts: 0,
+        next_attempt_at: 0,
+        state: MailState::Queued,
+        last_error: None,
+    };
+    // Delivered, then again after a crash that lost the removal from the
+    // queue; a leftover partial write from a crash in the middle is ignored.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join(format!(".{}.eml.tmp", m.id)), b"partial").unwrap();
+    t.deliver(&m).await.unwrap();
+    t.deliver(&m).await.unwrap();
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".eml"))
+        .collect();
+    assert_eq!(files, vec![format!("{}.eml", m.id)]);
+    let text = std::fs::read_to_string(out.join(&files[0])).unwrap();
+    assert!(
+        text.contains(&format!("Message-ID: <{}@localhost>", m.id)),
+        "{text}"
+    );
+    assert!(text.contains("To: someone@example.com"), "{text}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -12,9 +12,7 @@ use std::time::Duration;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::PoolConfig;
-use lettre::{
-    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::QueuedMail;
 
@@ -117,7 +115,8 @@ impl std::fmt::Debug for SmtpConfig {
 #[derive(Clone)]
 pub enum TransportSpec {
     Smtp(SmtpConfig),
-    /// Write each mail as `<uuid>.eml` into `dir` (created when missing).
+    /// Write each mail as `<mail id>.eml` into `dir` (created when
+    /// missing); a mail is written at most once.
     File {
         dir: PathBuf,
     },
@@ -154,7 +153,6 @@ impl TransportSpec {
             TransportSpec::Custom(t) => t.clone(),
             TransportSpec::File { dir } => Arc::new(FileOutbox {
                 dir: dir.clone(),
-                inner: AsyncFileTransport::new(dir),
                 from,
             }),
             TransportSpec::Smtp(c) => {
@@ -278,27 +276,51 @@ impl Drop for SmtpOutbox {
     }
 }
 
+/// Writes each mail as `<mail id>.eml`: the file appears whole (written
+/// aside, synced, then renamed into place) and a mail whose file already
+/// exists is not written again, so a crash between the write and the
+/// removal of the mail from the queue never delivers it twice.
 struct FileOutbox {
     dir: PathBuf,
-    inner: AsyncFileTransport<Tokio1Executor>,
     from: Mailbox,
+}
+
+/// Write `bytes` as `dir/<id>.eml` unless that file exists already.
+fn write_outbox_file(dir: &std::path::Path, id: uuid::Uuid, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{id}.eml"));
+    if path.exists() {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(".{id}.eml.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        d.sync_all()?;
+    }
+    Ok(())
 }
 
 impl Transport for FileOutbox {
     fn deliver(&self, mail: &QueuedMail) -> Delivery {
         let msg = build_message(&self.from, mail);
-        let t = self.inner.clone();
         let dir = self.dir.clone();
+        let id = mail.id;
         Box::pin(async move {
-            let msg = msg?;
-            // A mkdir of an existing directory: no need for a blocking pool.
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                DeliveryError::transient(format!("cannot create {}: {e}", dir.display()))
-            })?;
-            t.send(msg)
-                .await
-                .map(|_| ())
-                .map_err(|e| DeliveryError::transient(e.to_string()))
+            let bytes = msg?.formatted();
+            let written = tokio::task::spawn_blocking(move || {
+                write_outbox_file(&dir, id, &bytes).map_err(|e| (dir, e))
+            })
+            .await
+            .map_err(|e| DeliveryError::transient(format!("outbox writer: {e}")))?;
+            written.map_err(|(dir, e)| {
+                DeliveryError::transient(format!("cannot write into {}: {e}", dir.display()))
+            })
         })
     }
 }

@@ -207,11 +207,21 @@ impl TokenIssuer {
             self.index.insert(key, rec);
         }
         self.store.remove(Table::Access, &expired)?;
+        // A code not yet redeemed when the process went down is void: its
+        // exchange may have been in flight, unanswered, and a code must never
+        // work twice. The user only has to retry. Used codes stay, for
+        // replay detection.
         self.codes.clear();
+        let mut void = Vec::new();
         for (key, bytes) in self.store.load(Table::Code)? {
             let c: AuthCode = store::decode(&bytes)?;
-            self.codes.insert(key, c);
+            if c.consumed && c.exp > now {
+                self.codes.insert(key, c);
+            } else {
+                void.push(key);
+            }
         }
+        self.store.remove(Table::Code, &void)?;
         self.refresh.clear();
         self.personal.clear();
         for (key, bytes) in self.store.load(Table::Refresh)? {

@@ -10,16 +10,18 @@ pub async fn healthz() -> HttpResponse {
 }
 
 #[utoipa::path(tag = "ops", responses(
-    (status = 200, description = "Store open, keys loaded, actors up"),
-    (status = 503, description = "Not ready")
+    (status = 200, description = "Store open and writable, keys loaded, actors up"),
+    (status = 503, description = "Not ready (after a failed store write, until restarted)")
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let e = &state.engine;
     let keys = e.keys.is_ready();
     let actors = e.is_ready();
-    let body = json!({"status": if actors { "ready" } else { "not_ready" }, "keys_loaded": keys, "actors_up": actors});
-    if actors {
+    let writable = e.store.writable();
+    let ready = actors && writable;
+    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "keys_loaded": keys, "actors_up": actors, "store_writable": writable});
+    if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
