@@ -28,6 +28,8 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
+    /// Upstream OpenID providers (`[federation.providers.NAME]`).
+    pub federation: crate::federation::FederationSettings,
 }
 
 /// Outbound mail. With no `smtp_host`, mails are written as `.eml` files
@@ -273,6 +275,7 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
+            federation: Default::default(),
         }
     }
 }
@@ -340,6 +343,7 @@ impl Settings {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.engine_config()?;
+        self.federation.validate()?;
         Ok(())
     }
 
@@ -440,7 +444,7 @@ impl Settings {
         self.accounts
             .email_verified_redirect
             .clone()
-            .unwrap_or_else(|| format!("{}/", self.public_url()))
+            .unwrap_or_else(|| format!("{}/auth/email-verified", self.public_url()))
     }
 
     /// Whether cookies go without `Secure` and the `__Host-` prefix.

@@ -9,6 +9,8 @@
 //!   call the engine (a read view or one actor message), map the answer.
 //! - [`extract`] — OAuth forms, client authentication, the admin token.
 //! - [`error`] — OAuth (RFC 6749 §5.2) and API error bodies.
+//! - [`federation`] — upstream OpenID providers: discovery, JWKS, code
+//!   exchange and ID token checks for `/auth/openid`.
 //! - [`mail`] — the mails of the account flows (askama templates in
 //!   `templates/mail/`), their links and rate limits.
 //! - [`pages`] — server-rendered HTML (login, MFA, consent, errors); askama
@@ -25,6 +27,7 @@ pub mod cli;
 pub mod configuration;
 pub mod error;
 pub mod extract;
+pub mod federation;
 pub mod mail;
 pub mod pages;
 pub mod routes;

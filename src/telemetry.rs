@@ -128,6 +128,14 @@ fn describe() {
         "Password and MFA logins by result (success, failure, rate_limited, busy, mfa_success, mfa_failure)"
     );
     describe_counter!(
+        "tessera_federation_logins_total",
+        "Logins through an upstream OpenID provider by provider and result (started, success, linked, created, denied, invalid_state, invalid_request, invalid_token, upstream_error, refused, busy, store_error)"
+    );
+    describe_gauge!(
+        "tessera_federation_links",
+        "Upstream subjects linked to local users"
+    );
+    describe_counter!(
         "tessera_registrations_total",
         "Self-service registrations by API"
     );
@@ -177,6 +185,10 @@ fn describe() {
         "tessera_store_size_bytes",
         Unit::Bytes,
         "Size of the store on disk"
+    );
+    describe_gauge!(
+        "tessera_store_writable",
+        "1 while the store can make writes durable; 0 after a failed write (disk full) until restart"
     );
     // Mail.
     describe_gauge!("tessera_mail_queued", "Mails waiting for delivery");
@@ -247,6 +259,7 @@ fn register_series() {
 /// Gauges that are cheaper to read at scrape time than to keep current.
 pub fn refresh_gauges(engine: &Engine) {
     metrics::gauge!("tessera_tokens_live").set(engine.tokens.len() as f64);
+    metrics::gauge!("tessera_store_writable").set(if engine.store.writable() { 1.0 } else { 0.0 });
     metrics::gauge!("tessera_revoked_entries").set(engine.revoked.len() as f64);
     metrics::gauge!("tessera_clients").set(engine.clients.len() as f64);
     metrics::gauge!("tessera_users").set(engine.users.len() as f64);

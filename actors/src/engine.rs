@@ -8,6 +8,7 @@ use actix::prelude::*;
 use crate::clock::SharedClock;
 use crate::directory::{ClientsView, ConsentsView, Directory, EntitiesView, UsersView};
 use crate::domain::TokenFormat;
+use crate::federation::{Federation, LinksView};
 use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError, SledKeyStore};
 use crate::mailer::{Mailer, MailerConfig};
 use crate::password::PasswordPool;
@@ -121,6 +122,9 @@ pub struct Engine {
     pub session_registry: TimedAddr<SessionRegistry>,
     pub passwords: Arc<PasswordPool>,
     pub mailer: TimedAddr<Mailer>,
+    /// Upstream logins in flight and upstream-subject links.
+    pub federation: TimedAddr<Federation>,
+    pub federation_links: Arc<LinksView>,
     arbiters: Arc<Vec<ArbiterHandle>>,
 }
 
@@ -202,6 +206,13 @@ impl Engine {
         let mut handles = handles;
         handles.push(mail_arbiter.handle());
         drop(mail_arbiter);
+        let federation_links = Arc::new(LinksView::default());
+        let federation = Federation::open(&store, clock.clone(), federation_links.clone())?;
+        let federation_arbiter = Arbiter::new();
+        let federation =
+            Supervisor::start_in_arbiter(&federation_arbiter.handle(), move |_| federation);
+        handles.push(federation_arbiter.handle());
+        drop(federation_arbiter);
         let passwords = Arc::new(PasswordPool::new(
             config.password_workers,
             config.password_queue,
@@ -229,6 +240,8 @@ impl Engine {
             session_registry: session_registry.into(),
             passwords,
             mailer: mailer.into(),
+            federation: federation.into(),
+            federation_links,
             arbiters: Arc::new(handles),
         })
     }
@@ -242,6 +255,7 @@ impl Engine {
             && self.revocations.connected()
             && self.session_registry.connected()
             && self.mailer.connected()
+            && self.federation.connected()
     }
 
     /// End a user's access everywhere: close every browser session and

@@ -19,6 +19,10 @@
 //! - [`mailer`] — `Mailer`: the persisted outbound mail queue, delivered
 //!   over SMTP or into a file outbox, retried with backoff, dead letters
 //!   kept.
+//! - [`federation`] — `Federation`: upstream logins in flight (by the hash
+//!   of their `state`, bound to the browser, single use) and the durable
+//!   links from an upstream subject to a local user; upstream ID token
+//!   verification.
 //! - [`grants`] — one file per grant type, turning a request into tokens.
 //! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
 //! - [`store`] — sled, tree ownership, codecs, group-committed durability.
@@ -49,6 +53,7 @@ pub mod clock;
 pub mod directory;
 pub mod domain;
 pub mod engine;
+pub mod federation;
 pub mod grants;
 pub mod idmap;
 pub mod introspection;

@@ -211,6 +211,7 @@ timed_actor!(crate::revocation::RevocationList, "revocation_list");
 timed_actor!(crate::sessions::SessionRegistry, "session_registry");
 timed_actor!(crate::directory::Directory, "directory");
 timed_actor!(crate::mailer::Mailer, "mailer");
+timed_actor!(crate::federation::Federation, "federation");
 
 #[cfg(test)]
 mod tests {
