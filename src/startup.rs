@@ -75,6 +75,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub discovery: String,
     pub openapi: String,
+    /// Upstream OpenID providers users may log in with.
+    pub upstreams: crate::federation::Upstreams,
 }
 
 pub struct Application {
@@ -125,6 +127,10 @@ impl Application {
             metrics,
             discovery: routes::oauth2::discovery::metadata(&issuer, alg).to_string(),
             openapi: openapi_document(),
+            upstreams: crate::federation::Upstreams::new(
+                &settings.federation,
+                &settings.public_url(),
+            )?,
         });
         let workers = settings
             .workers
@@ -250,8 +256,13 @@ pub fn openapi_document() -> String {
     serde_json::to_string(&api).unwrap_or_else(|_| "{}".into())
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("no such route"))
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let e = ApiError::not_found("no such route");
+    if routes::auth::wants_html(&req) {
+        // A browser navigation: the error as a page.
+        return Ok(crate::pages::api_error(&e));
+    }
+    Err(e)
 }
 
 /// The admin token: configured, or read from / generated into

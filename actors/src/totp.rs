@@ -67,6 +67,17 @@ impl std::fmt::Debug for Enrolment {
 /// The otpauth label may not contain `:` (it separates issuer and account),
 /// so any `:` in either is replaced by `_`; the label is display-only.
 pub fn enrol(issuer: &str, account: &str) -> Result<Enrolment, TotpError> {
+    describe(issuer, account, Secret::generate())
+}
+
+/// The enrolment view (URL and QR code) of an existing base32 `secret`, for
+/// showing an enrolment in progress again.
+pub fn enrolment_of(issuer: &str, account: &str, secret: &str) -> Result<Enrolment, TotpError> {
+    let secret = parse(secret)?.secret().clone();
+    describe(issuer, account, secret)
+}
+
+fn describe(issuer: &str, account: &str, secret: Secret) -> Result<Enrolment, TotpError> {
     let account = label(account);
     if account.is_empty() {
         return Err(TotpError::Invalid);
@@ -74,7 +85,7 @@ pub fn enrol(issuer: &str, account: &str) -> Result<Enrolment, TotpError> {
     let issuer = label(issuer);
     let issuer = (!issuer.is_empty()).then_some(issuer);
 
-    let totp = builder(Secret::generate())
+    let totp = builder(secret)
         .with_account_name(account)
         .with_issuer(issuer)
         .build()
@@ -166,6 +177,19 @@ mod tests {
     /// RFC 6238 appendix B's SHA1 key, "12345678901234567890", in base32.
     const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
     const NOW: i64 = 1_700_000_015;
+
+    #[test]
+    fn an_enrolment_in_progress_is_shown_again_unchanged() {
+        let e = enrol("tessera", "ada@example.com").unwrap();
+        let again = enrolment_of("tessera", "ada@example.com", &e.secret).unwrap();
+        assert_eq!(again.secret, e.secret);
+        assert_eq!(again.otpauth_url, e.otpauth_url);
+        assert_eq!(again.qr_png_base64, e.qr_png_base64);
+        assert_eq!(
+            enrolment_of("tessera", "ada", "not base32!").unwrap_err(),
+            TotpError::BadSecret
+        );
+    }
 
     #[test]
     fn rfc6238_vector() {

@@ -24,6 +24,8 @@ pub struct LoginPage<'a> {
     pub login_hint: Option<&'a str>,
     pub error: Option<&'a str>,
     pub csrf: &'a str,
+    /// Upstream OpenID providers (`/auth/openid`) offered as buttons.
+    pub providers: &'a [&'a str],
 }
 
 /// The TOTP step of a login. POSTs `code`, `return_to`, `applicationId`
@@ -69,23 +71,185 @@ pub struct MessagePage<'a> {
     pub link: Option<(&'a str, &'a str)>,
 }
 
-/// The policy of pages without a form.
+/// The policy of every page. `form-action 'self'` is widened, page by page,
+/// with [`allow_form_targets`] to the origins a form submission may end up
+/// on: Chromium applies `form-action` to every redirect that follows a
+/// submission (w3c/webappsec-csp#8), and a consent or login form ends in a
+/// redirect to the client's `redirect_uri` on another origin.
 const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The policy of pages with a form: the same without `form-action`.
-/// Chrome and Safari apply `form-action` to every redirect that follows a
-/// submission (w3c/webappsec-csp#8), and these submissions end in a redirect
-/// to the client's `redirect_uri` on another origin: `'self'` would block
-/// the end of every authorization. The forms' targets are fixed by the
-/// server and the pages run no script, so nothing is lost.
-const FORM_CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; \
-img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+/// The same policy for pages with a form (kept apart so the call sites say
+/// which pages post somewhere).
+const FORM_CSP: &str = CSP;
+
+/// Widen the `form-action` of a page's policy by `sources` (see
+/// [`csp_source`]); anything that is not a plain source is dropped.
+pub fn allow_form_targets(resp: &mut HttpResponse, sources: &[String]) {
+    let extra: Vec<&str> = sources
+        .iter()
+        .map(String::as_str)
+        .filter(|s| is_csp_source(s))
+        .collect();
+    if extra.is_empty() {
+        return;
+    }
+    let Some(current) = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let widened = current.replacen(
+        "form-action 'self'",
+        &format!("form-action 'self' {}", extra.join(" ")),
+        1,
+    );
+    if let Ok(v) = HeaderValue::from_str(&widened) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// The CSP source expression matching where `uri` points: `scheme://host[:port]`
+/// for http(s), `scheme:` for a private-use scheme (native apps). `None` for
+/// anything else.
+pub fn csp_source(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+        || !scheme
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphabetic)
+    {
+        return None;
+    }
+    if scheme != "http" && scheme != "https" {
+        return Some(format!("{scheme}:"));
+    }
+    let authority = rest
+        .strip_prefix("//")?
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    if host_port.is_empty()
+        || !host_port
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    {
+        return None;
+    }
+    Some(format!("{scheme}://{}", host_port.to_ascii_lowercase()))
+}
+
+fn is_csp_source(s: &str) -> bool {
+    !s.is_empty()
+        && !s.contains('\'')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-+:/[]".contains(&b))
+}
+
+/// A page of its own (registration, account, ...): any askama view,
+/// served with the headers and policy of every page.
+pub fn page<T: Template>(status: StatusCode, view: &T) -> HttpResponse {
+    respond(status, FORM_CSP, view.render())
+}
+
+/// Registration: POSTs `username`, `email`, `password`, `password_confirm`,
+/// `return_to`, `applicationId` (when given) and `csrf` to `/auth/register`.
+#[derive(Template)]
+#[template(path = "auth/register.html")]
+pub struct RegisterPage<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub return_to: &'a str,
+    pub application_id: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub csrf: &'a str,
+    /// The login page with the same `return_to`.
+    pub login_href: &'a str,
+}
+
+/// The registration code: POSTs `email`, `code`, `return_to` and `csrf` to
+/// `/auth/register/code`.
+#[derive(Template)]
+#[template(path = "auth/register_code.html")]
+pub struct RegisterCodePage<'a> {
+    pub email: &'a str,
+    pub return_to: &'a str,
+    pub error: Option<&'a str>,
+    pub csrf: &'a str,
+}
+
+/// The password-reset request: POSTs `email` and `csrf` to `/auth/reset`.
+#[derive(Template)]
+#[template(path = "auth/reset.html")]
+pub struct ResetRequestPage<'a> {
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    pub csrf: &'a str,
+}
+
+/// The new-password form the mailed reset link opens. POSTs `token`,
+/// `password` and `password_confirm` to `/api/oauth/reset_password/confirm`
+/// (the unguessable token is what a forged form cannot supply).
+#[derive(Template)]
+#[template(path = "account/reset_password.html")]
+pub struct ResetPasswordPage<'a> {
+    pub token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// RP-initiated logout's question. POSTs the `hidden` pairs, `csrf` and
+/// `confirm=yes|no` to `/auth/logout`.
+#[derive(Template)]
+#[template(path = "auth/logout.html")]
+pub struct LogoutPage<'a> {
+    pub user: &'a str,
+    pub client_name: Option<&'a str>,
+    pub hidden: &'a [(&'a str, &'a str)],
+    pub csrf: &'a str,
+}
+
+/// The signed-in user's account. Its forms POST `csrf` to `/account/totp`
+/// (start TOTP enrolment) and `/auth/logout`.
+#[derive(Template)]
+#[template(path = "account/index.html")]
+pub struct AccountPage<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub email_verified: bool,
+    pub totp_enabled: bool,
+    pub notice: Option<&'a str>,
+    pub csrf: &'a str,
+}
+
+/// TOTP enrolment in progress: the key as a QR code (an inline PNG) and as
+/// text; POSTs `code` and `csrf` to `/account/totp/confirm`.
+#[derive(Template)]
+#[template(path = "account/totp.html")]
+pub struct TotpPage<'a> {
+    pub secret: &'a str,
+    pub otpauth_url: &'a str,
+    pub qr_png_base64: &'a str,
+    pub error: Option<&'a str>,
+    pub csrf: &'a str,
+}
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginView<'a> {
     p: &'a LoginPage<'a>,
+    /// The registration page with the same `return_to` and client.
+    register_href: String,
+    /// (provider name, `/auth/openid` link that comes back to `return_to`).
+    federated: Vec<(&'a str, String)>,
 }
 
 #[derive(Template)]
@@ -125,7 +289,41 @@ pub fn login(p: &LoginPage) -> HttpResponse {
 
 /// The login page with another status, e.g. `401` or `429` with `p.error`.
 pub fn login_with_status(p: &LoginPage, status: StatusCode) -> HttpResponse {
-    respond(status, FORM_CSP, LoginView { p }.render())
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if !p.return_to.is_empty() {
+        query.append_pair("return_to", p.return_to);
+    }
+    if let Some(app) = p.application_id {
+        query.append_pair("applicationId", app);
+    }
+    let query = query.finish();
+    let register_href = if query.is_empty() {
+        "/auth/register".to_string()
+    } else {
+        format!("/auth/register?{query}")
+    };
+    let federated = p
+        .providers
+        .iter()
+        .map(|name| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("client_id", name);
+            if !p.return_to.is_empty() {
+                q.append_pair("redirect_uri", p.return_to);
+            }
+            (*name, format!("/auth/openid?{}", q.finish()))
+        })
+        .collect();
+    respond(
+        status,
+        FORM_CSP,
+        LoginView {
+            p,
+            register_href,
+            federated,
+        }
+        .render(),
+    )
 }
 
 /// The two-step verification page.
@@ -165,6 +363,31 @@ pub fn error(p: &ErrorPage) -> HttpResponse {
 pub fn message(p: &MessagePage) -> HttpResponse {
     let link = p.link.filter(|(href, _)| is_plain_href(href));
     respond(StatusCode::OK, CSP, MessageView { p, link }.render())
+}
+
+/// An API error as a page: its status, code and message, and `Retry-After`
+/// when it has one.
+pub fn api_error(e: &crate::error::ApiError) -> HttpResponse {
+    let mut r = error(&ErrorPage {
+        status: e.status.as_u16(),
+        error: e.code,
+        description: &e.message,
+    });
+    if let Some(secs) = e.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    r
+}
+
+/// The `403` page of a form whose CSRF token is missing or wrong.
+pub fn csrf_refused() -> HttpResponse {
+    error(&ErrorPage {
+        status: 403,
+        error: "csrf_token_invalid",
+        description: "The form expired or did not come from this site. Go back, reload the page and try again.",
+    })
 }
 
 /// A human description of a scope for the consent page.
@@ -287,11 +510,12 @@ mod tests {
             login_hint: None,
             error: Some(EVIL),
             csrf: "csrf-token",
+            providers: &[],
         };
         let resp = login_with_status(&p, StatusCode::UNAUTHORIZED);
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert_headers(&resp);
-        assert!(!header(&resp, header::CONTENT_SECURITY_POLICY).contains("form-action"));
+        assert!(header(&resp, header::CONTENT_SECURITY_POLICY).contains("form-action 'self';"));
         let html = body(resp);
         assert_common(&html);
         assert_escaped(&html);
@@ -318,6 +542,7 @@ mod tests {
             login_hint: Some("ada@example.com"),
             error: None,
             csrf: "t",
+            providers: &[],
         });
         assert_eq!(ok.status(), StatusCode::OK);
         let html = body(ok);
@@ -325,6 +550,33 @@ mod tests {
         assert!(!html.contains("role=\"alert\""));
         assert!(html.contains(r#"value="ada@example.com""#));
         assert_eq!(html.matches("autofocus").count(), 1);
+    }
+
+    #[test]
+    fn login_page_offers_upstream_providers_that_come_back_to_return_to() {
+        let none = body(login(&LoginPage {
+            return_to: "/oauth2/authorize?client_id=a&x=1",
+            application_id: None,
+            login_hint: None,
+            error: None,
+            csrf: "t",
+            providers: &[],
+        }));
+        assert!(!none.contains("/auth/openid"));
+        let html = body(login(&LoginPage {
+            return_to: "/oauth2/authorize?client_id=a&x=1",
+            application_id: None,
+            login_hint: None,
+            error: None,
+            csrf: "t",
+            providers: &["corp", "a<b"],
+        }));
+        assert!(
+            html.contains("/auth/openid?client_id=corp&#38;redirect_uri=%2Foauth2%2Fauthorize%3Fclient_id%3Da%26x%3D1"),
+            "{html}"
+        );
+        assert!(html.contains(">corp</a>"));
+        assert!(!html.contains("a<b"), "escaped");
     }
 
     #[test]
@@ -449,6 +701,57 @@ mod tests {
         }));
         assert!(!html.contains("javascript:"));
         assert!(!html.contains("click"));
+    }
+
+    #[test]
+    fn form_targets_widen_form_action_only() {
+        assert_eq!(
+            csp_source("https://App.example:8443/cb?x=1#f").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(
+            csp_source("http://127.0.0.1:5000/cb").as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            csp_source("http://user@[::1]:80/").as_deref(),
+            Some("http://[::1]:80")
+        );
+        assert_eq!(
+            csp_source("com.example.app:/oauth").as_deref(),
+            Some("com.example.app:")
+        );
+        for bad in [
+            "https://a.example;script-src *",
+            "https:/no-authority",
+            "1abc:/x",
+            "https://a b/",
+            "",
+            "nocolon",
+        ] {
+            assert_eq!(csp_source(bad), None, "{bad}");
+        }
+        let mut r = login(&LoginPage {
+            return_to: "",
+            application_id: None,
+            login_hint: None,
+            error: None,
+            csrf: "t",
+            providers: &[],
+        });
+        allow_form_targets(
+            &mut r,
+            &["https://rp.example".into(), "'unsafe-inline'".into()],
+        );
+        let csp = header(&r, header::CONTENT_SECURITY_POLICY);
+        assert!(
+            csp.contains("form-action 'self' https://rp.example;"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline' ;") && !csp.contains("'self' 'unsafe-inline'; frame")
+        );
+        assert!(csp.contains("frame-ancestors 'none'"));
     }
 
     #[test]

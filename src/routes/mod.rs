@@ -8,6 +8,7 @@ pub mod auth;
 pub mod entities;
 pub mod oauth2;
 pub mod ops;
+pub mod pages;
 pub mod recovery;
 pub mod registration;
 pub mod sessions;
@@ -23,6 +24,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::login::login)
         .service(auth::login::login_callback)
         .service(auth::logout::logout)
+        .service(auth::federation::openid_start)
+        .service(auth::federation::oidc_callback)
+        .service(auth::logout::logout_confirm)
+        .service(pages::register::register_page_get)
+        .service(pages::register::register_page_post)
+        .service(pages::register::code_page_get)
+        .service(pages::register::code_page_post)
+        .service(pages::reset::reset_page_get)
+        .service(pages::reset::reset_page_post)
+        .service(pages::reset::email_verified)
+        .service(pages::account::account)
+        .service(pages::account::totp_begin)
+        .service(pages::account::totp_confirm)
         .service(oauth2::token::token)
         .service(oauth2::introspect::introspect)
         .service(oauth2::revoke::revoke)

@@ -225,7 +225,7 @@ async fn a_form_login_without_the_csrf_cookie_is_refused() {
         ("return_to", "/oauth2/authorize"),
     ];
     let r = b.post_form("/auth/login", &form).await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(header(&r, "location").is_none());
     assert!(session_cookie_set(&r).is_none());
     // And a wrong field with the right cookie.
@@ -237,7 +237,7 @@ async fn a_form_login_without_the_csrf_cookie_is_refused() {
         ("csrf", "forged"),
     ];
     let r = b.post_form("/auth/login", &form).await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(session_cookie_set(&r).is_none());
 }
 
@@ -372,6 +372,14 @@ async fn deny_redirects_with_access_denied_and_remembers_nothing() {
     assert_eq!(b.get(&req.path()).await.status(), StatusCode::OK);
 }
 
+/// A consent post with a wrong CSRF token: a `403` page, never a redirect.
+async fn assert_csrf_refused(r: reqwest::Response) {
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(header(&r, "location").is_none());
+    let body = r.text().await.unwrap();
+    assert!(body.contains("invalid_request"), "{body}");
+}
+
 #[actix_web::test]
 async fn a_consent_post_with_a_wrong_csrf_is_an_error_page() {
     let app = spawn_app().await;
@@ -387,7 +395,7 @@ async fn a_consent_post_with_a_wrong_csrf_is_an_error_page() {
     pairs.push(("csrf".into(), "forged".into()));
     pairs.push(("consent".into(), "allow".into()));
     let r = b.post_form("/oauth2/authorize", &pairs).await;
-    assert_error_page(r, "invalid_request").await;
+    assert_csrf_refused(r).await;
 
     // Another session's csrf does not work either.
     let other = create_user(&app, "ivan2").await;
@@ -396,7 +404,7 @@ async fn a_consent_post_with_a_wrong_csrf_is_an_error_page() {
     let mut pairs = hidden_inputs(&other_html);
     pairs.push(("consent".into(), "allow".into()));
     let r = b.post_form("/oauth2/authorize", &pairs).await;
-    assert_error_page(r, "invalid_request").await;
+    assert_csrf_refused(r).await;
     // The first user still has not consented.
     assert_eq!(b.get(&req.path()).await.status(), StatusCode::OK);
 }

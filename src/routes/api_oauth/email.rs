@@ -71,7 +71,7 @@ pub async fn send_email_link(
 
 #[utoipa::path(tag = "api_oauth", params(("token" = String, Path, description = "The token from the mailed link")), responses(
     (status = 301, description = "Verified; to the configured landing page"),
-    (status = 404, description = "invalid_token: unknown, used or expired", body = ErrorBody),
+    (status = 404, description = "invalid_token: unknown, used or expired (a browser, `Accept: text/html`, gets a page)", body = ErrorBody),
     (status = 429, description = "Too many bad links from this client; see Retry-After", body = ErrorBody),
 ))]
 #[get("/api/oauth/valid_email/{token}")]
@@ -108,6 +108,17 @@ pub async fn valid_email(
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .insert_header((header::REFERRER_POLICY, "no-referrer"))
                 .finish())
+        }
+        Err(CodeError::Invalid) if crate::routes::auth::wants_html(&req) => {
+            // Opened from the mail in a browser: a page, not JSON.
+            state.account_mail.verify_failed(&ip);
+            let mut page = crate::pages::message(&crate::pages::MessagePage {
+                title: "This link is no longer valid",
+                message: "The verification link is unknown, used or expired. Ask for a new one from your account.",
+                link: None,
+            });
+            *page.status_mut() = actix_web::http::StatusCode::NOT_FOUND;
+            Ok(page)
         }
         Err(CodeError::Invalid) => {
             state.account_mail.verify_failed(&ip);

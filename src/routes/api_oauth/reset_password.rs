@@ -13,10 +13,9 @@
 //!   mailed. `400` for a password outside the policy, `404 invalid_token`
 //!   for an unknown, used or expired token.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use askama::Template;
 use serde::{Deserialize, Serialize};
 use tessera_actors::directory::codes::RESET_PREFIX;
 use tessera_actors::directory::{
@@ -64,29 +63,23 @@ pub struct ResetMessage {
 
 const SENT: &str = "if an account has this address, a reset link was sent to it";
 
-#[utoipa::path(tag = "api_oauth", request_body(content = ResetBody, description = "JSON or form"), responses(
-    (status = 200, description = "Always the same answer, whether or not the address has an account", body = ResetMessage),
-    (status = 400, description = "Missing email", body = ErrorBody),
-    (status = 429, description = "Too many requests for this address or from this client; see Retry-After", body = ErrorBody),
-))]
-#[post("/api/oauth/reset_password")]
-#[tracing::instrument(skip_all)]
-pub async fn reset_password(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let b: ResetBody = parse_body(&req, &body)?;
-    let email = b.email.trim().to_string();
+/// Mail a reset link to the active account with this address, or do the
+/// same work for nothing (shared by the API and the page).
+pub async fn request_reset(
+    req: &HttpRequest,
+    state: &AppState,
+    email: &str,
+) -> Result<(), ApiError> {
+    let email = email.trim();
     if email.is_empty() || email.len() > 254 {
         return Err(ApiError::bad_request(
             "invalid_field",
             "email: an e-mail address is required",
         ));
     }
-    state.account_mail.check_send(&client_ip(&req), &email)?;
+    state.account_mail.check_send(&client_ip(req), email)?;
     let ttl = state.engine.config.accounts.code_ttl;
-    match user_by_email(&state, &email).filter(|u| u.status == UserStatus::Active) {
+    match user_by_email(state, email).filter(|u| u.status == UserStatus::Active) {
         Some(user) => {
             let issued = state
                 .engine
@@ -102,63 +95,43 @@ pub async fn reset_password(
                 .map_err(directory_error)?;
             let link = state.account_mail.reset_link(&issued.secret);
             let mail = crate::mail::reset_password(&issued.email, &user.username, &link, ttl)?;
-            crate::mail::send(&state, mail).await?;
+            crate::mail::send(state, mail).await?;
         }
         None => {
             // What the known path does, without anything to keep: a token
             // made and hashed, and the two durable writes waited for.
             let t = secret::new_secret(RESET_PREFIX);
             std::hint::black_box(secret::sha256(t.as_bytes()));
-            let _ =
-                crate::mail::reset_password(&email, "", &state.account_mail.reset_link(&t), ttl);
+            let _ = crate::mail::reset_password(email, "", &state.account_mail.reset_link(&t), ttl);
             state.engine.store.durable().await?;
             state.engine.store.durable().await?;
         }
     }
+    Ok(())
+}
+
+#[utoipa::path(tag = "api_oauth", request_body(content = ResetBody, description = "JSON or form"), responses(
+    (status = 200, description = "Always the same answer, whether or not the address has an account", body = ResetMessage),
+    (status = 400, description = "Missing email", body = ErrorBody),
+    (status = 429, description = "Too many requests for this address or from this client; see Retry-After", body = ErrorBody),
+))]
+#[post("/api/oauth/reset_password")]
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let b: ResetBody = parse_body(&req, &body)?;
+    request_reset(&req, &state, &b.email).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ResetMessage { message: SENT }))
 }
 
-#[derive(Template)]
-#[template(path = "account/reset_password.html")]
-struct ResetPage<'a> {
-    token: &'a str,
-    error: Option<&'a str>,
-}
-
 /// The new-password form (the page the mailed link opens).
 fn reset_page(token: &str, error: Option<&str>, status: StatusCode) -> HttpResponse {
-    match (ResetPage { token, error }).render() {
-        Ok(html) => page_headers(HttpResponse::build(status)).body(html),
-        Err(e) => actix_web::ResponseError::error_response(&ApiError::internal(e)),
-    }
-}
-
-fn page_headers(mut r: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    r.insert_header((
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    ))
-    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-    .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-    .insert_header((
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    ))
-    // The token is in this page's URL: never hand it on.
-    .insert_header((
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    ))
-    .insert_header((
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ));
-    r
+    pages::page(status, &pages::ResetPasswordPage { token, error })
 }
 
 fn link_invalid_page() -> HttpResponse {

@@ -89,6 +89,78 @@ fn accept_code(
     }
 }
 
+/// The name authenticator apps show for `user`.
+fn account_label(user: &User) -> &str {
+    if user.email.is_empty() {
+        &user.username
+    } else {
+        &user.email
+    }
+}
+
+/// Start (or restart) TOTP enrolment for `user` (shared by the API and the
+/// account page): a new secret, stored as pending.
+pub async fn begin_enrolment(state: &AppState, user: &User) -> Result<totp::Enrolment, ApiError> {
+    if user.totp_enabled() {
+        return Err(directory_error(DirectoryError::Conflict(
+            "TOTP is already enabled",
+        )));
+    }
+    let e = totp::enrol(&label(state), account_label(user)).map_err(ApiError::internal)?;
+    state
+        .engine
+        .directory
+        .send(ChangeTotp {
+            id: user.id,
+            change: TotpChange::Begin {
+                secret: e.secret.clone(),
+            },
+        })
+        .await?
+        .map_err(totp_error)?;
+    Ok(e)
+}
+
+/// The enrolment in progress for `user`, shown again (its secret, URL and
+/// QR code); `None` when none is in progress.
+pub fn pending_enrolment(state: &AppState, user: &User) -> Option<totp::Enrolment> {
+    let t = user.totp.as_ref().filter(|t| !t.enabled)?;
+    totp::enrolment_of(&label(state), account_label(user), &t.secret).ok()
+}
+
+/// Turn TOTP on for `user` with a first `code` (shared by the API and the
+/// account page).
+pub async fn confirm_enrolment(state: &AppState, user: &User, code: &str) -> Result<(), ApiError> {
+    let pending = match &user.totp {
+        Some(t) if t.enabled => {
+            return Err(directory_error(DirectoryError::Conflict(
+                "TOTP is already enabled",
+            )))
+        }
+        Some(t) => t.clone(),
+        None => {
+            return Err(directory_error(DirectoryError::Conflict(
+                "no TOTP enrolment is in progress; start one with PUT /api/users/otp",
+            )))
+        }
+    };
+    let step = accept_code(state, user, &pending.secret, pending.last_step, code)?;
+    state
+        .engine
+        .directory
+        .send(ChangeTotp {
+            id: user.id,
+            change: TotpChange::Confirm {
+                secret: pending.secret,
+                step,
+            },
+        })
+        .await?
+        .map_err(totp_error)?;
+    state.limits.totp.succeed(&format!("totp:{}", user.id));
+    Ok(())
+}
+
 #[utoipa::path(tag = "api_users", security(("bearer" = [])), responses(
     (status = 200, description = "A new secret; confirm it with a code to turn TOTP on", body = EnrolmentView),
     (status = 401, body = ErrorBody),
@@ -97,28 +169,7 @@ fn accept_code(
 #[put("/api/users/otp")]
 #[tracing::instrument(skip_all)]
 pub async fn begin(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if caller.user.totp_enabled() {
-        return Err(directory_error(DirectoryError::Conflict(
-            "TOTP is already enabled",
-        )));
-    }
-    let account = if caller.user.email.is_empty() {
-        caller.user.username.clone()
-    } else {
-        caller.user.email.clone()
-    };
-    let e = totp::enrol(&label(&state), &account).map_err(ApiError::internal)?;
-    state
-        .engine
-        .directory
-        .send(ChangeTotp {
-            id: caller.user.id,
-            change: TotpChange::Begin {
-                secret: e.secret.clone(),
-            },
-        })
-        .await?
-        .map_err(totp_error)?;
+    let e = begin_enrolment(&state, &caller.user).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(EnrolmentView {
@@ -144,34 +195,7 @@ pub async fn confirm(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let b: CodeBody = parse_body(&req, &body)?;
-    let user = &caller.user;
-    let pending = match &user.totp {
-        Some(t) if t.enabled => {
-            return Err(directory_error(DirectoryError::Conflict(
-                "TOTP is already enabled",
-            )))
-        }
-        Some(t) => t.clone(),
-        None => {
-            return Err(directory_error(DirectoryError::Conflict(
-                "no TOTP enrolment is in progress; start one with PUT /api/users/otp",
-            )))
-        }
-    };
-    let step = accept_code(&state, user, &pending.secret, pending.last_step, &b.code)?;
-    state
-        .engine
-        .directory
-        .send(ChangeTotp {
-            id: user.id,
-            change: TotpChange::Confirm {
-                secret: pending.secret,
-                step,
-            },
-        })
-        .await?
-        .map_err(totp_error)?;
-    state.limits.totp.succeed(&format!("totp:{}", user.id));
+    confirm_enrolment(&state, &caller.user, &b.code).await?;
     Ok(HttpResponse::Ok().json(TotpStatus { enabled: true }))
 }
 

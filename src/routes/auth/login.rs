@@ -17,7 +17,7 @@ use tessera_actors::password::PoolError;
 use tessera_actors::secret;
 use tessera_actors::sessions::{CompleteMfa, Open, Session};
 
-use super::{is_form, safe_return_to};
+use super::{is_form, return_to_form_targets, safe_return_to};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::session::{client_ip, cookie_secret, pending_session, session_cookie};
@@ -71,7 +71,7 @@ pub struct LoginResponse {
     mode: String,
 }
 
-fn new_csrf_cookie(state: &AppState) -> (String, Cookie<'static>) {
+pub fn new_csrf_cookie(state: &AppState) -> (String, Cookie<'static>) {
     let token = secret::b64url(&secret::random_bytes::<32>());
     let c = Cookie::build(CSRF_COOKIE, token.clone())
         .path("/auth")
@@ -84,7 +84,7 @@ fn new_csrf_cookie(state: &AppState) -> (String, Cookie<'static>) {
 
 /// Double-submit check for browser form posts: the form's `csrf` must equal
 /// the cookie set with the page (a cross-site form cannot read it).
-fn csrf_ok(req: &HttpRequest, presented: Option<&str>) -> bool {
+pub fn csrf_ok(req: &HttpRequest, presented: Option<&str>) -> bool {
     match (req.cookie(CSRF_COOKIE), presented) {
         (Some(c), Some(p)) => {
             !p.is_empty()
@@ -118,7 +118,9 @@ pub async fn login_page(state: web::Data<AppState>, q: web::Query<LoginQuery>) -
         login_hint: q.login_hint.as_deref(),
         error: None,
         csrf: &csrf,
+        providers: &state.upstreams.names().collect::<Vec<_>>(),
     });
+    pages::allow_form_targets(&mut resp, &return_to_form_targets(&state, Some(return_to)));
     let _ = resp.add_cookie(&cookie);
     resp
 }
@@ -148,6 +150,7 @@ fn with_retry_after(mut r: HttpResponse, secs: i64) -> HttpResponse {
     (status = 200, description = "Logged in (`mode: authentication`, session cookie set) or password accepted and TOTP required (`mode: mfa`)", body = LoginResponse),
     (status = 303, description = "Form posts: to `return_to`"),
     (status = 400, body = ErrorBody), (status = 401, description = "invalid_credentials", body = ErrorBody),
+    (status = 403, description = "Form posts: the CSRF token is missing or wrong (the login page again)", content_type = "text/html"),
     (status = 429, description = "Too many failures; see Retry-After", body = ErrorBody),
     (status = 503, description = "The password pool is saturated; see Retry-After", body = ErrorBody),
 ))]
@@ -174,7 +177,7 @@ pub async fn login(
             return_to.as_deref(),
             app.as_deref(),
             "The form expired. Please try again.",
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
         ));
     }
     match check_password(&req, &state, &b).await {
@@ -197,6 +200,10 @@ pub async fn login(
                             csrf: &csrf,
                         },
                         StatusCode::OK,
+                    );
+                    pages::allow_form_targets(
+                        &mut r,
+                        &return_to_form_targets(&state, return_to.as_deref()),
                     );
                     let _ = r.add_cookie(&c);
                     r
@@ -258,9 +265,11 @@ fn login_failed(
             login_hint: Some(login_name),
             error: Some(msg),
             csrf: &csrf,
+            providers: &state.upstreams.names().collect::<Vec<_>>(),
         },
         status,
     );
+    pages::allow_form_targets(&mut r, &return_to_form_targets(state, return_to));
     let _ = r.add_cookie(&cookie);
     r
 }
@@ -342,11 +351,23 @@ async fn check_password(
 }
 
 /// A new session (new id every login: fixation), pending when TOTP follows.
-async fn open_session(
+pub async fn open_session(
     req: &HttpRequest,
     state: &AppState,
     user: &User,
     app: Option<String>,
+) -> Result<(Arc<Session>, String), ApiError> {
+    open_session_with(req, state, user, app, "pwd").await
+}
+
+/// [`open_session`] for a login proven by `amr` (`pwd`, or `fed` for an
+/// upstream provider); pending when the user has TOTP.
+pub(crate) async fn open_session_with(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    app: Option<String>,
+    amr: &str,
 ) -> Result<(Arc<Session>, String), ApiError> {
     let replaces = cookie_secret(req, state)
         .and_then(|c| state.engine.sessions.by_cookie(&c))
@@ -358,7 +379,7 @@ async fn open_session(
         .unwrap_or("");
     let open = Open {
         user_id: user.id,
-        amr: vec!["pwd".into()],
+        amr: vec![amr.into()],
         ip: client_ip(req),
         user_agent: state.ua.parse(ua),
         application_id: app,
@@ -378,6 +399,7 @@ async fn open_session(
     (status = 303, description = "Form posts: to `return_to`"),
     (status = 400, description = "A malformed body or one that is neither JSON nor a form", body = ErrorBody),
     (status = 401, description = "No pending login, or a wrong/used code", body = ErrorBody),
+    (status = 403, description = "Form posts: the CSRF token is missing or wrong (the code page again)", content_type = "text/html"),
     (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
 ))]
 #[post("/auth/login/callback")]
@@ -405,13 +427,17 @@ pub async fn login_callback(
             },
             status,
         );
+        pages::allow_form_targets(
+            &mut r,
+            &return_to_form_targets(&state, return_to.as_deref()),
+        );
         let _ = r.add_cookie(&c);
         r
     };
     if form && !csrf_ok(&req, b.csrf.as_deref()) {
         return Ok(mfa_page(
             "The form expired. Please try again.",
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
         ));
     }
     let key = format!("totp:{}", user.id);

@@ -146,6 +146,7 @@ pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> Http
     (status = 303, description = "To the client's redirect_uri with `code` (or `error`), `state`, `iss`; or to the login page"),
     (status = 200, description = "The consent page", content_type = "text/html"),
     (status = 400, description = "Missing/unknown client or unregistered redirect_uri", content_type = "text/html"),
+    (status = 403, description = "A consent answer whose CSRF token is missing or wrong: an error page, nothing recorded", content_type = "text/html"),
 ))]
 #[post("/oauth2/authorize")]
 pub async fn authorize_post(
@@ -410,10 +411,11 @@ async fn continue_authorize(
     let decision = form.get("consent");
     if is_post && decision.is_some() {
         if form.get("csrf") != Some(session_csrf(&session).as_str()) {
-            return page_error(
-                "invalid_request",
-                "the consent form expired; start again from the application",
-            );
+            return pages::error(&pages::ErrorPage {
+                status: 403,
+                error: "invalid_request",
+                description: "the consent form expired; start again from the application",
+            });
         }
         if decision != Some("allow") {
             return reply.error("access_denied", "the user denied the request");
@@ -439,7 +441,15 @@ async fn continue_authorize(
                 "the user has not consented to this client and scope",
             );
         }
-        return consent_page(client, form, &session, &user, &v.scope);
+        let mut page = consent_page(client, form, &session, &user, &v.scope);
+        // Allow and Deny both end in a redirect to the client.
+        pages::allow_form_targets(
+            &mut page,
+            &pages::csp_source(reply.redirect_uri)
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
+        return page;
     }
     issue_code(state, client, form, reply, v, &session, &user).await
 }

@@ -187,6 +187,81 @@ async fn mail_code(state: &AppState, user: &User, application_id: &str) -> Resul
     crate::mail::send(state, mail).await
 }
 
+/// Start a registration (shared by the API and the page): check the
+/// fields, hash the password, and mail a code, or for an address that has
+/// an account already, do the same work and tell its owner.
+pub async fn start(
+    req: &HttpRequest,
+    state: &AppState,
+    client: &Client,
+    username: String,
+    email: &str,
+    password: String,
+) -> Result<(), ApiError> {
+    check_new_account(&username, email, &password)?;
+    let existing = user_by_email(state, email);
+    // Taken by someone other than a pending registration of this very
+    // address: refused alike whether or not the address has an account.
+    if let Some(holder) = state.engine.users.by_login(&username) {
+        let renewing = existing
+            .as_ref()
+            .is_some_and(|e| e.id == holder.id && e.status == UserStatus::Pending);
+        if !renewing {
+            return Err(directory_error(DirectoryError::Taken("username")));
+        }
+    }
+    state.account_mail.check_send(&client_ip(req), email)?;
+    // Every path hashes the password, so every answer costs the same.
+    let hash = state
+        .engine
+        .passwords
+        .hash(password)
+        .await
+        .map_err(pool_error)?;
+    match existing {
+        None => {
+            let user = state
+                .engine
+                .directory
+                .send(CreateUser(NewUser {
+                    username,
+                    email: email.to_string(),
+                    password_hash: hash,
+                    status: UserStatus::Pending,
+                    ..NewUser::default()
+                }))
+                .await?
+                .map_err(directory_error)?;
+            mail_code(state, &user, &client.client_id).await?;
+        }
+        Some(u) if u.status == UserStatus::Pending => {
+            let user = state
+                .engine
+                .directory
+                .send(RenewPending {
+                    id: u.id,
+                    username,
+                    password_hash: hash,
+                })
+                .await?
+                .map_err(directory_error)?;
+            mail_code(state, &user, &client.client_id).await?;
+        }
+        Some(u) => {
+            // The same durable writes as a new registration (the user and
+            // the code), and the owner hears of it if the account is live.
+            state.engine.store.durable().await?;
+            state.engine.store.durable().await?;
+            if u.status == UserStatus::Active {
+                crate::mail::send(state, crate::mail::account_exists(&u.email)?).await?;
+            } else {
+                state.engine.store.durable().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[utoipa::path(tag = "registration", params(RegistrationQuery), request_body(content = RegistrationBody, description = "JSON or form"), responses(
     (status = 200, description = "A code was mailed (the same answer when the address already has an account)", body = RegistrationStarted),
     (status = 400, description = "Missing or invalid field, unknown applicationId", body = ErrorBody),
@@ -212,67 +287,7 @@ pub async fn register(
         b.application_id.as_deref().or(q.application_id.as_deref()),
     )?;
     let email = b.email.trim().to_string();
-    check_new_account(&b.username, &email, &b.password)?;
-    let existing = user_by_email(&state, &email);
-    // Taken by someone other than a pending registration of this very
-    // address: refused alike whether or not the address has an account.
-    if let Some(holder) = state.engine.users.by_login(&b.username) {
-        let renewing = existing
-            .as_ref()
-            .is_some_and(|e| e.id == holder.id && e.status == UserStatus::Pending);
-        if !renewing {
-            return Err(directory_error(DirectoryError::Taken("username")));
-        }
-    }
-    state.account_mail.check_send(&client_ip(&req), &email)?;
-    // Every path hashes the password, so every answer costs the same.
-    let hash = state
-        .engine
-        .passwords
-        .hash(b.password)
-        .await
-        .map_err(pool_error)?;
-    match existing {
-        None => {
-            let user = state
-                .engine
-                .directory
-                .send(CreateUser(NewUser {
-                    username: b.username,
-                    email: email.clone(),
-                    password_hash: hash,
-                    status: UserStatus::Pending,
-                    ..NewUser::default()
-                }))
-                .await?
-                .map_err(directory_error)?;
-            mail_code(&state, &user, &client.client_id).await?;
-        }
-        Some(u) if u.status == UserStatus::Pending => {
-            let user = state
-                .engine
-                .directory
-                .send(RenewPending {
-                    id: u.id,
-                    username: b.username,
-                    password_hash: hash,
-                })
-                .await?
-                .map_err(directory_error)?;
-            mail_code(&state, &user, &client.client_id).await?;
-        }
-        Some(u) => {
-            // The same durable writes as a new registration (the user and
-            // the code), and the owner hears of it if the account is live.
-            state.engine.store.durable().await?;
-            state.engine.store.durable().await?;
-            if u.status == UserStatus::Active {
-                crate::mail::send(&state, crate::mail::account_exists(&u.email)?).await?;
-            } else {
-                state.engine.store.durable().await?;
-            }
-        }
-    }
+    start(&req, &state, &client, b.username, &email, b.password).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(RegistrationStarted {
@@ -285,24 +300,15 @@ pub async fn register(
         }))
 }
 
-#[utoipa::path(tag = "registration", request_body(content = RegistrationCallbackBody, description = "JSON or form"), responses(
-    (status = 200, description = "The account is active; its first tokens", body = RegistrationDone),
-    (status = 400, description = "invalid_code: the code is wrong, used or expired (after too many wrong tries it is void)", body = ErrorBody),
-    (status = 403, description = "Registration is disabled", body = ErrorBody),
-    (status = 429, description = "Too many wrong codes from this client; see Retry-After", body = ErrorBody),
-))]
-#[post("/registration/callback")]
-#[tracing::instrument(skip_all)]
-pub async fn callback(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    if !state.engine.config.accounts.registration_enabled {
-        return Err(registration_disabled());
-    }
-    let b: RegistrationCallbackBody = parse_body(&req, &body)?;
-    let ip = client_ip(&req);
+/// Redeem a mailed registration code (shared by the API and the page):
+/// the account is active; its user and the client it was made for.
+pub async fn redeem(
+    req: &HttpRequest,
+    state: &AppState,
+    email: &str,
+    code: String,
+) -> Result<(Arc<User>, Arc<Client>), ApiError> {
+    let ip = client_ip(req);
     state.account_mail.check_verify(&ip)?;
     let redeemed = state
         .engine
@@ -310,8 +316,8 @@ pub async fn callback(
         .send(RedeemCode {
             purpose: CodePurpose::Registration,
             code: CodeRef::Numeric {
-                email: b.email.trim().to_string(),
-                code: b.code,
+                email: email.trim().to_string(),
+                code,
             },
             effect: CodeEffect::Activate,
         })
@@ -333,7 +339,28 @@ pub async fn callback(
         .application_id
         .as_deref()
         .and_then(|id| state.engine.clients.get(id))
-        .map_or_else(|| application(&state, None), Ok)?;
+        .map_or_else(|| application(state, None), Ok)?;
+    Ok((user, client))
+}
+
+#[utoipa::path(tag = "registration", request_body(content = RegistrationCallbackBody, description = "JSON or form"), responses(
+    (status = 200, description = "The account is active; its first tokens", body = RegistrationDone),
+    (status = 400, description = "invalid_code: the code is wrong, used or expired (after too many wrong tries it is void)", body = ErrorBody),
+    (status = 403, description = "Registration is disabled", body = ErrorBody),
+    (status = 429, description = "Too many wrong codes from this client; see Retry-After", body = ErrorBody),
+))]
+#[post("/registration/callback")]
+#[tracing::instrument(skip_all)]
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !state.engine.config.accounts.registration_enabled {
+        return Err(registration_disabled());
+    }
+    let b: RegistrationCallbackBody = parse_body(&req, &body)?;
+    let (user, client) = redeem(&req, &state, &b.email, b.code).await?;
     let tokens = account_tokens(&state, &user, &client).await?;
     metrics::counter!("tessera_registrations_total", "api" => "registration").increment(1);
     tracing::info!(user = %user.id, "registration completed");
