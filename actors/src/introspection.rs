@@ -109,10 +109,18 @@ impl Engine {
     fn verify_unindexed_jwt(&self, token: &str) -> Option<TokenRecord> {
         let claims = self.verify_access_jwt(token).ok()?;
         let jti = uuid::Uuid::parse_str(&claims.jti).ok()?.as_u128();
-        let aud = match claims.aud {
+        let aud: Vec<Arc<str>> = match claims.aud {
             OneOrMany::One(a) => vec![Arc::from(a.as_str())],
             OneOrMany::Many(v) => v.iter().map(|a| Arc::from(a.as_str())).collect(),
         };
+        // Only an audience this server could have granted the token's
+        // client: the client itself or one of its registered audiences.
+        let client = self.clients.get(&claims.client_id)?;
+        let grantable =
+            |a: &str| a == client.client_id || client.audiences.iter().any(|x| x.as_str() == a);
+        if aud.is_empty() || !aud.iter().all(|a| grantable(a)) {
+            return None;
+        }
         Some(TokenRecord {
             jti,
             family: claims
@@ -190,7 +198,11 @@ impl Engine {
 
     /// Verify an ID token we issued, as an `id_token_hint` (OIDC RP-Initiated
     /// Logout §2): our signature, our issuer, `typ: JWT`, no key-carrying
-    /// headers; an expired token is still a valid hint.
+    /// headers, and not expired. RP-Initiated Logout lets an OP take an
+    /// expired ID token as a hint; tessera does not: every JWT it accepts is
+    /// checked for expiry with zero leeway, so a leaked old ID token cannot
+    /// pick a client's logout redirect. An RP whose ID token has expired can
+    /// name itself with `client_id` instead.
     pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, JwtRejected> {
         // An ID token's typ is JWT or absent (OIDC Core leaves it out).
         let (verifiers, kid) = self.checked_header(token, |typ| {
@@ -202,12 +214,24 @@ impl Engine {
         v.validate_exp = false;
         v.validate_aud = false;
         v.set_issuer(&[self.config.issuer.as_str()]);
-        v.set_required_spec_claims(&["iss", "sub", "aud", "iat"]);
+        v.set_required_spec_claims(&["iss", "sub", "aud", "iat", "exp"]);
         let data = jsonwebtoken::decode::<IdTokenHint>(token, &key.key, &v)
             .map_err(|_| JwtRejected("signature or claims"))?;
         // An access token carries client_id and typ at+jwt; an ID token has azp.
         if data.claims.client_id.is_some() {
             return Err(JwtRejected("an access token is not an ID token"));
+        }
+        // The times are checked with zero leeway against the engine's clock:
+        // nothing we issued is from the future, and nothing expired counts.
+        let now = self.clock.now();
+        if data.claims.exp <= now {
+            return Err(JwtRejected("expired"));
+        }
+        if data.claims.iat > now {
+            return Err(JwtRejected("issued in the future"));
+        }
+        if data.claims.nbf.is_some_and(|nbf| nbf > now) {
+            return Err(JwtRejected("not yet valid"));
         }
         Ok(data.claims)
     }
@@ -290,6 +314,9 @@ pub struct VerifiedAccessClaims {
 pub struct IdTokenHint {
     pub sub: String,
     pub aud: OneOrMany,
+    pub iat: i64,
+    pub exp: i64,
+    pub nbf: Option<i64>,
     pub sid: Option<String>,
     pub client_id: Option<String>,
 }

@@ -5,7 +5,7 @@
 //! from one verify to the next. A semaphore admits one hash per thread, a
 //! bounded number wait, and the rest are refused at once (`Busy` → 503).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
@@ -51,6 +51,8 @@ pub struct PasswordPool {
     /// Verified when the user is unknown, so that answer takes as long as a
     /// wrong password.
     dummy_hash: String,
+    /// argon2 computations finished by `verify` (real or dummy hash alike).
+    verifications: Arc<AtomicU64>,
     /// Feeds the hashing threads. Never holds more jobs than there are
     /// permits, so it needs no bound of its own. The threads end when the
     /// pool (and with it this sender) is dropped.
@@ -88,12 +90,20 @@ impl PasswordPool {
             max_waiting,
             params,
             dummy_hash,
+            verifications: Arc::new(AtomicU64::new(0)),
             jobs: Mutex::new(tx),
         }
     }
 
     fn argon(&self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    /// How many argon2 verifications have run to the end, whether against
+    /// a user's hash or the dummy one: what makes an unknown login cost what
+    /// a wrong password does.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Hashes queued or running right now.
@@ -164,8 +174,9 @@ impl PasswordPool {
     ) -> Result<bool, PoolError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy_hash.clone());
+        let count = self.verifications.clone();
         let ok = self
-            .run(move |memory| verify_with_memory(password.as_bytes(), &phc, memory))
+            .run(move |memory| verify_with_memory(password.as_bytes(), &phc, memory, &count))
             .await?;
         Ok(ok && known)
     }
@@ -176,7 +187,12 @@ impl PasswordPool {
 /// the next call). That is what `PasswordVerifier::verify_password` does,
 /// minus a fresh 19 MiB allocation (and its page faults) per call. Any
 /// malformed or unsupported hash verifies nothing.
-fn verify_with_memory(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
+fn verify_with_memory(
+    password: &[u8],
+    phc: &str,
+    memory: &mut Vec<Block>,
+    verifications: &AtomicU64,
+) -> bool {
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;
     };
@@ -208,6 +224,7 @@ fn verify_with_memory(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bo
     {
         return false;
     }
+    verifications.fetch_add(1, Ordering::Relaxed);
     computed.ct_eq(expected.as_bytes()).into()
 }
 
@@ -274,6 +291,37 @@ mod tests {
         // Not truncated: a prefix of a long password does not verify.
         assert!(!pool.verify("p".repeat(999), Some(h.clone())).await.unwrap());
         assert!(!pool.verify(long, None).await.unwrap());
+    }
+
+    #[actix_rt::test]
+    async fn an_unknown_user_costs_one_full_verification_like_a_wrong_password() {
+        let pool = PasswordPool::new(1, 8);
+        // The dummy hash has the cost of every hash the pool makes.
+        let real = pool.hash("the real password".into()).await.unwrap();
+        let params = |h: &str| h.split('$').take(4).collect::<Vec<_>>().join("$");
+        assert_eq!(params(&pool.dummy_hash), params(&real));
+        assert!(pool
+            .dummy_hash
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(pool.verifications(), 0);
+        assert!(!pool
+            .verify("wrong".into(), Some(real.clone()))
+            .await
+            .unwrap());
+        assert_eq!(pool.verifications(), 1);
+        assert!(!pool.verify("wrong".into(), None).await.unwrap());
+        assert_eq!(pool.verifications(), 2, "the dummy hash was computed too");
+        assert!(pool
+            .verify("the real password".into(), Some(real))
+            .await
+            .unwrap());
+        assert_eq!(pool.verifications(), 3);
+        // A malformed hash costs nothing and counts nothing.
+        assert!(!pool
+            .verify("x".into(), Some("$argon2id$x".into()))
+            .await
+            .unwrap());
+        assert_eq!(pool.verifications(), 3);
     }
 
     #[actix_rt::test]

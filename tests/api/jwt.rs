@@ -53,7 +53,9 @@ async fn access_tokens_verify_against_the_jwks() {
 #[actix_web::test]
 async fn genuine_unindexed_tokens_are_active_control() {
     let app = spawn_app().await;
-    let c = app.cc_client().await;
+    let c = app
+        .create_client(json!({"scope": "read write", "audiences": ["https://api.example"]}))
+        .await;
     let (h, claims) = app.genuine_parts(&c);
     let token = app.sign_with_server_key(&h, &claims);
     let v = app.assert_active(&c, &token).await;
@@ -106,7 +108,7 @@ async fn alg_none_is_rejected() {
 }
 
 /// DER of an RSA public key: PKCS#1 `RSAPublicKey` and SPKI.
-fn rsa_public_der(n: &[u8], e: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn rsa_public_der(n: &[u8], e: &[u8]) -> (Vec<u8>, Vec<u8>) {
     fn len(n: usize) -> Vec<u8> {
         if n < 0x80 {
             vec![n as u8]
@@ -149,7 +151,7 @@ fn rsa_public_der(n: &[u8], e: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (pkcs1, spki)
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<String> = b64
         .as_bytes()

@@ -79,11 +79,20 @@ async fn logout_redirects_to_the_registered_uri_with_state_and_ends_the_session(
         "login_required",
         Some(&req.state),
     );
-    // An expired hint still names the client (OIDC RP-Initiated Logout §2).
+    // An expired hint is refused (every JWT is checked for expiry with zero
+    // leeway); the RP can still name itself with client_id.
     app.clock.advance(7200);
     let r = Browser::new(&app)
         .get(&logout_path(&[
             ("id_token_hint", &id_token),
+            ("post_logout_redirect_uri", POST_LOGOUT),
+        ]))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    let r = Browser::new(&app)
+        .get(&logout_path(&[
+            ("client_id", rp.id()),
             ("post_logout_redirect_uri", POST_LOGOUT),
         ]))
         .await;
