@@ -107,7 +107,7 @@ where
 {
     let system = actix_web::rt::System::new();
     system.block_on(async {
-        let store = Store::open(&settings.data_dir)?;
+        let store = Store::open_with(&settings.data_dir, settings.store_options())?;
         let engine = Engine::start(settings.engine_config()?, store, Arc::new(SystemClock))?;
         let r = f(engine.clone()).await;
         engine.shutdown();

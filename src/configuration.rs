@@ -28,6 +28,7 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
+    pub store: StoreSettings,
     /// Upstream OpenID providers (`[federation.providers.NAME]`).
     pub federation: crate::federation::FederationSettings,
 }
@@ -252,6 +253,33 @@ pub struct KeySettings {
     pub rotation_period: i64,
 }
 
+/// The embedded store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Bytes that must stay free on the data directory's filesystem. Below
+    /// it, writes answer `503` without touching the disk, and they come back
+    /// by themselves once space is freed.
+    pub reserve_bytes: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            reserve_bytes: tessera_actors::store::DEFAULT_RESERVE_BYTES,
+        }
+    }
+}
+
+impl Settings {
+    /// How the store under `data_dir` is opened.
+    pub fn store_options(&self) -> tessera_actors::store::StoreOptions {
+        tessera_actors::store::StoreOptions {
+            reserve_bytes: self.store.reserve_bytes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -275,6 +303,7 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
+            store: StoreSettings::default(),
             federation: Default::default(),
         }
     }

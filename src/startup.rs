@@ -97,7 +97,7 @@ impl Application {
         mut settings: Settings,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
-        let store = Store::open(&settings.data_dir)?;
+        let store = Store::open_with(&settings.data_dir, settings.store_options())?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
         let addr = listener.local_addr()?;

@@ -188,7 +188,11 @@ fn describe() {
     );
     describe_gauge!(
         "tessera_store_writable",
-        "1 while the store can make writes durable; 0 after a failed write (disk full) until restart"
+        "1 while the store can make writes durable; 0 while free space is below the reserve (until freed) or after a failed write (until restart)"
+    );
+    describe_gauge!(
+        "tessera_store_low_space",
+        "1 while free space on the store's filesystem is below store.reserve_bytes (writes answer 503)"
     );
     // Mail.
     describe_gauge!("tessera_mail_queued", "Mails waiting for delivery");
@@ -259,7 +263,13 @@ fn register_series() {
 /// Gauges that are cheaper to read at scrape time than to keep current.
 pub fn refresh_gauges(engine: &Engine) {
     metrics::gauge!("tessera_tokens_live").set(engine.tokens.len() as f64);
-    metrics::gauge!("tessera_store_writable").set(if engine.store.writable() { 1.0 } else { 0.0 });
+    let low_space = !engine.store.space_ok();
+    metrics::gauge!("tessera_store_writable").set(if engine.store.writable() && !low_space {
+        1.0
+    } else {
+        0.0
+    });
+    metrics::gauge!("tessera_store_low_space").set(if low_space { 1.0 } else { 0.0 });
     metrics::gauge!("tessera_revoked_entries").set(engine.revoked.len() as f64);
     metrics::gauge!("tessera_clients").set(engine.clients.len() as f64);
     metrics::gauge!("tessera_users").set(engine.users.len() as f64);

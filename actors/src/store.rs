@@ -7,10 +7,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -64,6 +64,30 @@ const WRITE_FAILED: &str =
     "an earlier write failed (disk full?); restart the server once space is free";
 /// Version byte in front of every encoded value.
 const CODEC_VERSION: u8 = 1;
+/// Default free-space reserve: more than sled writes in one buffer, so a
+/// flush that passed the check does not run the disk dry itself.
+pub const DEFAULT_RESERVE_BYTES: u64 = 16 * 1024 * 1024;
+/// How often the flusher writes out what no durable write has flushed yet
+/// (sled's own background flusher is off: it would write past the reserve).
+const PERIODIC_FLUSH: Duration = Duration::from_millis(500);
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Bytes that must stay available on the data directory's filesystem.
+    /// Below it, flushes are refused with a transient error (writes answer
+    /// `503`) and nothing is written, so a full disk never reaches sled and
+    /// writes come back by themselves once space is freed.
+    pub reserve_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            reserve_bytes: DEFAULT_RESERVE_BYTES,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -111,6 +135,52 @@ pub struct Store {
     /// from a failed write in a running process, so every later flush is
     /// refused too, and the server needs a restart once space is back.
     write_failed: Arc<AtomicBool>,
+    /// The free-space reserve checked before anything is written.
+    space: Arc<Space>,
+}
+
+/// The free-space reserve and whether the last check found it missing.
+#[derive(Debug)]
+struct Space {
+    dir: PathBuf,
+    reserve: AtomicU64,
+    low: AtomicBool,
+}
+
+impl Space {
+    /// `Err` (the reason) while the filesystem under the data directory has
+    /// less than the reserve available; records the answer for
+    /// [`Store::space_ok`]. When the free space cannot be read, the write
+    /// itself decides.
+    fn check(&self) -> Result<(), String> {
+        let reserve = self.reserve.load(Ordering::Relaxed);
+        let verdict = match available_bytes(&self.dir) {
+            Some(free) if free < reserve => Err(format!(
+                "no space left: {free} bytes available for the store, below its reserve of \
+                 {reserve} bytes (store.reserve_bytes)"
+            )),
+            _ => Ok(()),
+        };
+        let low = verdict.is_err();
+        let was = self.low.swap(low, Ordering::Relaxed);
+        if low && !was {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                reserve,
+                "free space is below the store's reserve; writes answer 503 until space is freed"
+            );
+        } else if !low && was {
+            tracing::info!(dir = %self.dir.display(), "free space is back; writes resume");
+        }
+        verdict
+    }
+}
+
+/// Bytes an unprivileged writer can still use on the filesystem of `dir`.
+fn available_bytes(dir: &Path) -> Option<u64> {
+    rustix::fs::statvfs(dir)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
 /// The group-commit thread. When the last `Store` clone goes, the thread is
@@ -155,6 +225,11 @@ impl Store {
     /// Open (or create) the store under `dir`. A damaged store is a clean,
     /// named error, never a silently fresh one.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with(dir, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with options (the free-space reserve).
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
             path: dir.to_path_buf(),
             source,
@@ -186,7 +261,7 @@ impl Store {
         // proved healthy, and put it back if it has not.
         let backup = dir.join("db.before-open");
         let have_backup = initialised && std::fs::copy(&db_file, &backup).is_ok();
-        let opened = Self::open_checked(dir, &db_file, &marker, recorded);
+        let opened = Self::open_checked(dir, &db_file, &marker, recorded, &options);
         match &opened {
             Err(StoreError::Corrupt { .. }) if have_backup => {
                 let _ = std::fs::rename(&backup, &db_file);
@@ -204,6 +279,7 @@ impl Store {
         db_file: &Path,
         marker: &Path,
         recorded: Option<Marker>,
+        options: &StoreOptions,
     ) -> Result<Store, StoreError> {
         let initialised = recorded.is_some();
         let db = open_sled(dir).map_err(|e| match e {
@@ -267,6 +343,11 @@ impl Store {
         write_marker(marker, db_file, generation);
         let faults = Arc::new(Faults::default());
         let write_failed = Arc::new(AtomicBool::new(false));
+        let space = Arc::new(Space {
+            dir: dir.to_path_buf(),
+            reserve: AtomicU64::new(options.reserve_bytes),
+            low: AtomicBool::new(false),
+        });
         let flusher = spawn_flusher(
             db.clone(),
             meta,
@@ -274,6 +355,7 @@ impl Store {
             db_file.to_path_buf(),
             faults.clone(),
             write_failed.clone(),
+            space.clone(),
         )?;
         Ok(Store {
             db,
@@ -281,6 +363,7 @@ impl Store {
             flusher: Arc::new(flusher),
             faults,
             write_failed,
+            space,
         })
     }
 
@@ -296,6 +379,23 @@ impl Store {
     /// real write failure (a full disk), until the process is restarted.
     pub fn writable(&self) -> bool {
         !self.write_failed.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last check found the free-space reserve available. While
+    /// it is not, writes are refused (transiently) and nothing is written;
+    /// the flusher checks again at least every half second.
+    pub fn space_ok(&self) -> bool {
+        !self.space.low.load(Ordering::Relaxed)
+    }
+
+    /// The free-space reserve in bytes.
+    pub fn reserve_bytes(&self) -> u64 {
+        self.space.reserve.load(Ordering::Relaxed)
+    }
+
+    /// Change the free-space reserve; the next flush checks against it.
+    pub fn set_reserve_bytes(&self, bytes: u64) {
+        self.space.reserve.store(bytes, Ordering::Relaxed);
     }
 
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
@@ -316,9 +416,17 @@ impl Store {
         rx.await.map_err(|_| StoreError::FlusherGone)?
     }
 
-    /// Blocking flush, for shutdown and the CLI.
+    /// Blocking flush, for shutdown and the CLI. Refused like a durable
+    /// flush after a failed write or while the free-space reserve is short.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        if self.write_failed.load(Ordering::Relaxed) {
+            return Err(StoreError::Write(WRITE_FAILED.into()));
+        }
+        self.space.check().map_err(StoreError::Write)?;
+        if let Err(e) = self.db.flush() {
+            mark_failed(&self.write_failed, &e.to_string());
+            return Err(e.into());
+        }
         sync_file(&self.path.join("db"));
         Ok(())
     }
@@ -333,7 +441,8 @@ fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
     loop {
         match sled::Config::new()
             .path(dir)
-            .flush_every_ms(Some(500))
+            // The flusher thread flushes instead, after checking the reserve.
+            .flush_every_ms(None)
             .open()
             .map_err(|e| classify_open_error(dir, e))
         {
@@ -439,10 +548,28 @@ fn sync_file(path: &Path) {
 
 type FlushWaiter = oneshot::Sender<Result<(), StoreError>>;
 
+/// Record a real write failure (sled is done for in this process); logs
+/// the first one.
+fn mark_failed(write_failed: &AtomicBool, error: &str) {
+    if !write_failed.swap(true, Ordering::Relaxed) {
+        tracing::error!(
+            error = %error,
+            "the store could not write (disk full?); writes answer 503 and \
+             reads keep serving until the server is restarted with space free"
+        );
+    }
+}
+
 /// The group-commit loop. Each flush first bumps the generation counter in
 /// the meta tree, and once the flush is durable the marker records it: a
 /// database that later comes back with a smaller counter lost acknowledged
 /// writes (sled stopped its recovery at damage) and is refused.
+///
+/// Before anything is written the free-space reserve is checked; while it
+/// is short, flushes fail transiently and nothing reaches the disk, so the
+/// first flush after space returns writes everything pending. With no
+/// request for [`PERIODIC_FLUSH`], the loop flushes on its own (no
+/// generation bump: nothing waits on it), as sled's background flusher did.
 fn spawn_flusher(
     db: sled::Db,
     meta: sled::Tree,
@@ -450,6 +577,7 @@ fn spawn_flusher(
     db_file: PathBuf,
     faults: Arc<Faults>,
     write_failed: Arc<AtomicBool>,
+    space: Arc<Space>,
 ) -> Result<FlusherHandle, StoreError> {
     let (tx, rx) = mpsc::channel::<FlushWaiter>();
     let marker = db_file.with_file_name(MARKER);
@@ -457,17 +585,31 @@ fn spawn_flusher(
         .name("tessera-flusher".into())
         .spawn(move || {
             // Ends when every Store clone (and so every sender) is dropped.
-            while let Ok(first) = rx.recv() {
+            loop {
+                let first = match rx.recv_timeout(PERIODIC_FLUSH) {
+                    Ok(w) => w,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        periodic_flush(&db, &faults, &write_failed, &space);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
                 let mut waiters = vec![first];
                 waiters.extend(rx.try_iter());
                 let started = Instant::now();
                 let injected = faults.fail_flush.load(Ordering::Relaxed);
+                let mut transient = injected;
                 let result = if injected {
                     Err("injected fault: no space left on device".to_string())
                 } else if write_failed.load(Ordering::Relaxed) {
                     // What sled failed to write may be lost: no later flush
                     // may vouch for it.
                     Err(WRITE_FAILED.to_string())
+                } else if let Err(why) = space.check() {
+                    // Nothing written: this flush fails, a later one can
+                    // still succeed.
+                    transient = true;
+                    Err(why)
                 } else {
                     let next = generation + 1;
                     meta.insert("gen", &next.to_be_bytes())
@@ -484,12 +626,8 @@ fn spawn_flusher(
                 metrics::histogram!("tessera_store_flush_batch_size").record(waiters.len() as f64);
                 if let Err(e) = &result {
                     metrics::counter!("tessera_store_flush_failures_total").increment(1);
-                    if !injected && !write_failed.swap(true, Ordering::Relaxed) {
-                        tracing::error!(
-                            error = %e,
-                            "the store could not write (disk full?); writes answer 503 and \
-                             reads keep serving until the server is restarted with space free"
-                        );
+                    if !transient {
+                        mark_failed(&write_failed, e);
                     }
                 }
                 for w in waiters {
@@ -499,6 +637,7 @@ fn spawn_flusher(
             // Clean close: the file's final length is the new floor.
             let next = generation + 1;
             if !write_failed.load(Ordering::Relaxed)
+                && space.check().is_ok()
                 && meta.insert("gen", &next.to_be_bytes()).is_ok()
                 && db.flush().is_ok()
             {
@@ -511,6 +650,22 @@ fn spawn_flusher(
         tx: std::sync::Mutex::new(Some(tx)),
         thread: std::sync::Mutex::new(Some(thread)),
     })
+}
+
+/// The flush of a quiet moment: writes out what no durable flush has yet
+/// (writes that do not wait for the disk). Skipped while a fault is
+/// injected, after a failed write, or while the reserve is short.
+fn periodic_flush(db: &sled::Db, faults: &Faults, write_failed: &AtomicBool, space: &Space) {
+    if faults.fail_flush.load(Ordering::Relaxed) || write_failed.load(Ordering::Relaxed) {
+        return;
+    }
+    if space.check().is_err() {
+        return;
+    }
+    if let Err(e) = db.flush() {
+        metrics::counter!("tessera_store_flush_failures_total").increment(1);
+        mark_failed(write_failed, &e.to_string());
+    }
 }
 
 /// Encode a value with the codec version byte.
@@ -576,6 +731,62 @@ mod tests {
         assert_eq!(decode::<(String, u32)>(&v).unwrap(), ("a".to_string(), 1));
         assert!(decode::<(String, u32)>(&[9, b'1']).is_err());
         assert!(decode::<(String, u32)>(&[]).is_err());
+    }
+
+    fn db_len(dir: &Path) -> u64 {
+        std::fs::metadata(dir.join("db")).unwrap().len()
+    }
+
+    #[test]
+    fn a_short_free_space_reserve_refuses_flushes_until_space_returns() {
+        let dir = tempfile_dir();
+        let s = Store::open_with(
+            &dir,
+            StoreOptions {
+                reserve_bytes: u64::MAX,
+            },
+        )
+        .unwrap();
+        let before = db_len(&dir);
+        let t = s.tree("t").unwrap();
+        for i in 0..64u32 {
+            t.insert(i.to_be_bytes(), vec![7u8; 1024]).unwrap();
+        }
+        let sys = actix_rt::System::new();
+        let err = sys.block_on(s.durable()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Write(m) if m.contains("no space left")),
+            "{err}"
+        );
+        assert!(!s.space_ok(), "the short reserve is reported");
+        assert!(s.writable(), "a short reserve does not poison the store");
+        assert!(s.flush_blocking().is_err(), "no blocking flush either");
+        // Nothing reached the disk, not even by the periodic flush.
+        std::thread::sleep(PERIODIC_FLUSH * 2);
+        assert_eq!(db_len(&dir), before, "nothing written while space is short");
+
+        s.set_reserve_bytes(0);
+        sys.block_on(s.durable()).unwrap();
+        assert!(s.space_ok());
+        assert!(db_len(&dir) > before, "the pending writes were flushed");
+        drop(t);
+        drop(s);
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.tree("t").unwrap().len(), 64);
+    }
+
+    #[test]
+    fn writes_nobody_waits_for_are_flushed_periodically() {
+        let dir = tempfile_dir();
+        let s = Store::open_with(&dir, StoreOptions { reserve_bytes: 0 }).unwrap();
+        let before = db_len(&dir);
+        s.tree("t").unwrap().insert("k", vec![1u8; 4096]).unwrap();
+        // Bounded: a few periods.
+        let deadline = Instant::now() + PERIODIC_FLUSH * 8;
+        while db_len(&dir) == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(db_len(&dir) > before, "the periodic flush wrote the tree");
     }
 
     fn tempfile_dir() -> PathBuf {

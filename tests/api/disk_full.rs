@@ -1,12 +1,15 @@
 //! A really full disk: the real binary on a small tmpfs the test mounts,
-//! filled to the last byte. Durable writes answer `503` (never a `200` for
-//! something not persisted), introspection keeps answering correctly,
-//! `/readyz` turns `503`; sled does not continue after a failed write, so
-//! once space is back the server is restarted (here with SIGKILL), and then
-//! nothing acknowledged is lost and writes succeed again.
+//! filled to the last byte. The store keeps a free-space reserve
+//! (`store.reserve_bytes`) and checks it before anything is written, so a
+//! full disk never reaches sled: durable writes answer `503` (never a `200`
+//! for something not persisted), introspection keeps answering correctly,
+//! `/readyz` turns `503`; once space is freed, writes answer `200` again in
+//! the same process, and what they acknowledged survives a `kill -9`.
 //!
 //! Mounting needs root (CI runs as root). Where it is not permitted the
-//! test says so and runs the injected-failure path of `faults` instead.
+//! test says so and runs the injected-failure path of `faults` instead; the
+//! reserve itself is also tested in process, on any filesystem, by
+//! raising it above the free space.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +19,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::INACTIVE;
+use crate::helpers::{spawn_app_with, INACTIVE};
 use crate::process::{Server, ADMIN_TOKEN};
 
 /// A tmpfs mounted for the test; unmounted when dropped, whatever happened.
@@ -186,8 +189,12 @@ async fn readyz(rc: &Remote) -> (StatusCode, Value) {
     (status, r.json().await.expect("readyz JSON"))
 }
 
+/// The reserve the real-disk test runs with: the 16 MiB tmpfs has room
+/// for it, and a full disk is far below it.
+const RESERVE: &str = "2097152";
+
 #[test]
-fn a_full_disk_answers_503_keeps_introspection_and_recovers_after_restart() {
+fn a_full_disk_answers_503_keeps_introspection_and_recovers_without_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mnt = dir.path().join("mnt");
     let mount = match TmpfsMount::mount(&mnt, "16m") {
@@ -202,10 +209,22 @@ fn a_full_disk_answers_503_keeps_introspection_and_recovers_after_restart() {
     drop(mount);
 }
 
+async fn metrics_text(rc: &Remote) -> String {
+    rc.http
+        .get(rc.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 async fn real_disk_full(mnt: &Path, logs: &Path) {
     let data = mnt.join("data");
     let filler = mnt.join("filler");
-    let s = Server::start(&data, &logs.join("run1.log"));
+    let env = [("TESSERA_STORE__RESERVE_BYTES", RESERVE)];
+    let s = Server::start_with_env(&data, &logs.join("run1.log"), &env);
     let rc = Remote::new(&s);
     let c = rc
         .client(json!({"client_id": "full", "scope": "read"}))
@@ -224,12 +243,13 @@ async fn real_disk_full(mnt: &Path, logs: &Path) {
         }
         v
     };
+    assert_eq!(readyz(&rc).await.0, StatusCode::OK);
 
     let filled = fill(&filler);
     println!("disk full: {filled} bytes of filler");
 
-    // Revoke until the disk says no. A revocation that still fit in space
-    // the store had already taken may succeed, and then it must be real.
+    // Revoke until the store says no. A revocation that still answers 200
+    // must be real.
     let mut acknowledged = vec![revoked_before.clone()];
     let mut refused = Vec::new();
     for t in &targets {
@@ -276,40 +296,67 @@ async fn real_disk_full(mnt: &Path, logs: &Path) {
         }
     }
 
-    // The server says it is not ready, and why.
+    // The server says it is not ready, and why: space, not a failed write.
     let ready = readyz(&rc).await;
     assert_eq!(ready.0, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.1);
     assert_eq!(ready.1["store_writable"], false, "{}", ready.1);
-    let metrics = rc
-        .http
-        .get(rc.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    assert_eq!(ready.1["store_low_space"], true, "{}", ready.1);
+    assert_eq!(ready.1["store_write_failed"], false, "{}", ready.1);
+    let metrics = metrics_text(&rc).await;
     assert!(
         metrics.lines().any(|l| l == "tessera_store_writable 0"),
-        "the store_writable gauge shows the failure"
+        "the store_writable gauge shows the refusal"
+    );
+    assert!(
+        metrics.lines().any(|l| l == "tessera_store_low_space 1"),
+        "the low_space gauge shows why"
     );
 
-    // Space comes back. sled cannot continue after a failed write in the
-    // same process, so writes stay refused (never a 200 that might not be
-    // on disk) until a restart; reads keep serving meanwhile.
+    // Space comes back: within a few seconds the server is ready again and
+    // writes answer 200, in the same process.
     std::fs::remove_file(&filler).expect("remove the filler");
-    let again = refused[0].clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready = readyz(&rc).await;
+        if ready.0 == StatusCode::OK {
+            assert_eq!(ready.1["store_low_space"], false, "{}", ready.1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready 10 s after space came back: {}",
+            ready.1
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    for t in &refused {
+        assert_eq!(
+            rc.revoke(&c, t).await,
+            StatusCode::OK,
+            "a write after space came back"
+        );
+        acknowledged.push(t.clone());
+    }
+    let fresh_opaque = rc.token(&opaque).await;
+    let r = rc.create_client(json!({"client_id": "after-full"})).await;
     assert_eq!(
-        rc.revoke(&c, &again).await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "a write after a failed one is refused until restart"
+        r.status(),
+        StatusCode::CREATED,
+        "admin write after recovery"
     );
-    rc.assert_active(&c, &again).await;
+    for t in &acknowledged {
+        rc.assert_inactive(&c, t).await;
+    }
     rc.assert_active(&c, &keep).await;
+    rc.assert_active(&opaque, &fresh_opaque).await;
+    let metrics = metrics_text(&rc).await;
+    assert!(
+        metrics.lines().any(|l| l == "tessera_store_writable 1"),
+        "the store_writable gauge shows the recovery"
+    );
 
-    // Restarted (as a supervisor would, on the readiness probe; here with
-    // SIGKILL, the harshest way): everything acknowledged is there, and
-    // writes succeed again.
+    // A crash now: everything acknowledged, before the fill and after the
+    // recovery, is still there.
     s.kill();
     let log = std::fs::read_to_string(logs.join("run1.log")).expect("server log");
     assert!(
@@ -317,33 +364,26 @@ async fn real_disk_full(mnt: &Path, logs: &Path) {
         "the server panicked on a full disk:\n{log}"
     );
     assert!(
-        log.contains("the store could not write"),
-        "the failure is logged:\n{log}"
+        log.contains("below the store's reserve"),
+        "the refusal is logged:\n{log}"
     );
-    let s = Server::start(&data, &logs.join("run2.log"));
+    assert!(
+        !log.contains("the store could not write"),
+        "the full disk reached sled (the reserve did not hold):\n{log}"
+    );
+    let s = Server::start_with_env(&data, &logs.join("run2.log"), &env);
     let rc = Remote::new(&s);
     assert_eq!(readyz(&rc).await.0, StatusCode::OK);
-    rc.assert_active(&c, &keep).await;
-    rc.assert_active(&opaque, &keep_opaque).await;
-    for t in &acknowledged {
-        rc.assert_inactive(&c, t).await;
-    }
-    assert_eq!(rc.revoke(&c, &again).await, StatusCode::OK);
-    acknowledged.push(again.clone());
-    rc.assert_inactive(&c, &again).await;
-    let fresh_opaque = rc.token(&opaque).await;
-    let r = rc.create_client(json!({"client_id": "after-full"})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-
-    // A crash now: everything acknowledged is still there.
-    s.kill();
-    let s = Server::start(&data, &logs.join("run3.log"));
-    let rc = Remote::new(&s);
     rc.assert_active(&c, &keep).await;
     rc.assert_active(&opaque, &keep_opaque).await;
     rc.assert_active(&opaque, &fresh_opaque).await;
     for t in &acknowledged {
         rc.assert_inactive(&c, t).await;
+    }
+    for t in &targets {
+        if !acknowledged.contains(t) {
+            rc.assert_active(&c, t).await;
+        }
     }
     let r = rc
         .http
@@ -353,5 +393,61 @@ async fn real_disk_full(mnt: &Path, logs: &Path) {
         .await
         .expect("GET client");
     assert_eq!(r.status(), StatusCode::OK, "the client made after recovery");
+    assert_eq!(rc.revoke(&c, &keep).await, StatusCode::OK);
     s.kill();
+}
+
+/// The reserve on any filesystem: raised above the free space, writes
+/// answer `503` without the disk being touched and `/readyz` says why;
+/// lowered, they succeed again in the same process.
+#[actix_web::test]
+async fn a_short_free_space_reserve_refuses_writes_until_space_returns() {
+    // Starts with room (a first start writes its signing key), then the
+    // reserve is raised above what the filesystem has free.
+    let app = spawn_app_with(|s| s.store.reserve_bytes = 0).await;
+    app.engine.store.set_reserve_bytes(u64::MAX);
+    let r = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/clients",
+            Some(json!({"client_id": "while-short"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let r = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.expect("readyz JSON");
+    assert_eq!(body["store_low_space"], true, "{body}");
+    assert_eq!(body["store_write_failed"], false, "{body}");
+    assert!(app.engine.store.writable(), "nothing poisoned the store");
+
+    app.engine.store.set_reserve_bytes(0);
+    let c = app.cc_client().await;
+    let token = app.get_token(&c).await;
+    assert_eq!(app.revoke(&c, &token).await, StatusCode::OK);
+    app.assert_inactive(&c, &token).await;
+    let r = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Short again: a revocation is refused and not published.
+    app.engine.store.set_reserve_bytes(u64::MAX);
+    let other = app.get_token(&c).await;
+    assert_eq!(
+        app.revoke(&c, &other).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    app.assert_active(&c, &other).await;
+    app.engine.store.set_reserve_bytes(0);
+    assert_eq!(app.revoke(&c, &other).await, StatusCode::OK);
+    app.assert_inactive(&c, &other).await;
 }

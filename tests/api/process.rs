@@ -51,10 +51,16 @@ impl Server {
     /// Start `tessera serve --bind 127.0.0.1:0` on `data_dir`, logging to
     /// `log`, and wait for its "listening" line.
     pub fn start(data_dir: &Path, log: &Path) -> Server {
+        Self::start_with_env(data_dir, log, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (settings).
+    pub fn start_with_env(data_dir: &Path, log: &Path, env: &[(&str, &str)]) -> Server {
         let log_file = std::fs::File::create(log).expect("log file");
         let mut child = tessera(data_dir)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("TESSERA_WORKERS", "2")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)

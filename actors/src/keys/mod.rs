@@ -121,8 +121,22 @@ impl KeyStore for SledKeyStore {
         for kid in remove {
             batch.remove(kid.as_bytes());
         }
+        // What the batch replaces, to put back if it cannot be made durable
+        // (a short free-space reserve): a reload must not publish a key the
+        // disk does not hold.
+        let mut undo = sled::Batch::default();
+        for kid in upsert.iter().map(|k| &k.kid).chain(remove) {
+            match self.tree.get(kid.as_bytes())? {
+                Some(prev) => undo.insert(kid.as_bytes(), prev),
+                None => undo.remove(kid.as_bytes()),
+            }
+        }
         self.tree.apply_batch(batch)?;
-        self.store.flush_blocking()
+        let flushed = self.store.flush_blocking();
+        if flushed.is_err() {
+            let _ = self.tree.apply_batch(undo);
+        }
+        flushed
     }
 }
 

@@ -11,16 +11,18 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(tag = "ops", responses(
     (status = 200, description = "Store open and writable, keys loaded, actors up"),
-    (status = 503, description = "Not ready (after a failed store write, until restarted)")
+    (status = 503, description = "Not ready: free space below the store's reserve (until space is freed), or a failed store write (until restarted)")
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let e = &state.engine;
     let keys = e.keys.is_ready();
     let actors = e.is_ready();
-    let writable = e.store.writable();
+    let failed = !e.store.writable();
+    let low_space = !e.store.space_ok();
+    let writable = !failed && !low_space;
     let ready = actors && writable;
-    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "keys_loaded": keys, "actors_up": actors, "store_writable": writable});
+    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "keys_loaded": keys, "actors_up": actors, "store_writable": writable, "store_low_space": low_space, "store_write_failed": failed});
     if ready {
         HttpResponse::Ok().json(body)
     } else {
