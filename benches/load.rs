@@ -11,6 +11,11 @@
 //! cargo bench --bench load -- --scenario login-storm --rate 5000 --duration 5
 //! cargo bench --bench load -- --scenario login-storm --users 5000 --vary-user-agent
 //! cargo bench --bench load -- --hold 60 --token-file target/wrk-tokens.txt   # serve for wrk
+//! cargo bench --bench load -- --scenario code-flow --connections 16 --users 16
+//! cargo bench --bench load -- --scenario code-flow --login-once --requests 20000
+//! cargo bench --bench load -- --scenario faults --tokens 1000000 --rounds 3
+//! cargo bench --bench load -- --url http://127.0.0.1:8080 --admin-token $TOKEN --scenario code-flow
+//! cargo bench --bench load -- --url http://127.0.0.1:3000 --client-id peer --client-secret ... --no-baseline
 //! ```
 //!
 //! Without `--url`, the servers run in this process, each on its own thread
@@ -18,8 +23,14 @@
 //! store, seeded through the engine (not HTTP) with `--tokens` resident
 //! tokens, and the baseline — one POST handler that parses the same form
 //! body and answers a fixed copy of a real active introspection answer.
-//! With `--url` (a loopback address only) an already running tessera is the
-//! target; it is seeded over HTTP with `--jwts` client_credentials tokens.
+//! With `--url` (a loopback address only) an already running server is the
+//! target, and every scenario sets itself up over HTTP only: the endpoints
+//! from discovery (`/.well-known/openid-configuration`, or `--token-path`
+//! and friends), `--jwts` tokens issued by client_credentials to introspect
+//! and revoke, and, with `--admin-token` (or `TESSERA_ADMIN_TOKEN`), clients
+//! and users made through tessera's admin API. A server that only speaks
+//! the standard endpoints (a peer) is driven with `--client-id` and
+//! `--client-secret` of a client from its own configuration.
 //!
 //! The generator: a tokio runtime with `--threads` workers, `--connections`
 //! keep-alive connections, pre-built request bytes, responses framed by
@@ -33,6 +44,20 @@
 //! Before the server starts it measures the raw argon2id verify rate with
 //! the server's own password pool and parameters, on one thread and on all
 //! cores at once.
+//!
+//! `code-flow` runs `--connections` virtual users, each a browser with its
+//! own connection and cookie jar, through the whole authorization code
+//! flow: `POST /auth/login`, `GET /oauth2/authorize` (a first-party public
+//! client, so no consent page) answered by a redirect with the code, and
+//! the code exchanged at the token endpoint with its PKCE verifier. It
+//! counts completed flows and the latency of each step; with
+//! `--login-once` a virtual user keeps its session after the first flow.
+//!
+//! `faults` measures paced introspection alone (the quiet p99), then the
+//! same pacing with one request in `--revoke-every` a revocation (the
+//! `introspect-revoke` mix, with its revoked-but-active check) while a
+//! login storm (`login-storm`'s closed-loop connections) runs at the same
+//! time, and compares the two p99s.
 
 use std::collections::HashMap;
 use std::io;
@@ -93,6 +118,22 @@ enum Scenario {
     /// `POST /auth/login` rate against the raw argon2id verify rate, and
     /// paced introspection latency without and during a login storm.
     LoginStorm,
+    /// The whole authorization code flow per virtual user: login,
+    /// authorize, code, token exchange with PKCE.
+    CodeFlow,
+    /// Introspection quiet, then with concurrent revocations and a login
+    /// storm at the same time: p99 ratio and revoked-but-active.
+    Faults,
+}
+
+impl Scenario {
+    /// Scenarios that log users in: they create users first.
+    fn needs_users(self) -> bool {
+        matches!(
+            self,
+            Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults
+        )
+    }
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -112,8 +153,8 @@ struct Opts {
     /// Unmeasured seconds before each run.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Stop a measured run after this many requests.
-    #[arg(long)]
+    /// Stop a measured run after this many requests (code-flow: flows).
+    #[arg(long, alias = "requests")]
     max_requests: Option<u64>,
     /// Offered load, requests/s over all connections: each connection
     /// sends on a fixed schedule instead of as soon as its previous answer
@@ -140,8 +181,10 @@ struct Opts {
     /// introspect-revoke: one request in N is a revocation.
     #[arg(long, default_value_t = 10)]
     revoke_every: u64,
-    /// login-storm: users created through the engine; the storm logs them
-    /// in round-robin, so one account is used once every --users logins.
+    /// login-storm, faults: users created (through the engine, or the
+    /// admin API with --url); the storm logs them in round-robin, so one
+    /// account is used once every --users logins. code-flow: virtual user
+    /// N is user N modulo this (at most --connections are created).
     #[arg(long, default_value_t = 1_000)]
     users: usize,
     /// login-storm: connections of the login storm (closed loop, separate
@@ -173,14 +216,53 @@ struct Opts {
     /// Access token format of the in-process server (jwt, opaque).
     #[arg(long)]
     format: Option<String>,
-    /// Target an already running tessera (loopback only), e.g. http://127.0.0.1:8080
+    /// Target an already running server (loopback only), e.g. http://127.0.0.1:8080
     #[arg(long)]
     url: Option<String>,
-    /// With --url: a confidential client allowed client_credentials.
+    /// With --url: a confidential client allowed client_credentials (and
+    /// introspection of its own tokens). Without them, --admin-token
+    /// creates one through tessera's admin API.
     #[arg(long)]
     client_id: Option<String>,
     #[arg(long)]
     client_secret: Option<String>,
+    /// With --url: tessera's admin token, to create clients and users over
+    /// HTTP (`POST /admin/clients`, `POST /admin/users`).
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// With --url and --admin-token: the access token format (jwt, opaque)
+    /// of the client the harness creates (default: the server's).
+    #[arg(long)]
+    client_token_format: Option<String>,
+    /// With --url: the server's process id, to report the CPU it used in
+    /// each measured run (read from /proc).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// The target's name in the output (e.g. a peer's).
+    #[arg(long, default_value = "tessera")]
+    name: String,
+    /// Scope asked for with client_credentials (empty: none).
+    #[arg(long, default_value = "read write")]
+    scope: String,
+    /// Token endpoint path (default: from discovery with --url, else tessera's).
+    #[arg(long)]
+    token_path: Option<String>,
+    /// Introspection endpoint path (default: discovery, else tessera's).
+    #[arg(long)]
+    introspect_path: Option<String>,
+    /// Revocation endpoint path (default: discovery, else tessera's).
+    #[arg(long)]
+    revoke_path: Option<String>,
+    /// code-flow: each virtual user logs in once and keeps its session;
+    /// later flows are authorize and token exchange only.
+    #[arg(long)]
+    login_once: bool,
+    /// code-flow: the scope of the authorization requests.
+    #[arg(long, default_value = "openid profile read")]
+    flow_scope: String,
+    /// code-flow: the registered redirect URI (never fetched).
+    #[arg(long, default_value = "https://rp.example.com/cb")]
+    redirect_uri: String,
     /// Alternate baseline and tessera runs this many times; the summary
     /// is over all rounds (a shared machine is noisy).
     #[arg(long, default_value_t = 1)]
@@ -256,16 +338,28 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     );
     opts.pool = opts.pool.min(opts.tokens + opts.jwts);
     let storm = opts.scenario == Scenario::LoginStorm;
-    if storm {
-        anyhow::ensure!(
-            opts.url.is_none(),
-            "login-storm needs the in-process server: it creates its users through the engine"
-        );
+    let faulted = opts.scenario == Scenario::Faults;
+    if storm || faulted {
         // Introspection is paced so that quiet and storm compare latency,
         // not throughput.
         opts.rate = Some(opts.rate.unwrap_or(5_000.0));
     }
+    if opts.url.is_some() && opts.scenario.needs_users() {
+        anyhow::ensure!(
+            opts.admin_token.is_some(),
+            "--url with {:?} needs --admin-token (or TESSERA_ADMIN_TOKEN): it creates its users and clients through the admin API",
+            opts.scenario
+        );
+    }
 
+    EXTERNAL.store(opts.url.is_some(), Ordering::Relaxed);
+    if let Some(pid) = opts.server_pid {
+        anyhow::ensure!(
+            opts.url.is_some() && cpu_secs_of(&format!("/proc/{pid}/stat")).is_some(),
+            "--server-pid goes with --url and must name a running process"
+        );
+        SERVER_PID.store(pid, Ordering::Relaxed);
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("== tessera load harness: scenario {:?}", opts.scenario);
     println!(
@@ -288,10 +382,22 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     if let Some(r) = opts.rate {
         println!("offered load: {r:.0} req/s, paced per connection (not as fast as possible)");
     }
-    if storm {
+    if storm || faulted {
         println!(
             "login storm: {} connections, closed loop, over {} users",
             opts.login_connections, opts.users
+        );
+    }
+    if opts.scenario == Scenario::CodeFlow {
+        println!(
+            "code flow: {} virtual users, each with its own connection and cookies, over {} users{}",
+            opts.connections,
+            opts.users.min(opts.connections),
+            if opts.login_once {
+                "; one login per virtual user, then authorize + token only"
+            } else {
+                "; every flow logs in"
+            }
         );
     }
 
@@ -349,10 +455,11 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         None
     };
 
-    let target = match &opts.url {
+    let mut target = match &opts.url {
         Some(url) => external_target(url, &opts)?,
         None => start_tessera(&opts)?,
     };
+    rt.block_on(setup_http(&mut target, &opts))?;
     let fixture = rt.block_on(prepare(&target, &opts))?;
 
     if let Some(path) = &opts.token_file {
@@ -366,12 +473,11 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     }
 
     let wants_baseline = !opts.no_baseline
-        && !storm
-        && (opts.baseline
-            || matches!(
-                opts.scenario,
-                Scenario::Introspect | Scenario::IntrospectRevoke
-            ));
+        && match opts.scenario {
+            Scenario::Introspect | Scenario::IntrospectRevoke => true,
+            Scenario::ClientCredentials | Scenario::Revoke => opts.baseline,
+            Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => false,
+        };
     let baseline = if wants_baseline || opts.hold.is_some() {
         Some(start_baseline(opts.workers, fixture.active_body.clone())?)
     } else {
@@ -382,6 +488,10 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         hold(&target, baseline.as_ref(), &opts, secs);
     } else if let Some((one, all)) = verify {
         login_storm(&rt, &target, &fixture, &opts, &one, &all);
+    } else if opts.scenario == Scenario::CodeFlow {
+        code_flow(&rt, &target, &fixture, &opts)?;
+    } else if faulted {
+        faults(&rt, &target, &fixture, &opts);
     } else {
         let base_wl = Arc::new(Workload::new(
             Mode::Introspect { check: false },
@@ -393,20 +503,23 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
             Scenario::IntrospectRevoke => Mode::IntrospectRevoke,
             Scenario::ClientCredentials => Mode::Fixed,
             Scenario::Revoke => Mode::Revoke,
-            Scenario::LoginStorm => Mode::Login,
+            // Run by their own functions above.
+            Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => Mode::Login,
         };
         let wl = Arc::new(Workload::new(mode, &fixture, &opts));
+        let name = &opts.name;
         let label = match opts.scenario {
-            Scenario::Introspect => "tessera introspection".to_string(),
-            Scenario::IntrospectRevoke => format!(
-                "tessera introspection + 1/{} revocations",
-                opts.revoke_every
-            ),
-            Scenario::ClientCredentials => {
-                format!("tessera client_credentials ({})", target.describe)
+            Scenario::Introspect => format!("{name} introspection"),
+            Scenario::IntrospectRevoke => {
+                format!("{name} introspection + 1/{} revocations", opts.revoke_every)
             }
-            Scenario::Revoke => "tessera revocation (durable)".to_string(),
-            Scenario::LoginStorm => "tessera logins".to_string(),
+            Scenario::ClientCredentials => {
+                format!("{name} client_credentials ({})", target.describe)
+            }
+            Scenario::Revoke => format!("{name} revocation (durable)"),
+            Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => {
+                format!("{name} logins")
+            }
         };
         let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
         for round in 1..=opts.rounds {
@@ -500,8 +613,30 @@ struct Target {
     engine: Option<Engine>,
     client_id: String,
     client_secret: String,
+    /// tessera's admin token (in-process: set by the harness).
+    admin_token: Option<String>,
+    /// The standard endpoints' paths.
+    paths: Paths,
     describe: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// Where the standard endpoints are.
+#[derive(Debug, Clone)]
+struct Paths {
+    token: String,
+    introspect: String,
+    revoke: String,
+}
+
+impl Paths {
+    fn tessera() -> Paths {
+        Paths {
+            token: TOKEN_PATH.into(),
+            introspect: INTROSPECT_PATH.into(),
+            revoke: REVOKE_PATH.into(),
+        }
+    }
 }
 
 impl Target {
@@ -512,10 +647,12 @@ impl Target {
 
 fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
     let dir = tempfile::tempdir()?;
+    let admin_token = secret::new_secret("adm_");
     let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         workers: Some(opts.workers),
+        admin_token: Some(admin_token.clone()),
         ..Settings::default()
     };
     if let Some(a) = &opts.alg {
@@ -594,6 +731,8 @@ fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
         engine: Some(engine),
         client_id,
         client_secret,
+        admin_token: Some(admin_token),
+        paths: Paths::tessera(),
         describe,
         _dir: Some(dir),
     })
@@ -613,14 +752,19 @@ fn external_target(url: &str, opts: &Opts) -> anyhow::Result<Target> {
             "--url must name a loopback address (127.0.0.1, ::1, localhost); {hostport} does not"
         );
     }
-    let (Some(id), Some(secret)) = (opts.client_id.clone(), opts.client_secret.clone()) else {
-        bail!("--url needs --client-id and --client-secret of a client allowed client_credentials");
+    let (id, secret) = match (opts.client_id.clone(), opts.client_secret.clone()) {
+        (Some(id), Some(secret)) => (id, secret),
+        // Created through the admin API by `setup_http`.
+        (None, None) if opts.admin_token.is_some() => (String::new(), String::new()),
+        _ => bail!(
+            "--url needs --client-id and --client-secret of a client allowed client_credentials, or --admin-token to create one"
+        ),
     };
     let addr = addrs
         .first()
         .copied()
         .ok_or_else(|| anyhow!("no address"))?;
-    println!("tessera: external at {addr}");
+    println!("{}: external at {addr}", opts.name);
     Ok(Target {
         server: Running {
             addr,
@@ -632,6 +776,8 @@ fn external_target(url: &str, opts: &Opts) -> anyhow::Result<Target> {
         engine: None,
         client_id: id,
         client_secret: secret,
+        admin_token: opts.admin_token.clone(),
+        paths: Paths::tessera(),
         describe: "external server's configuration".into(),
         _dir: None,
     })
@@ -716,9 +862,24 @@ struct Fixture {
     /// Resident tokens and the RSS they cost (in-process only).
     seeded: usize,
     rss: Option<(u64, u64)>,
-    /// login-storm: usernames created through the engine (password
-    /// [`LOGIN_PASSWORD`]).
+    /// login-storm, code-flow, faults: usernames created through the
+    /// engine or the admin API (password [`LOGIN_PASSWORD`]).
     users: Vec<String>,
+    /// The standard endpoints' paths.
+    paths: Paths,
+    /// The client_credentials request body.
+    cc_body: String,
+    /// code-flow: the public first-party client made for it.
+    flow_client: Option<String>,
+}
+
+/// The client_credentials form body asking for `scope` (none if empty).
+fn cc_body(scope: &str) -> String {
+    if scope.trim().is_empty() {
+        "grant_type=client_credentials".to_string()
+    } else {
+        format!("grant_type=client_credentials&scope={}", form_value(scope))
+    }
 }
 
 async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
@@ -727,12 +888,8 @@ async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
 
     // Real JWTs (or opaque tokens, per the server's format) over HTTP.
     let started = Instant::now();
-    let issue = Arc::new(post(
-        &host,
-        TOKEN_PATH,
-        &auth,
-        "grant_type=client_credentials&scope=read+write",
-    ));
+    let cc = cc_body(&opts.scope);
+    let issue = Arc::new(post(&host, &target.paths.token, &auth, &cc));
     let jwts = issue_tokens(target.addr, issue, opts.jwts, opts.connections.min(16)).await?;
     println!(
         "issued {} tokens over HTTP (client_credentials) in {:.2} s",
@@ -764,7 +921,7 @@ async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
     let first = pool.first().cloned().unwrap_or_default();
     let req = post(
         &host,
-        INTROSPECT_PATH,
+        &target.paths.introspect,
         &auth,
         &format!("token={}", form_value(&first)),
     );
@@ -776,9 +933,18 @@ async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
     );
     println!("active introspection answer: {} bytes", body.len());
 
-    let users = match &target.engine {
-        Some(engine) if opts.scenario == Scenario::LoginStorm => {
-            let users = seed_users(engine, opts.users).await?;
+    let users = if opts.scenario.needs_users() {
+        // A virtual user of the code flow is one user: no more are needed.
+        let n = if opts.scenario == Scenario::CodeFlow {
+            opts.users.min(opts.connections)
+        } else {
+            opts.users
+        };
+        let users = match &target.engine {
+            Some(engine) => seed_users(engine, n).await?,
+            None => create_users_http(target, n).await?,
+        };
+        {
             // One real login: the storm's answers are checked against it.
             let first = users.first().ok_or_else(|| anyhow!("no users"))?;
             let req = post_json(
@@ -793,9 +959,15 @@ async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
                 "a created user cannot log in: {status} {}",
                 String::from_utf8_lossy(&body)
             );
-            users
         }
-        _ => Vec::new(),
+        users
+    } else {
+        Vec::new()
+    };
+    let flow_client = if opts.scenario == Scenario::CodeFlow {
+        Some(create_flow_client(target, opts).await?)
+    } else {
+        None
     };
     Ok(Fixture {
         host,
@@ -805,6 +977,9 @@ async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixture> {
         seeded,
         rss,
         users,
+        paths: target.paths.clone(),
+        cc_body: cc,
+        flow_client,
     })
 }
 
@@ -1304,6 +1479,862 @@ fn login_storm(
 }
 
 // ---------------------------------------------------------------------------
+// Setup over HTTP: discovery, the admin API
+
+/// The path of an endpoint URL from discovery (`http://host/p` -> `/p`).
+fn url_path(url: &str) -> Option<String> {
+    if url.starts_with('/') {
+        return Some(url.to_string());
+    }
+    let rest = url.split_once("://")?.1;
+    let i = rest.find('/')?;
+    rest.get(i..).map(str::to_string)
+}
+
+/// With `--url`: the endpoints from discovery, and a client_credentials
+/// client from the admin API when none was given. The path flags win.
+async fn setup_http(target: &mut Target, opts: &Opts) -> anyhow::Result<()> {
+    if target.engine.is_none() {
+        let req = request(
+            "GET",
+            &target.host,
+            "/.well-known/openid-configuration",
+            &[],
+            None,
+            "",
+        );
+        let found = match exchange_once(target.addr, &req).await {
+            Ok(a) if a.status == 200 => a.json().ok(),
+            _ => None,
+        };
+        match found {
+            Some(d) => {
+                let path = |k: &str| d.get(k).and_then(|v| v.as_str()).and_then(url_path);
+                if let Some(p) = path("token_endpoint") {
+                    target.paths.token = p;
+                }
+                if let Some(p) = path("introspection_endpoint") {
+                    target.paths.introspect = p;
+                }
+                if let Some(p) = path("revocation_endpoint") {
+                    target.paths.revoke = p;
+                }
+                println!(
+                    "discovery: token {}, introspection {}, revocation {}",
+                    target.paths.token, target.paths.introspect, target.paths.revoke
+                );
+            }
+            None => println!("discovery: no /.well-known/openid-configuration; tessera's paths"),
+        }
+    }
+    if let Some(p) = &opts.token_path {
+        target.paths.token = p.clone();
+    }
+    if let Some(p) = &opts.introspect_path {
+        target.paths.introspect = p.clone();
+    }
+    if let Some(p) = &opts.revoke_path {
+        target.paths.revoke = p.clone();
+    }
+    if target.client_id.is_empty() {
+        let mut spec = serde_json::json!({ "name": "load test client" });
+        if !opts.scope.trim().is_empty() {
+            spec["scope"] = opts.scope.clone().into();
+        }
+        if let Some(f) = &opts.client_token_format {
+            spec["access_token_format"] = f.clone().into();
+            target.describe = format!("a client with {f} access tokens");
+        }
+        let v = admin_call(target, "POST", "/admin/clients", &spec)
+            .await
+            .context("creating the load test client")?;
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("no {k} in the created client: {v}"))
+        };
+        target.client_id = field("client_id")?;
+        target.client_secret = field("client_secret")?;
+        println!("created client {} through the admin API", target.client_id);
+    }
+    Ok(())
+}
+
+/// One admin API call (JSON body, bearer admin token); the JSON answer of
+/// a 2xx.
+async fn admin_call(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let a = admin_send(target, method, path, body).await?;
+    anyhow::ensure!(
+        (200..300).contains(&a.status),
+        "{method} {path} answered {}: {}",
+        a.status,
+        String::from_utf8_lossy(&a.body)
+    );
+    a.json()
+}
+
+async fn admin_send(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<Answer> {
+    let token = target
+        .admin_token
+        .as_deref()
+        .ok_or_else(|| anyhow!("{method} {path} needs --admin-token"))?;
+    let bearer = format!("Bearer {token}");
+    let req = request(
+        method,
+        &target.host,
+        path,
+        &[("Authorization", &bearer)],
+        Some("application/json"),
+        &body.to_string(),
+    );
+    exchange_once(target.addr, &req).await
+}
+
+/// Create `n` users through the admin API (each is an argon2 hash on the
+/// server): `storm000000`... with [`LOGIN_PASSWORD`], e-mail verified. A
+/// name already taken (`409`, an earlier run against the same server) is
+/// taken as made with the same password; the login check after catches it
+/// if not. A `503` (password pool full) is retried after a pause.
+async fn create_users_http(target: &Target, n: usize) -> anyhow::Result<Vec<String>> {
+    const TASKS: usize = 4;
+    const TRIES: usize = 100;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    let names: Arc<Vec<String>> = Arc::new((0..n).map(|i| format!("storm{i:06}")).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let (made, existed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let target = Arc::new((target.addr, target.host.clone(), target.admin_token.clone()));
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        let (next, names, made, existed, target) = (
+            next.clone(),
+            names.clone(),
+            made.clone(),
+            existed.clone(),
+            target.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (addr, host, token) = &*target;
+            let bearer = format!("Bearer {}", token.as_deref().unwrap_or_default());
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(name) = names.get(i) else {
+                    return Ok::<_, anyhow::Error>(());
+                };
+                let body = serde_json::json!({
+                    "username": name,
+                    "email": format!("{name}@example.com"),
+                    "password": LOGIN_PASSWORD,
+                    "email_verified": true,
+                    "name": format!("Load {name}"),
+                })
+                .to_string();
+                let req = request(
+                    "POST",
+                    host,
+                    "/admin/users",
+                    &[("Authorization", &bearer)],
+                    Some("application/json"),
+                    &body,
+                );
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    anyhow::ensure!(
+                        tries <= TRIES && Instant::now() < deadline,
+                        "creating {name}: gave up after {TRIES} tries or 600 s"
+                    );
+                    let a = exchange_once(*addr, &req).await?;
+                    match a.status {
+                        201 | 200 => {
+                            made.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        409 => {
+                            existed.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        503 => tokio::time::sleep(BUSY_PAUSE * 5).await,
+                        s => bail!(
+                            "POST /admin/users {name}: {s} {}",
+                            String::from_utf8_lossy(&a.body)
+                        ),
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    println!(
+        "users through the admin API in {:.2} s: {} created, {} already there",
+        started.elapsed().as_secs_f64(),
+        made.load(Ordering::Relaxed),
+        existed.load(Ordering::Relaxed)
+    );
+    Ok(Arc::try_unwrap(names).unwrap_or_else(|a| (*a).clone()))
+}
+
+/// code-flow: a public, first-party client (PKCE, no consent page) with
+/// `--redirect-uri`, made through the admin API.
+async fn create_flow_client(target: &Target, opts: &Opts) -> anyhow::Result<String> {
+    let spec = serde_json::json!({
+        "name": "load test code flow",
+        "public": true,
+        "first_party": true,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "redirect_uris": [opts.redirect_uri],
+        "scope": opts.flow_scope,
+    });
+    let v = admin_call(target, "POST", "/admin/clients", &spec)
+        .await
+        .context("creating the code-flow client")?;
+    let id = v
+        .get("client_id")
+        .and_then(|x| x.as_str())
+        .ok_or_else(|| anyhow!("no client_id in {v}"))?
+        .to_string();
+    println!("created public first-party client {id} for the code flow through the admin API");
+    Ok(id)
+}
+
+// ---------------------------------------------------------------------------
+// code-flow
+
+/// What every virtual user of the code flow shares.
+struct FlowSpec {
+    host: String,
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    token_path: String,
+    /// Per user: the complete `POST /auth/login` request.
+    logins: Vec<Vec<u8>>,
+    login_once: bool,
+}
+
+/// Why a step got no answer.
+enum StepError {
+    Connection,
+    Timeout,
+}
+
+/// Send `req` on the virtual user's connection (connecting if needed) and
+/// read the answer into `buf`. The connection is dropped on an error and
+/// after a `Connection: close`.
+async fn send_on(
+    addr: SocketAddr,
+    stream: &mut Option<TcpStream>,
+    req: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<Response, StepError> {
+    if stream.is_none() {
+        *stream = Some(connect(addr).await.map_err(|_| StepError::Connection)?);
+    }
+    let Some(st) = stream.as_mut() else {
+        return Err(StepError::Connection);
+    };
+    if st.write_all(req).await.is_err() {
+        *stream = None;
+        return Err(StepError::Connection);
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, read_response(st, buf)).await {
+        Ok(Ok(r)) => {
+            if r.close {
+                *stream = None;
+            }
+            Ok(r)
+        }
+        Ok(Err(_)) => {
+            *stream = None;
+            Err(StepError::Connection)
+        }
+        Err(_) => {
+            *stream = None;
+            Err(StepError::Timeout)
+        }
+    }
+}
+
+/// Keep the cookies a response sets; drop the ones it clears.
+fn absorb_cookies(jar: &mut Vec<(String, String)>, head: &[u8]) {
+    for (n, v) in headers(head) {
+        if !n.eq_ignore_ascii_case("set-cookie") {
+            continue;
+        }
+        let (pair, attrs) = v.split_once(';').unwrap_or((v.as_str(), ""));
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        jar.retain(|(k, _)| k != name);
+        if !value.is_empty() && !attrs.to_ascii_lowercase().contains("max-age=0") {
+            jar.push((name.to_string(), value.to_string()));
+        }
+    }
+}
+
+fn micros_since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// The steps of a flow, for the per-step error counts.
+const STEP_LOGIN: usize = 0;
+const STEP_AUTHORIZE: usize = 1;
+const STEP_TOKEN: usize = 2;
+
+/// One virtual user: a browser with its own connection and cookie jar,
+/// running flows until told to stop. A flow that fails at a step is
+/// counted against that step and started again from the login.
+async fn flow_user(addr: SocketAddr, spec: Arc<FlowSpec>, ctl: Arc<Control>, vu: u64) -> Stats {
+    let mut s = Stats::new();
+    let mut buf = Vec::with_capacity(8192);
+    let mut jar: Vec<(String, String)> = Vec::new();
+    let mut stream: Option<TcpStream> = None;
+    let login = spec
+        .logins
+        .get(usize::try_from(vu).unwrap_or(0) % spec.logins.len().max(1))
+        .cloned()
+        .unwrap_or_default();
+    let mut next_send = ctl
+        .pace
+        .map(|iv| ctl.started + iv.mul_f64(vu.saturating_sub(1) as f64 / ctl.conns.max(1) as f64));
+    let fail = |s: &mut Stats, step: usize, e: Option<StepError>| {
+        if let Some(c) = s.step_errors.get_mut(step) {
+            *c += 1;
+        }
+        match e {
+            Some(StepError::Connection) => s.conn_errors += 1,
+            Some(StepError::Timeout) => s.timeouts += 1,
+            None => {}
+        }
+    };
+    while Instant::now() < ctl.deadline {
+        if let (Some(iv), Some(at)) = (ctl.pace, next_send.as_mut()) {
+            tokio::time::sleep_until((*at).into()).await;
+            *at += iv;
+        }
+        if !ctl.go() {
+            break;
+        }
+        let flow_started = Instant::now();
+
+        // 1. Log in (a fresh browser), unless the session is kept.
+        if !spec.login_once || jar.is_empty() {
+            jar.clear();
+            let t = Instant::now();
+            let r = match send_on(addr, &mut stream, &login, &mut buf).await {
+                Ok(r) => r,
+                Err(e) => {
+                    fail(&mut s, STEP_LOGIN, Some(e));
+                    continue;
+                }
+            };
+            let micros = micros_since(t);
+            match r.status {
+                200 if contains(
+                    buf.get(r.body.clone()).unwrap_or_default(),
+                    br#""mode":"authentication""#,
+                ) =>
+                {
+                    s.completed += 1;
+                    s.login_h.saturating_record(micros);
+                    absorb_cookies(&mut jar, buf.get(..r.head).unwrap_or_default());
+                }
+                503 => {
+                    s.busy += 1;
+                    tokio::time::sleep(BUSY_PAUSE).await;
+                    continue;
+                }
+                status => {
+                    s.completed += 1;
+                    if status == 429 {
+                        s.limited += 1;
+                    }
+                    if (200..300).contains(&status) {
+                        s.bad_body += 1;
+                    } else {
+                        s.non_2xx += 1;
+                    }
+                    fail(&mut s, STEP_LOGIN, None);
+                    tokio::time::sleep(BUSY_PAUSE).await;
+                    continue;
+                }
+            }
+            if jar.is_empty() {
+                s.bad_body += 1;
+                fail(&mut s, STEP_LOGIN, None);
+                continue;
+            }
+        }
+
+        // 2. Authorize with PKCE; the answer is a redirect with the code.
+        let verifier = secret::b64url(&secret::random_bytes::<32>());
+        let challenge = secret::b64url(&secret::sha256(verifier.as_bytes()));
+        let state = secret::b64url(&secret::random_bytes::<12>());
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &spec.client_id)
+            .append_pair("redirect_uri", &spec.redirect_uri)
+            .append_pair("scope", &spec.scope)
+            .append_pair("state", &state)
+            .append_pair("nonce", &state)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        let cookie = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = request(
+            "GET",
+            &spec.host,
+            &format!("/oauth2/authorize?{query}"),
+            &[("Cookie", &cookie)],
+            None,
+            "",
+        );
+        let t = Instant::now();
+        let r = match send_on(addr, &mut stream, &req, &mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                fail(&mut s, STEP_AUTHORIZE, Some(e));
+                continue;
+            }
+        };
+        let micros = micros_since(t);
+        s.completed += 1;
+        if !matches!(r.status, 302 | 303) {
+            // 200 would be a consent page: the client is first-party, so
+            // this is an error like any other.
+            if (200..300).contains(&r.status) {
+                s.bad_body += 1;
+            } else {
+                s.non_2xx += 1;
+            }
+            fail(&mut s, STEP_AUTHORIZE, None);
+            jar.clear();
+            continue;
+        }
+        let location = headers(buf.get(..r.head).unwrap_or_default())
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        let params: HashMap<String, String> = location
+            .split_once('?')
+            .map(|(_, q)| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let code = match params.get("code") {
+            Some(code)
+                if location.starts_with(&spec.redirect_uri)
+                    && params.get("state") == Some(&state) =>
+            {
+                code.clone()
+            }
+            _ => {
+                // An error redirect, or to the login page (session lost).
+                s.bad_body += 1;
+                fail(&mut s, STEP_AUTHORIZE, None);
+                jar.clear();
+                continue;
+            }
+        };
+        s.authorize_h.saturating_record(micros);
+
+        // 3. The code for tokens, with the verifier (public client).
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", &code)
+            .append_pair("redirect_uri", &spec.redirect_uri)
+            .append_pair("code_verifier", &verifier)
+            .append_pair("client_id", &spec.client_id)
+            .finish();
+        let req = request(
+            "POST",
+            &spec.host,
+            &spec.token_path,
+            &[],
+            Some("application/x-www-form-urlencoded"),
+            &body,
+        );
+        let t = Instant::now();
+        let r = match send_on(addr, &mut stream, &req, &mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                fail(&mut s, STEP_TOKEN, Some(e));
+                continue;
+            }
+        };
+        let micros = micros_since(t);
+        s.completed += 1;
+        if r.status != 200 {
+            s.non_2xx += 1;
+            fail(&mut s, STEP_TOKEN, None);
+            continue;
+        }
+        if !contains(
+            buf.get(r.body.clone()).unwrap_or_default(),
+            br#""access_token""#,
+        ) {
+            s.bad_body += 1;
+            fail(&mut s, STEP_TOKEN, None);
+            continue;
+        }
+        s.exchange_h.saturating_record(micros);
+        s.flows += 1;
+        s.all.saturating_record(micros_since(flow_started));
+    }
+    s
+}
+
+/// Run `conns` virtual users for `secs` (or `max` flows).
+fn run_flows(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    spec: &Arc<FlowSpec>,
+    conns: usize,
+    secs: f64,
+    max: Option<u64>,
+    rate: Option<f64>,
+) -> (Stats, Duration) {
+    rt.block_on(async {
+        let now = Instant::now();
+        let ctl = Arc::new(Control {
+            started: now,
+            pace: rate.map(|r| Duration::from_secs_f64(conns as f64 / r)),
+            conns,
+            deadline: now + Duration::from_secs_f64(secs),
+            remaining: AtomicI64::new(
+                max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX)),
+            ),
+        });
+        let tasks: Vec<_> = (0..conns)
+            .map(|i| tokio::spawn(flow_user(addr, spec.clone(), ctl.clone(), i as u64 + 1)))
+            .collect();
+        let mut total = Stats::new();
+        for t in tasks {
+            match t.await {
+                Ok(s) => total.merge(&s),
+                Err(_) => total.conn_errors += 1,
+            }
+        }
+        (total, now.elapsed())
+    })
+}
+
+fn code_flow(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    f: &Fixture,
+    opts: &Opts,
+) -> anyhow::Result<()> {
+    let client_id = f
+        .flow_client
+        .clone()
+        .ok_or_else(|| anyhow!("no code-flow client"))?;
+    let spec = Arc::new(FlowSpec {
+        host: f.host.clone(),
+        client_id,
+        redirect_uri: opts.redirect_uri.clone(),
+        scope: opts.flow_scope.clone(),
+        token_path: f.paths.token.clone(),
+        logins: f
+            .users
+            .iter()
+            .map(|u| post_json(&f.host, LOGIN_PATH, &opts.login_user_agent, &login_body(u)))
+            .collect(),
+        login_once: opts.login_once,
+    });
+    let mut runs = Vec::new();
+    for round in 1..=opts.rounds {
+        let tag = if opts.rounds > 1 {
+            format!(" [round {round}/{}]", opts.rounds)
+        } else {
+            String::new()
+        };
+        if opts.warmup > 0.0 {
+            let _ = run_flows(
+                rt,
+                target.addr,
+                &spec,
+                opts.connections,
+                opts.warmup,
+                None,
+                opts.rate,
+            );
+        }
+        let cpu_before = process_cpu_secs();
+        let faults_before = process_minor_faults();
+        let server_before = server_cpu_secs();
+        let (stats, elapsed) = run_flows(
+            rt,
+            target.addr,
+            &spec,
+            opts.connections,
+            opts.duration,
+            opts.max_requests,
+            opts.rate,
+        );
+        let r = Report {
+            label: format!("{} authorization code flow{tag}", opts.name),
+            stats,
+            elapsed,
+            cpu: process_cpu_secs() - cpu_before,
+            faults: process_minor_faults().saturating_sub(faults_before),
+            server_cpu: server_cpu_secs().zip(server_before).map(|(a, b)| a - b),
+        };
+        print_report(&r);
+        runs.push(r);
+    }
+    let r = combine(&format!("{} code flow, all rounds", opts.name), runs)
+        .ok_or_else(|| anyhow!("no run"))?;
+    if opts.rounds > 1 {
+        print_report(&r);
+    }
+    let s = &r.stats;
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    println!();
+    println!(
+        "=== summary (CodeFlow, {} virtual users over {} users, {}{})",
+        opts.connections,
+        f.users.len(),
+        if opts.login_once {
+            "one login each, then authorize + token"
+        } else {
+            "login + authorize + token every flow"
+        },
+        match &opts.url {
+            Some(u) => format!(", external server at {u}"),
+            None => String::new(),
+        }
+    );
+    println!(
+        "completed flows: {} = {:.1} flows/s; HTTP requests {:.0}/s",
+        s.flows,
+        s.flows as f64 / secs,
+        r.rps()
+    );
+    for (name, h) in [
+        ("whole flow", &s.all),
+        ("login", &s.login_h),
+        ("authorize", &s.authorize_h),
+        ("token", &s.exchange_h),
+    ] {
+        if !h.is_empty() {
+            println!(
+                "{name}: p50 {}  p99 {}  max {}",
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.99)),
+                ms(h.max())
+            );
+        }
+    }
+    println!(
+        "failed flows by step: login {}, authorize {}, token {}; password pool full (503) {}; rate-limited (429) {}",
+        s.step_errors[STEP_LOGIN],
+        s.step_errors[STEP_AUTHORIZE],
+        s.step_errors[STEP_TOKEN],
+        s.busy,
+        s.limited
+    );
+    let q = |h: &Histogram<u64>, p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    result_line(serde_json::json!({
+        "name": opts.name,
+        "scenario": "code-flow",
+        "connections": opts.connections,
+        "login_once": opts.login_once,
+        "flows_per_s": s.flows as f64 / secs,
+        "flow_p50_ms": q(&s.all, 0.5),
+        "flow_p99_ms": q(&s.all, 0.99),
+        "login_p99_ms": q(&s.login_h, 0.99),
+        "authorize_p99_ms": q(&s.authorize_h, 0.99),
+        "token_p99_ms": q(&s.exchange_h, 0.99),
+        "failed_flows": s.step_errors.iter().sum::<u64>(),
+        "busy_503": s.busy,
+        "limited_429": s.limited,
+    }));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// faults
+
+/// Per round: paced introspection alone (the quiet p99), then the
+/// introspect-revoke mix at the same pacing while a login storm runs on
+/// its own connections. The mix works on one half of the pool and the
+/// quiet run on the other, so the quiet run never meets a revoked token.
+fn faults(rt: &tokio::runtime::Runtime, target: &Target, f: &Fixture, opts: &Opts) {
+    let half = f.pool.len() / 2;
+    let (mixed, calm) = f.pool.split_at(half);
+    let quiet_wl = Arc::new(Workload::with_tokens(
+        Mode::Introspect { check: true },
+        f,
+        calm,
+        opts,
+    ));
+    let mix_wl = Arc::new(Workload::with_tokens(
+        Mode::IntrospectRevoke,
+        f,
+        mixed,
+        opts,
+    ));
+    let login_wl = Arc::new(Workload::new(Mode::Login, f, opts));
+    let rate = opts.rate.unwrap_or_default();
+    let (mut quiet, mut storm, mut under) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=opts.rounds {
+        let tag = if opts.rounds > 1 {
+            format!(" [round {round}/{}]", opts.rounds)
+        } else {
+            String::new()
+        };
+        quiet.extend(measure_loads(
+            rt,
+            target.addr,
+            &[Load {
+                label: format!("quiet: introspection alone ({rate:.0} req/s offered){tag}"),
+                wl: quiet_wl.clone(),
+                conns: opts.connections,
+                rate: opts.rate,
+            }],
+            opts,
+        ));
+        let mut both = measure_loads(
+            rt,
+            target.addr,
+            &[
+                Load {
+                    label: format!("faults: login storm{tag}"),
+                    wl: login_wl.clone(),
+                    conns: opts.login_connections,
+                    rate: None,
+                },
+                Load {
+                    label: format!(
+                        "faults: introspection + 1/{} revocations ({rate:.0} req/s offered) during the login storm{tag}",
+                        opts.revoke_every
+                    ),
+                    wl: mix_wl.clone(),
+                    conns: opts.connections,
+                    rate: opts.rate,
+                },
+            ],
+            opts,
+        )
+        .into_iter();
+        storm.extend(both.next());
+        under.extend(both.next());
+    }
+    let (Some(quiet), Some(storm), Some(under)) = (
+        combine("quiet introspection, all rounds", quiet),
+        combine("login storm, all rounds", storm),
+        combine(
+            "introspection + revocations during the storm, all rounds",
+            under,
+        ),
+    ) else {
+        return;
+    };
+    if opts.rounds > 1 {
+        for r in [&quiet, &storm, &under] {
+            print_report(r);
+        }
+    }
+    let (q, u) = (&quiet.stats.introspect, &under.stats.introspect);
+    let (q99, u99) = (q.value_at_quantile(0.99), u.value_at_quantile(0.99));
+    let ratio = u99 as f64 / q99.max(1) as f64;
+    let secs = |r: &Report| r.elapsed.as_secs_f64().max(1e-9);
+    let logins = storm.stats.logins as f64 / secs(&storm);
+    let rba = under.stats.revoked_but_active;
+    println!();
+    println!(
+        "=== summary (Faults: introspection on {} connections at {rate:.0} req/s offered, 1 in {} a revocation; login storm on {} connections over {} users; {})",
+        opts.connections,
+        opts.revoke_every,
+        opts.login_connections,
+        f.users.len(),
+        match &opts.url {
+            Some(u) => format!("external server at {u}, {} tokens from client_credentials", f.pool.len()),
+            None => format!("{} resident tokens", f.seeded),
+        }
+    );
+    println!(
+        "introspection p99: quiet {}, under faults {}: {:.2}x (target <= 2x)  {}",
+        ms(q99),
+        ms(u99),
+        ratio,
+        verdict(ratio <= 2.0)
+    );
+    println!(
+        "introspection p50 {} -> {}, p99.9 {} -> {}, max {} -> {}",
+        ms(q.value_at_quantile(0.5)),
+        ms(u.value_at_quantile(0.5)),
+        ms(q.value_at_quantile(0.999)),
+        ms(u.value_at_quantile(0.999)),
+        ms(q.max()),
+        ms(u.max())
+    );
+    println!(
+        "revoked-but-active: {rba} (target 0)  {}; live-but-inactive {}; revocations acknowledged {} = {:.0}/s{}",
+        verdict(rba == 0),
+        quiet.stats.live_but_inactive + under.stats.live_but_inactive,
+        under.stats.revocations,
+        under.stats.revocations as f64 / secs(&under),
+        if under.stats.exhausted || mix_wl.cursor.load(Ordering::Relaxed) >= mixed.len() {
+            " (ran out of tokens to revoke: raise --pool/--tokens)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "logins during the faults: {:.1}/s; password pool full (503) {}; rate-limited (429) {}; other login errors {}",
+        logins,
+        storm.stats.busy,
+        storm.stats.limited,
+        storm.errors() - storm.stats.limited
+    );
+    println!(
+        "introspection errors: {} quiet, {} under faults",
+        quiet.errors(),
+        under.errors()
+    );
+    result_line(serde_json::json!({
+        "name": opts.name,
+        "scenario": "faults",
+        "rate": rate,
+        "quiet_p99_ms": q99 as f64 / 1000.0,
+        "faulted_p99_ms": u99 as f64 / 1000.0,
+        "ratio": ratio,
+        "revoked_but_active": rba,
+        "revocations": under.stats.revocations,
+        "logins_per_s": logins,
+        "busy_503": storm.stats.busy,
+        "limited_429": storm.stats.limited,
+        "errors": quiet.errors() + under.errors() + storm.errors(),
+    }));
+}
+
+/// A machine-readable line with a run's headline numbers (for scripts).
+fn result_line(v: serde_json::Value) {
+    println!("result: {v}");
+}
+
+// ---------------------------------------------------------------------------
 // Requests
 
 fn basic(id: &str, secret: &str) -> String {
@@ -1425,10 +2456,15 @@ enum Op {
 
 impl Workload {
     fn new(mode: Mode, f: &Fixture, opts: &Opts) -> Workload {
+        Workload::with_tokens(mode, f, &f.pool, opts)
+    }
+
+    /// A workload over `tokens` (a part of the pool).
+    fn with_tokens(mode: Mode, f: &Fixture, tokens: &[String], opts: &Opts) -> Workload {
         let intro = |t: &String| {
             post(
                 &f.host,
-                INTROSPECT_PATH,
+                &f.paths.introspect,
                 &f.auth,
                 &format!("token={}", form_value(t)),
             )
@@ -1436,18 +2472,18 @@ impl Workload {
         let rev = |t: &String| {
             post(
                 &f.host,
-                REVOKE_PATH,
+                &f.paths.revoke,
                 &f.auth,
                 &format!("token={}&token_type_hint=access_token", form_value(t)),
             )
         };
         let (introspect, revoke) = match mode {
-            Mode::Introspect { .. } => (f.pool.iter().map(intro).collect(), Vec::new()),
+            Mode::Introspect { .. } => (tokens.iter().map(intro).collect(), Vec::new()),
             Mode::IntrospectRevoke => (
-                f.pool.iter().map(intro).collect(),
-                f.pool.iter().map(rev).collect(),
+                tokens.iter().map(intro).collect(),
+                tokens.iter().map(rev).collect(),
             ),
-            Mode::Revoke => (Vec::new(), f.pool.iter().map(rev).collect()),
+            Mode::Revoke => (Vec::new(), tokens.iter().map(rev).collect()),
             Mode::Fixed | Mode::Login => (Vec::new(), Vec::new()),
         };
         let logins = match mode {
@@ -1469,14 +2505,9 @@ impl Workload {
             mode,
             introspect,
             revoke,
-            fixed: post(
-                &f.host,
-                TOKEN_PATH,
-                &f.auth,
-                "grant_type=client_credentials&scope=read+write",
-            ),
+            fixed: post(&f.host, &f.paths.token, &f.auth, &f.cc_body),
             logins,
-            state: (0..f.pool.len()).map(|_| AtomicU8::new(LIVE)).collect(),
+            state: (0..tokens.len()).map(|_| AtomicU8::new(LIVE)).collect(),
             cursor: AtomicUsize::new(0),
             issued: AtomicU64::new(0),
             revoke_every: opts.revoke_every,
@@ -1635,6 +2666,14 @@ struct Stats {
     busy: u64,
     /// 429: a failure rate limit (also in `non_2xx`).
     limited: u64,
+    /// code-flow: per-step latencies and completed flows (whose whole
+    /// latency goes into `all`).
+    login_h: Histogram<u64>,
+    authorize_h: Histogram<u64>,
+    exchange_h: Histogram<u64>,
+    flows: u64,
+    /// code-flow: flows that failed at login, authorize, token.
+    step_errors: [u64; 3],
 }
 
 fn histogram() -> Histogram<u64> {
@@ -1662,6 +2701,11 @@ impl Stats {
             logins: 0,
             busy: 0,
             limited: 0,
+            login_h: histogram(),
+            authorize_h: histogram(),
+            exchange_h: histogram(),
+            flows: 0,
+            step_errors: [0; 3],
         }
     }
     fn merge(&mut self, o: &Stats) {
@@ -1682,6 +2726,13 @@ impl Stats {
         self.logins += o.logins;
         self.busy += o.busy;
         self.limited += o.limited;
+        let _ = self.login_h.add(&o.login_h);
+        let _ = self.authorize_h.add(&o.authorize_h);
+        let _ = self.exchange_h.add(&o.exchange_h);
+        self.flows += o.flows;
+        for (a, b) in self.step_errors.iter_mut().zip(o.step_errors) {
+            *a += b;
+        }
     }
 }
 
@@ -1789,6 +2840,8 @@ async fn connection(addr: SocketAddr, wl: Arc<Workload>, ctl: Arc<Control>, seed
 
 struct Response {
     status: u16,
+    /// The status line and headers: `buf[..head]`.
+    head: usize,
     body: std::ops::Range<usize>,
     close: bool,
 }
@@ -1851,17 +2904,80 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<
     }
     Ok(Response {
         status,
+        head: head_end,
         body: head_end..end,
         close,
     })
 }
 
 async fn request_once(addr: SocketAddr, req: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+    let a = exchange_once(addr, req).await?;
+    Ok((a.status, a.body))
+}
+
+/// One answer.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> anyhow::Result<serde_json::Value> {
+        serde_json::from_slice(&self.body).with_context(|| {
+            format!(
+                "a {} answer is not JSON: {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// One request on a fresh connection.
+async fn exchange_once(addr: SocketAddr, req: &[u8]) -> anyhow::Result<Answer> {
     let mut s = connect(addr).await?;
     s.write_all(req).await?;
     let mut buf = Vec::new();
     let r = tokio::time::timeout(REQUEST_TIMEOUT, read_response(&mut s, &mut buf)).await??;
-    Ok((r.status, buf.get(r.body).unwrap_or_default().to_vec()))
+    Ok(Answer {
+        status: r.status,
+        body: buf.get(r.body).unwrap_or_default().to_vec(),
+    })
+}
+
+/// The headers of a response head (status line skipped), values trimmed.
+fn headers(head: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(head)
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// A complete HTTP/1.1 keep-alive request with extra headers and a body
+/// of `content_type` (none when `None`).
+fn request(
+    method: &str,
+    host: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &str,
+) -> Vec<u8> {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    for (n, v) in extra {
+        r.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if let Some(ct) = content_type {
+        r.push_str(&format!(
+            "Content-Type: {ct}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    r.push_str("\r\n");
+    r.push_str(body);
+    r.into_bytes()
 }
 
 struct Report {
@@ -1872,6 +2988,8 @@ struct Report {
     cpu: f64,
     /// Minor page faults of this process in the run.
     faults: u64,
+    /// CPU seconds the --server-pid process used in the run.
+    server_cpu: Option<f64>,
 }
 
 impl Report {
@@ -1962,9 +3080,11 @@ fn measure_loads(
     }
     let cpu_before = process_cpu_secs();
     let faults_before = process_minor_faults();
+    let server_before = server_cpu_secs();
     let results = run_phase(rt, addr, loads, opts.duration, opts.max_requests);
     let cpu = process_cpu_secs() - cpu_before;
     let faults = process_minor_faults().saturating_sub(faults_before);
+    let server_cpu = server_cpu_secs().zip(server_before).map(|(a, b)| a - b);
     let reports: Vec<Report> = loads
         .iter()
         .zip(results)
@@ -1974,6 +3094,7 @@ fn measure_loads(
             elapsed,
             cpu,
             faults,
+            server_cpu,
         })
         .collect();
     for r in &reports {
@@ -2002,6 +3123,7 @@ fn measure(
         elapsed: Duration::ZERO,
         cpu: 0.0,
         faults: 0,
+        server_cpu: None,
     })
 }
 
@@ -2009,9 +3131,26 @@ fn measure(
 /// with the cores and the wall time it shows how much of the machine the
 /// run had (other processes on a shared machine show as a shortfall).
 fn process_cpu_secs() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
+    cpu_secs_of("/proc/self/stat").unwrap_or(0.0)
+}
+
+/// --server-pid, when given (0: none).
+static SERVER_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// Whether the server is another process (--url): the process CPU is then
+/// the generator's alone.
+static EXTERNAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// CPU seconds of the --server-pid process so far.
+fn server_cpu_secs() -> Option<f64> {
+    match SERVER_PID.load(Ordering::Relaxed) {
+        0 => None,
+        pid => cpu_secs_of(&format!("/proc/{pid}/stat")),
+    }
+}
+
+/// User plus system CPU seconds from a `/proc/.../stat` file.
+fn cpu_secs_of(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the line, in clock ticks (100 per second).
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -2022,7 +3161,7 @@ fn process_cpu_secs() -> f64 {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (ticks(11) + ticks(12)) / 100.0
+    Some((ticks(11) + ticks(12)) / 100.0)
 }
 
 /// Minor page faults of this process so far (`minflt`, the 10th field of
@@ -2048,6 +3187,7 @@ fn combine(label: &str, runs: Vec<Report>) -> Option<Report> {
         first.elapsed += r.elapsed;
         first.cpu += r.cpu;
         first.faults += r.faults;
+        first.server_cpu = first.server_cpu.zip(r.server_cpu).map(|(a, b)| a + b);
     }
     first.label = label.to_string();
     Some(first)
@@ -2067,11 +3207,26 @@ fn print_report(r: &Report) {
         r.elapsed.as_secs_f64(),
         r.rps()
     );
-    println!(
-        "process CPU: {:.2} cores busy of {} (servers and generator; less means other load on the machine or idle waits)",
-        r.cpu / r.elapsed.as_secs_f64().max(1e-9),
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    if EXTERNAL.load(Ordering::Relaxed) {
+        println!(
+            "generator CPU: {:.2} cores busy of {cores} (the server is another process)",
+            r.cpu / secs
+        );
+    } else {
+        println!(
+            "process CPU: {:.2} cores busy of {cores} (servers and generator; less means other load on the machine or idle waits)",
+            r.cpu / secs
+        );
+    }
+    if let Some(c) = r.server_cpu {
+        println!(
+            "server CPU (pid {}): {:.2} cores busy",
+            SERVER_PID.load(Ordering::Relaxed),
+            c / secs
+        );
+    }
     let line = |name: &str, h: &Histogram<u64>| {
         if h.is_empty() {
             return;
@@ -2086,7 +3241,22 @@ fn print_report(r: &Report) {
             h.len()
         );
     };
-    line("all", &s.all);
+    if s.flows > 0 {
+        println!(
+            "flows: {} completed = {:.1}/s; failed at login {}, authorize {}, token {}",
+            s.flows,
+            s.flows as f64 / r.elapsed.as_secs_f64().max(1e-9),
+            s.step_errors[STEP_LOGIN],
+            s.step_errors[STEP_AUTHORIZE],
+            s.step_errors[STEP_TOKEN]
+        );
+        line("whole flow", &s.all);
+        line("login", &s.login_h);
+        line("authorize", &s.authorize_h);
+        line("token", &s.exchange_h);
+    } else {
+        line("all", &s.all);
+    }
     if !s.revoke.is_empty() && !s.introspect.is_empty() {
         line("introspect", &s.introspect);
         line("revoke", &s.revoke);
@@ -2179,6 +3349,21 @@ fn summarize(opts: &Opts, f: &Fixture, r: &Report, base: Option<&Report>, raw: O
         );
     }
     let s = &r.stats;
+    let q = |h: &Histogram<u64>, p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    result_line(serde_json::json!({
+        "name": opts.name,
+        "scenario": format!("{:?}", opts.scenario),
+        "connections": opts.connections,
+        "rps": r.rps(),
+        "p50_ms": q(&s.all, 0.5),
+        "p99_ms": q(&s.all, 0.99),
+        "errors": r.errors(),
+        "server_cores": r.server_cpu.map(|c| c / r.elapsed.as_secs_f64().max(1e-9)),
+        "generator_cores": r.cpu / r.elapsed.as_secs_f64().max(1e-9),
+        "unexpected_bodies": s.bad_body,
+        "revoked_but_active": s.revoked_but_active,
+        "live_but_inactive": s.live_but_inactive,
+    }));
     match opts.scenario {
         Scenario::Introspect => {
             let p99 = s.all.value_at_quantile(0.99);
@@ -2249,8 +3434,8 @@ fn summarize(opts: &Opts, f: &Fixture, r: &Report, base: Option<&Report>, raw: O
             }
             println!("errors {}", r.errors());
         }
-        // Summarized by `login_storm`.
-        Scenario::LoginStorm => {}
+        // Summarized by their own functions.
+        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(
