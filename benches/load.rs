@@ -2014,27 +2014,11 @@ fn run_flows(
     rate: Option<f64>,
 ) -> (Stats, Duration) {
     rt.block_on(async {
-        let now = Instant::now();
-        let ctl = Arc::new(Control {
-            started: now,
-            pace: rate.map(|r| Duration::from_secs_f64(conns as f64 / r)),
-            conns,
-            deadline: now + Duration::from_secs_f64(secs),
-            remaining: AtomicI64::new(
-                max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX)),
-            ),
-        });
+        let ctl = Control::new(conns, secs, max, rate);
         let tasks: Vec<_> = (0..conns)
             .map(|i| tokio::spawn(flow_user(addr, spec.clone(), ctl.clone(), i as u64 + 1)))
             .collect();
-        let mut total = Stats::new();
-        for t in tasks {
-            match t.await {
-                Ok(s) => total.merge(&s),
-                Err(_) => total.conn_errors += 1,
-            }
-        }
-        (total, now.elapsed())
+        (join_stats(tasks).await, ctl.started.elapsed())
     })
 }
 
@@ -2746,6 +2730,21 @@ struct Control {
 }
 
 impl Control {
+    /// `conns` connections for `secs` (or `max` requests in all), paced to
+    /// `rate` req/s in all when given.
+    fn new(conns: usize, secs: f64, max: Option<u64>, rate: Option<f64>) -> Arc<Control> {
+        let now = Instant::now();
+        Arc::new(Control {
+            started: now,
+            pace: rate.map(|r| Duration::from_secs_f64(conns as f64 / r)),
+            conns,
+            deadline: now + Duration::from_secs_f64(secs),
+            remaining: AtomicI64::new(
+                max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX)),
+            ),
+        })
+    }
+
     fn go(&self) -> bool {
         Instant::now() < self.deadline && self.remaining.fetch_sub(1, Ordering::Relaxed) > 0
     }
@@ -3020,18 +3019,16 @@ async fn phase(
     max: Option<u64>,
     rate: Option<f64>,
 ) -> (Stats, Duration) {
-    let now = Instant::now();
-    let ctl = Arc::new(Control {
-        started: now,
-        pace: rate.map(|r| Duration::from_secs_f64(conns as f64 / r)),
-        conns,
-        deadline: now + Duration::from_secs_f64(secs),
-        remaining: AtomicI64::new(max.map_or(i64::MAX, |m| i64::try_from(m).unwrap_or(i64::MAX))),
-    });
-    let started = Instant::now();
+    let ctl = Control::new(conns, secs, max, rate);
     let tasks: Vec<_> = (0..conns)
         .map(|i| tokio::spawn(connection(addr, wl.clone(), ctl.clone(), i as u64 + 1)))
         .collect();
+    (join_stats(tasks).await, ctl.started.elapsed())
+}
+
+/// Wait for every connection's task and merge what they measured; a task
+/// that died counts as a connection error.
+async fn join_stats(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
     let mut total = Stats::new();
     for t in tasks {
         match t.await {
@@ -3039,7 +3036,7 @@ async fn phase(
             Err(_) => total.conn_errors += 1,
         }
     }
-    (total, started.elapsed())
+    total
 }
 
 /// Run every load at the same time, each on its own connections.
