@@ -92,6 +92,14 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+    /// `413`: a session bucket over its limit.
+    pub fn bucket_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the session bucket may hold at most 16 KiB of JSON",
+        )
+    }
     /// An unexpected failure: the cause goes to the log, not to the caller.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -178,6 +186,82 @@ impl From<tessera_actors::ActionError> for ApiError {
             tessera_actors::ActionError::Store(s) => s.into(),
             tessera_actors::ActionError::Mailbox(m) => m.into(),
             tessera_actors::ActionError::Session(s) => ApiError::internal(s),
+        }
+    }
+}
+
+// One mapping from each engine error to its HTTP answer; routes use `?`.
+
+impl From<tessera_actors::directory::DirectoryError> for ApiError {
+    fn from(e: tessera_actors::directory::DirectoryError) -> Self {
+        use tessera_actors::directory::DirectoryError as E;
+        let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
+        match e {
+            E::Invalid { field, message } => {
+                ApiError::bad_request("invalid_field", format!("{field}: {message}"))
+            }
+            E::Exists(id) => conflict(format!("client {id:?} already exists")),
+            E::NotFound => ApiError::not_found("no such client"),
+            E::NoSuchUser => ApiError::not_found("no such user"),
+            E::NoSuchEntity => ApiError::not_found("no such entity"),
+            E::NoSuchApiKey => ApiError::not_found("no such API key"),
+            E::Taken(what) => conflict(format!("{what} is already taken")),
+            E::Conflict(what) => conflict(what.to_string()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<tessera_actors::password::PoolError> for ApiError {
+    fn from(e: tessera_actors::password::PoolError) -> Self {
+        use tessera_actors::password::PoolError as E;
+        match e {
+            // ApiError adds `Retry-After` to every 503.
+            E::Busy => ApiError::unavailable(e.to_string()),
+            E::Failed => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<tessera_actors::sessions::SessionError> for ApiError {
+    fn from(e: tessera_actors::sessions::SessionError) -> Self {
+        use tessera_actors::sessions::SessionError as E;
+        match e {
+            E::NotFound => ApiError::not_found("no such session"),
+            E::BucketTooLarge => ApiError::bucket_too_large(),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<tessera_actors::tokens::EntityTokenError> for ApiError {
+    fn from(e: tessera_actors::tokens::EntityTokenError) -> Self {
+        use tessera_actors::tokens::EntityTokenError as E;
+        match e {
+            E::Exists => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the member already has an entity token",
+            ),
+            E::NotFound => ApiError::not_found("the member has no entity token"),
+            E::Mismatch => ApiError::bad_request(
+                "invalid_token",
+                "authenticationToken is not the member's current entity token",
+            ),
+            E::Invalid(m) => ApiError::bad_request("invalid_field", m),
+            E::Store(m) => ApiError::unavailable(m),
+        }
+    }
+}
+
+/// An OAuth error on a JSON API endpoint (not an RFC 6749 one): same code,
+/// `{"error","message"}` body.
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        match e.code {
+            ErrorCode::TemporarilyUnavailable => ApiError::unavailable(e.description),
+            ErrorCode::ServerError => ApiError::internal(e),
+            code => ApiError::bad_request(code.as_str(), e.description),
         }
     }
 }

@@ -2,19 +2,24 @@
 //!
 //! # Layout
 //!
+//! - [`state`] — `AppState`, what every handler shares.
 //! - [`startup`] — `Application::build(settings)` binds (port 0 works),
 //!   starts the engine and serves until stopped.
 //! - [`configuration`] — defaults, optional TOML, `TESSERA_*` overrides.
 //! - [`routes`] — one module per API family; handlers are thin: parse,
 //!   call the engine (a read view or one actor message), map the answer.
-//! - [`extract`] — OAuth forms, client authentication, the admin token.
+//! - [`extract`] — OAuth forms, client authentication, the admin token,
+//!   CSRF tokens of browser forms.
+//! - [`browser`] — what browser-facing routes share: HTML negotiation,
+//!   safe `return_to`, opening a login session.
 //! - [`error`] — OAuth (RFC 6749 §5.2) and API error bodies.
 //! - [`federation`] — upstream OpenID providers: discovery, JWKS, code
 //!   exchange and ID token checks for `/auth/openid`.
 //! - [`mail`] — the mails of the account flows (askama templates in
 //!   `templates/mail/`), their links and rate limits.
-//! - [`pages`] — server-rendered HTML (login, MFA, consent, errors); askama
-//!   templates in `templates/`.
+//! - [`views`] — server-rendered HTML (login, MFA, consent, errors): askama
+//!   templates in `templates/` and the page structs that fill them; the
+//!   page *handlers* are in `routes/pages/`.
 //! - [`telemetry`] — logging, Prometheus metrics, per-route timing.
 //! - [`cli`] — the administrative subcommands run from a shell.
 //! - [`ua`] — `User-Agent` parsing (ua-parser regexes embedded by
@@ -23,14 +28,16 @@
 //! The engine itself (actors, store, keys, tokens) is the `tessera-actors`
 //! crate.
 
+pub mod browser;
 pub mod cli;
 pub mod configuration;
 pub mod error;
 pub mod extract;
 pub mod federation;
 pub mod mail;
-pub mod pages;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod ua;
+pub mod views;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use metrics_exporter_prometheus::PrometheusHandle;
+
 use tessera_actors::clock::{SharedClock, SystemClock};
-use tessera_actors::ratelimit::{Policy, RateLimiter};
+
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::store::Store;
 use tessera_actors::Engine;
@@ -19,65 +19,7 @@ use crate::configuration::Settings;
 use crate::error::{extractor_error, ApiError};
 use crate::extract::form::MAX_BODY;
 use crate::routes;
-
-/// Failure rate limits (SECURITY.md: per account and per IP, never a
-/// permanent lock-out).
-pub struct Limits {
-    pub account: RateLimiter,
-    pub ip: RateLimiter,
-    pub totp: RateLimiter,
-}
-
-impl Limits {
-    pub fn new(clock: SharedClock) -> Limits {
-        Limits {
-            account: RateLimiter::new(
-                Policy {
-                    allowance: 5,
-                    window: 900,
-                    base_lock: 15,
-                    max_lock: 900,
-                },
-                clock.clone(),
-            ),
-            ip: RateLimiter::new(
-                Policy {
-                    allowance: 30,
-                    window: 900,
-                    base_lock: 15,
-                    max_lock: 900,
-                },
-                clock.clone(),
-            ),
-            totp: RateLimiter::new(
-                Policy {
-                    allowance: 5,
-                    window: 300,
-                    base_lock: 30,
-                    max_lock: 300,
-                },
-                clock,
-            ),
-        }
-    }
-}
-
-/// What every handler shares.
-pub struct AppState {
-    pub engine: Engine,
-    /// Cookies without `Secure`/`__Host-` (plain-HTTP development).
-    pub insecure_cookies: bool,
-    pub limits: Limits,
-    /// Links and rate limits of the mail-driven account flows.
-    pub account_mail: crate::mail::AccountMail,
-    pub ua: crate::ua::UaParser,
-    pub admin_token_hash: [u8; 32],
-    pub metrics: PrometheusHandle,
-    pub discovery: String,
-    pub openapi: String,
-    /// Upstream OpenID providers users may log in with.
-    pub upstreams: crate::federation::Upstreams,
-}
+use crate::state::{AppState, Limits};
 
 pub struct Application {
     port: u16,
@@ -258,9 +200,9 @@ pub fn openapi_document() -> String {
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     let e = ApiError::not_found("no such route");
-    if routes::auth::wants_html(&req) {
+    if crate::browser::wants_html(&req) {
         // A browser navigation: the error as a page.
-        return Ok(crate::pages::api_error(&e));
+        return Ok(crate::views::api_error(&e));
     }
     Err(e)
 }

@@ -7,7 +7,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Proof that the request carried the admin token.
 pub struct AdminAuth;

@@ -102,7 +102,8 @@ impl OAuthForm {
     }
 }
 
-fn is_form(req: &HttpRequest) -> bool {
+/// Whether the request is a browser form post (else a JSON API call).
+pub fn is_form(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

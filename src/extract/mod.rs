@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod body;
 pub mod client_auth;
+pub mod csrf;
 pub mod form;
 pub mod session;
 

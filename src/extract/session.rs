@@ -12,7 +12,7 @@ use tessera_actors::sessions::{Session, SessionState};
 use tessera_actors::tokens::TokenKind;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `__Host-` pins the cookie to this origin, path `/`, over HTTPS.
 pub fn cookie_name(secure: bool) -> &'static str {

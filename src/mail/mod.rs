@@ -13,7 +13,7 @@ use tessera_actors::ratelimit::{Policy, RateLimiter};
 
 use crate::configuration::Settings;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the mail-driven account flows need beyond the engine.
 pub struct AccountMail {

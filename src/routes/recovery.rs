@@ -18,7 +18,7 @@ use tessera_actors::totp;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::session::client_ip;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A base32 secret no account has: unknown addresses are checked against
 /// it so that every answer costs the same.

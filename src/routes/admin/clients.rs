@@ -3,13 +3,13 @@ use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 use tessera_actors::directory::{
-    Client, ClientSpec, CreateClient, DeleteClient, DirectoryError, RotateClientSecret,
+    Client, ClientSpec, CreateClient, DeleteClient, RotateClientSecret,
 };
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A client as the admin API shows it (never the secret hash).
 #[derive(Serialize, ToSchema)]
@@ -87,30 +87,6 @@ pub struct ClientSpecDoc {
     allow_plain_pkce: Option<bool>,
 }
 
-pub fn directory_error(e: DirectoryError) -> ApiError {
-    match e {
-        DirectoryError::Invalid { field, message } => {
-            ApiError::bad_request("invalid_field", format!("{field}: {message}"))
-        }
-        DirectoryError::Exists(id) => ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("client {id:?} already exists"),
-        ),
-        DirectoryError::NotFound => ApiError::not_found("no such client"),
-        DirectoryError::NoSuchUser => ApiError::not_found("no such user"),
-        DirectoryError::NoSuchEntity => ApiError::not_found("no such entity"),
-        DirectoryError::NoSuchApiKey => ApiError::not_found("no such API key"),
-        DirectoryError::Taken(what) => ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("{what} is already taken"),
-        ),
-        DirectoryError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", what),
-        DirectoryError::Store(s) => s.into(),
-    }
-}
-
 #[utoipa::path(
     tag = "admin",
     request_body = ClientSpecDoc,
@@ -132,8 +108,7 @@ pub async fn create_client(
         .engine
         .directory
         .send(CreateClient(spec.into_inner()))
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(ClientView::new(&client, secret)))
@@ -184,12 +159,7 @@ pub async fn delete_client(
             "the built-in account client cannot be deleted",
         ));
     }
-    state
-        .engine
-        .directory
-        .send(DeleteClient(id))
-        .await?
-        .map_err(directory_error)?;
+    state.engine.directory.send(DeleteClient(id)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -205,8 +175,7 @@ pub async fn rotate_client_secret(
         .engine
         .directory
         .send(RotateClientSecret(id.clone()))
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(json!({"client_id": id, "client_secret": secret})))

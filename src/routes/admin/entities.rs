@@ -10,10 +10,9 @@ use tessera_actors::directory::{
 };
 use utoipa::ToSchema;
 
-use super::clients::directory_error;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A member's role.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -169,8 +168,7 @@ pub async fn create_entity(
         .send(CreateEntity {
             name: body.into_inner().name,
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     Ok(no_store(&mut HttpResponse::Created()).json(EntityView::new(&state, &e)))
 }
 
@@ -217,17 +215,8 @@ pub async fn delete_entity(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let e = entity(&state, &path)?;
-    state
-        .engine
-        .end_entity_tokens(e.id)
-        .await
-        .map_err(crate::routes::entities::token_error)?;
-    state
-        .engine
-        .directory
-        .send(DeleteEntity(e.id))
-        .await?
-        .map_err(directory_error)?;
+    state.engine.end_entity_tokens(e.id).await?;
+    state.engine.directory.send(DeleteEntity(e.id)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -255,8 +244,7 @@ pub async fn set_member(
             user_id,
             role: body.into_inner().role.into(),
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
 }
 
@@ -281,13 +269,8 @@ pub async fn remove_member(
             entity_id: e.id,
             user_id,
         })
-        .await?
-        .map_err(directory_error)?;
-    state
-        .engine
-        .end_member_token(e.id, user_id)
-        .await
-        .map_err(crate::routes::entities::token_error)?;
+        .await??;
+    state.engine.end_member_token(e.id, user_id).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
 }
 
@@ -311,8 +294,7 @@ pub async fn create_api_key(
             entity_id: e.id,
             name: body.into_inner().name,
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     Ok(no_store(&mut HttpResponse::Created()).json(NewApiKeyView {
         key: ApiKeyView::new(&k),
         apikey: secret,
@@ -362,7 +344,6 @@ pub async fn revoke_api_key(
             entity_id: e.id,
             key_id,
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,7 @@ use tessera_actors::keys::{ListKeys, Rotate};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(tag = "admin", responses((status = 200, description = "The key set, newest first (no private parts)", body = serde_json::Value), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/keys")]

@@ -9,14 +9,13 @@ use tessera_actors::directory::{
     CreateUser, DeleteUser, DirectoryError, NewUser, SetPasswordHash, User, UserStatus,
 };
 use tessera_actors::domain::Scope;
-use tessera_actors::password::{check_policy, PoolError};
+use tessera_actors::password::check_policy;
 use tessera_actors::Engine;
 use utoipa::ToSchema;
 
-use super::clients::directory_error;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A user as the admin API shows it.
 #[derive(Serialize, ToSchema)]
@@ -94,18 +93,10 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid_field", format!("{field}: {message}"))
 }
 
-pub fn pool_error(e: PoolError) -> ApiError {
-    match e {
-        // ApiError adds `Retry-After` to every 503.
-        PoolError::Busy => ApiError::unavailable(e.to_string()),
-        PoolError::Failed => ApiError::internal(e),
-    }
-}
-
 /// Check a new password against the policy and hash it on the pool.
 pub async fn hash_new_password(engine: &Engine, password: String) -> Result<String, ApiError> {
     check_policy(&password).map_err(|m| invalid("password", m))?;
-    engine.passwords.hash(password).await.map_err(pool_error)
+    Ok(engine.passwords.hash(password).await?)
 }
 
 /// A user by its id; malformed and unknown ids are both `404`.
@@ -154,7 +145,7 @@ pub async fn create_user(
         .map_err(|e| invalid("scope", e))?;
     for (login, what) in [(&b.username, "username"), (&b.email, "email")] {
         if state.engine.users.by_login(login).is_some() {
-            return Err(directory_error(DirectoryError::Taken(what)));
+            return Err(ApiError::from(DirectoryError::Taken(what)));
         }
     }
     let password_hash = hash_new_password(&state.engine, b.password).await?;
@@ -172,8 +163,7 @@ pub async fn create_user(
             scope,
             ..NewUser::default()
         }))
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(UserView::new(&user)))
@@ -216,12 +206,7 @@ pub async fn delete_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let u = user_by_id(&state, &path)?;
-    state
-        .engine
-        .directory
-        .send(DeleteUser(u.id))
-        .await?
-        .map_err(directory_error)?;
+    state.engine.directory.send(DeleteUser(u.id)).await??;
     close_sessions(&state.engine, u.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -256,8 +241,7 @@ pub async fn set_user_password(
             id: u.id,
             password_hash,
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     close_sessions(&state.engine, u.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -341,8 +325,7 @@ pub async fn update_user(
                 totp: None,
             },
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     if status == Some(UserStatus::Disabled) && u.status != UserStatus::Disabled {
         close_sessions(&state.engine, u.id).await?;
     }

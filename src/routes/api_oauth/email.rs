@@ -14,8 +14,7 @@ use tessera_actors::directory::{
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::session::client_ip;
 use crate::extract::Caller;
-use crate::routes::admin::clients::directory_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LinkSent {
@@ -35,8 +34,7 @@ pub async fn mail_verification_link(state: &AppState, user: &User) -> Result<(),
             attempts: 1,
             application_id: None,
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     let link = state.account_mail.verify_link(&issued.secret);
     let mail = crate::mail::verify_email(&issued.email, &user.username, &link, ttl)?;
     crate::mail::send(state, mail).await
@@ -109,10 +107,10 @@ pub async fn valid_email(
                 .insert_header((header::REFERRER_POLICY, "no-referrer"))
                 .finish())
         }
-        Err(CodeError::Invalid) if crate::routes::auth::wants_html(&req) => {
+        Err(CodeError::Invalid) if crate::browser::wants_html(&req) => {
             // Opened from the mail in a browser: a page, not JSON.
             state.account_mail.verify_failed(&ip);
-            let mut page = crate::pages::message(&crate::pages::MessagePage {
+            let mut page = crate::views::message(&crate::views::MessagePage {
                 title: "This link is no longer valid",
                 message: "The verification link is unknown, used or expired. Ask for a new one from your account.",
                 link: None,
@@ -128,6 +126,6 @@ pub async fn valid_email(
                 "the link is unknown, used or expired",
             ))
         }
-        Err(CodeError::Directory(e)) => Err(directory_error(e)),
+        Err(CodeError::Directory(e)) => Err(ApiError::from(e)),
     }
 }

@@ -13,12 +13,11 @@ use tessera_actors::directory::{CreateUser, DirectoryError, NewUser, UserStatus}
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::session::client_ip;
-use crate::routes::admin::clients::directory_error;
 use crate::routes::admin::users::{hash_new_password, UserView};
 use crate::routes::registration::{
     account_tokens, application, check_new_account, registration_disabled,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A new account.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -85,7 +84,7 @@ pub async fn register(
     check_new_account(&b.username, &email, &b.password)?;
     for (login, what) in [(&b.username, "username"), (&email, "email")] {
         if state.engine.users.by_login(login).is_some() {
-            return Err(directory_error(DirectoryError::Taken(what)));
+            return Err(ApiError::from(DirectoryError::Taken(what)));
         }
     }
     let client = application(&state, None)?;
@@ -104,8 +103,7 @@ pub async fn register(
             status: UserStatus::Active,
             ..NewUser::default()
         }))
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     // The account exists now: a mail that cannot be queued is logged, and
     // the user can ask for another link (`/api/oauth/send_email_link`).
     if let Err(e) = super::email::mail_verification_link(&state, &user).await {

@@ -26,13 +26,11 @@ use tessera_actors::secret;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
+use crate::extract::form::is_form;
 use crate::extract::session::client_ip;
-use crate::pages;
-use crate::routes::admin::clients::directory_error;
-use crate::routes::admin::users::pool_error;
-use crate::routes::auth::is_form;
 use crate::routes::registration::user_by_email;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResetBody {
@@ -91,8 +89,7 @@ pub async fn request_reset(
                     attempts: 1,
                     application_id: None,
                 })
-                .await?
-                .map_err(directory_error)?;
+                .await??;
             let link = state.account_mail.reset_link(&issued.secret);
             let mail = crate::mail::reset_password(&issued.email, &user.username, &link, ttl)?;
             crate::mail::send(state, mail).await?;
@@ -131,11 +128,11 @@ pub async fn reset_password(
 
 /// The new-password form (the page the mailed link opens).
 fn reset_page(token: &str, error: Option<&str>, status: StatusCode) -> HttpResponse {
-    pages::page(status, &pages::ResetPasswordPage { token, error })
+    views::page(status, &views::ResetPasswordPage { token, error })
 }
 
 fn link_invalid_page() -> HttpResponse {
-    let mut r = pages::message(&pages::MessagePage {
+    let mut r = views::message(&views::MessagePage {
         title: "This link is no longer valid",
         message: "The reset link is unknown, used or expired. Ask for a new one.",
         link: None,
@@ -217,12 +214,7 @@ pub async fn confirm(
     }
     // A token that cannot be one costs no argon2 run.
     let redeemed = if token.starts_with(RESET_PREFIX) && token.len() <= 128 {
-        let hash = state
-            .engine
-            .passwords
-            .hash(b.password)
-            .await
-            .map_err(pool_error)?;
+        let hash = state.engine.passwords.hash(b.password).await?;
         state
             .engine
             .directory
@@ -244,7 +236,7 @@ pub async fn confirm(
             }
             return Err(invalid_token());
         }
-        Err(CodeError::Directory(e)) => return Err(directory_error(e)),
+        Err(CodeError::Directory(e)) => return Err(ApiError::from(e)),
     };
     // The new hash is durable; now end every session and token.
     state.engine.end_user_access(user.id).await?;
@@ -257,7 +249,7 @@ pub async fn confirm(
     }
     tracing::info!(user = %user.id, "password reset by mailed link");
     if form {
-        return Ok(pages::message(&pages::MessagePage {
+        return Ok(views::message(&views::MessagePage {
             title: "Password changed",
             message: "Your password was changed and you were signed out everywhere. Sign in with the new password.",
             link: Some(("/auth/login", "Sign in")),

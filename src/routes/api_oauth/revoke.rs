@@ -14,7 +14,7 @@ use tessera_actors::tokens::TokenKind;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::{Caller, CallerVia};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Optional: without it, the bearer token's own grant is revoked.
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -17,11 +17,10 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tessera_actors::clock::rfc3339;
 use tessera_actors::grants;
-use tessera_actors::oauth::{ErrorCode, OAuthError};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// JSON or form; camelCase names (`clientId`, `refreshToken`, `grantType`) are accepted too.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -46,14 +45,6 @@ pub struct TokenAnswer {
     expire_at: String,
     /// Always `Bearer`.
     token_type: String,
-}
-
-fn api_error(e: OAuthError) -> ApiError {
-    match e.code {
-        ErrorCode::TemporarilyUnavailable => ApiError::unavailable(e.description),
-        ErrorCode::ServerError => ApiError::internal(e),
-        code => ApiError::bad_request(code.as_str(), e.description),
-    }
 }
 
 fn required<'a>(name: &str, v: &'a str) -> Result<&'a str, ApiError> {
@@ -106,9 +97,7 @@ pub async fn token(
         ));
     }
     let now = engine.clock.now();
-    let answer = grants::refresh_token::refresh(engine, &client, refresh_token, None)
-        .await
-        .map_err(api_error)?;
+    let answer = grants::refresh_token::refresh(engine, &client, refresh_token, None).await?;
     let next = answer
         .refresh_token
         .unwrap_or_else(|| refresh_token.to_string());

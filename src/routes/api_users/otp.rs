@@ -13,8 +13,7 @@ use tessera_actors::totp::{self, TotpError};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::Caller;
-use crate::routes::admin::clients::directory_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A TOTP code from the authenticator.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -56,7 +55,7 @@ fn label(state: &AppState) -> String {
 fn totp_error(e: DirectoryError) -> ApiError {
     match e {
         DirectoryError::Invalid { .. } => wrong_code(),
-        other => directory_error(other),
+        other => ApiError::from(other),
     }
 }
 
@@ -102,7 +101,7 @@ fn account_label(user: &User) -> &str {
 /// account page): a new secret, stored as pending.
 pub async fn begin_enrolment(state: &AppState, user: &User) -> Result<totp::Enrolment, ApiError> {
     if user.totp_enabled() {
-        return Err(directory_error(DirectoryError::Conflict(
+        return Err(ApiError::from(DirectoryError::Conflict(
             "TOTP is already enabled",
         )));
     }
@@ -133,13 +132,13 @@ pub fn pending_enrolment(state: &AppState, user: &User) -> Option<totp::Enrolmen
 pub async fn confirm_enrolment(state: &AppState, user: &User, code: &str) -> Result<(), ApiError> {
     let pending = match &user.totp {
         Some(t) if t.enabled => {
-            return Err(directory_error(DirectoryError::Conflict(
+            return Err(ApiError::from(DirectoryError::Conflict(
                 "TOTP is already enabled",
             )))
         }
         Some(t) => t.clone(),
         None => {
-            return Err(directory_error(DirectoryError::Conflict(
+            return Err(ApiError::from(DirectoryError::Conflict(
                 "no TOTP enrolment is in progress; start one with PUT /api/users/otp",
             )))
         }
@@ -217,7 +216,7 @@ pub async fn disable(
     let b: CodeBody = parse_body(&req, &body)?;
     let user = &caller.user;
     let Some(t) = user.totp.as_ref().filter(|t| t.enabled) else {
-        return Err(directory_error(DirectoryError::Conflict(
+        return Err(ApiError::from(DirectoryError::Conflict(
             "TOTP is not enabled",
         )));
     };

@@ -13,9 +13,8 @@ use tessera_actors::directory::SetPasswordHash;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::PasswordCaller;
-use crate::routes::admin::clients::directory_error;
-use crate::routes::admin::users::{hash_new_password, pool_error};
-use crate::startup::AppState;
+use crate::routes::admin::users::hash_new_password;
+use crate::state::AppState;
 
 /// A new password.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -69,8 +68,7 @@ pub async fn change_password(
             .engine
             .passwords
             .verify(current, Some(user.password_hash.clone()))
-            .await
-            .map_err(pool_error)?;
+            .await?;
         if !ok {
             state.limits.account.fail(&key);
             return Err(ApiError::new(
@@ -89,8 +87,7 @@ pub async fn change_password(
             id: user.id,
             password_hash,
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     let sessions_closed = state.engine.end_user_access(user.id).await?;
     // The owner hears of it, whoever changed it.
     let notice =

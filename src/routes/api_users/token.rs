@@ -22,7 +22,7 @@ use tessera_actors::tokens::{PersonalError, PersonalToken};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::{Caller, CallerVia};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What a session-cookie caller may put in a personal token besides the
 /// user's own `scope`.

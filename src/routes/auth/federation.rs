@@ -25,11 +25,12 @@ use tessera_actors::directory::{CreateUser, DirectoryError, NewUser, User, UserS
 use tessera_actors::federation::{BeginLogin, FederationError, Link, PendingLogin, TakeLogin};
 use tessera_actors::secret;
 
-use super::safe_return_to;
+use crate::browser::{open_session_with, safe_return_to};
+use crate::extract::csrf::new_csrf_cookie;
 use crate::extract::session::session_cookie;
 use crate::federation::{Upstream, UpstreamError};
-use crate::pages;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views;
 
 /// The cookie binding a pending upstream login to the browser that began it.
 pub const BINDING_COOKIE: &str = "tessera_federation";
@@ -68,7 +69,7 @@ fn count(provider: &str, result: &'static str) {
 }
 
 fn page(status: StatusCode, error: &str, description: &str) -> HttpResponse {
-    let mut r = pages::error(&pages::ErrorPage {
+    let mut r = views::error(&views::ErrorPage {
         status: status.as_u16(),
         error,
         description,
@@ -407,7 +408,7 @@ async fn finish(
             "refused",
         ));
     }
-    let (session, secret_value) = super::login::open_session_with(req, state, &user, None, "fed")
+    let (session, secret_value) = open_session_with(req, state, &user, None, "fed")
         .await
         .map_err(|_| {
             refuse(
@@ -421,9 +422,9 @@ async fn finish(
     let cookie = session_cookie(state, &secret_value, &session);
     let mut resp = if user.totp_enabled() {
         // The second factor still applies, as after a password.
-        let (csrf, c) = super::login::new_csrf_cookie(state);
-        let mut r = pages::mfa(
-            &pages::MfaPage {
+        let (csrf, c) = new_csrf_cookie(state);
+        let mut r = views::mfa(
+            &views::MfaPage {
                 return_to: pending.return_to.as_deref().unwrap_or(""),
                 application_id: None,
                 error: None,
@@ -438,7 +439,7 @@ async fn finish(
             Some(to) => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, to.to_string()))
                 .finish(),
-            None => pages::message(&pages::MessagePage {
+            None => views::message(&views::MessagePage {
                 title: "Signed in",
                 message: "You are signed in.",
                 link: None,

@@ -7,24 +7,22 @@
 
 use std::sync::Arc;
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tessera_actors::directory::{UseTotpStep, User, UserStatus};
 use tessera_actors::password::PoolError;
-use tessera_actors::secret;
-use tessera_actors::sessions::{CompleteMfa, Open, Session};
+use tessera_actors::sessions::CompleteMfa;
 
-use super::{is_form, return_to_form_targets, safe_return_to};
+use crate::browser::{open_session, return_to_form_targets, safe_return_to};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
-use crate::extract::session::{client_ip, cookie_secret, pending_session, session_cookie};
-use crate::pages;
-use crate::startup::AppState;
-
-const CSRF_COOKIE: &str = "tessera_login_csrf";
+use crate::extract::csrf::{csrf_ok, new_csrf_cookie};
+use crate::extract::form::is_form;
+use crate::extract::session::{client_ip, pending_session, session_cookie};
+use crate::state::AppState;
+use crate::views;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -71,32 +69,6 @@ pub struct LoginResponse {
     mode: String,
 }
 
-pub fn new_csrf_cookie(state: &AppState) -> (String, Cookie<'static>) {
-    let token = secret::b64url(&secret::random_bytes::<32>());
-    let c = Cookie::build(CSRF_COOKIE, token.clone())
-        .path("/auth")
-        .http_only(true)
-        .secure(!state.insecure_cookies)
-        .same_site(SameSite::Strict)
-        .finish();
-    (token, c)
-}
-
-/// Double-submit check for browser form posts: the form's `csrf` must equal
-/// the cookie set with the page (a cross-site form cannot read it).
-pub fn csrf_ok(req: &HttpRequest, presented: Option<&str>) -> bool {
-    match (req.cookie(CSRF_COOKIE), presented) {
-        (Some(c), Some(p)) => {
-            !p.is_empty()
-                && bool::from(subtle::ConstantTimeEq::ct_eq(
-                    c.value().as_bytes(),
-                    p.as_bytes(),
-                ))
-        }
-        _ => false,
-    }
-}
-
 fn known_application(state: &AppState, app: Option<&str>) -> Result<(), ApiError> {
     match app {
         Some(a) if state.engine.clients.get(a).is_none() => Err(ApiError::bad_request(
@@ -112,7 +84,7 @@ fn known_application(state: &AppState, app: Option<&str>) -> Result<(), ApiError
 pub async fn login_page(state: web::Data<AppState>, q: web::Query<LoginQuery>) -> HttpResponse {
     let (csrf, cookie) = new_csrf_cookie(&state);
     let return_to = safe_return_to(q.return_to.as_deref()).unwrap_or("");
-    let mut resp = pages::login(&pages::LoginPage {
+    let mut resp = views::login(&views::LoginPage {
         return_to,
         application_id: q.application_id.as_deref(),
         login_hint: q.login_hint.as_deref(),
@@ -120,7 +92,7 @@ pub async fn login_page(state: web::Data<AppState>, q: web::Query<LoginQuery>) -
         csrf: &csrf,
         providers: &state.upstreams.names().collect::<Vec<_>>(),
     });
-    pages::allow_form_targets(&mut resp, &return_to_form_targets(&state, Some(return_to)));
+    views::allow_form_targets(&mut resp, &return_to_form_targets(&state, Some(return_to)));
     let _ = resp.add_cookie(&cookie);
     resp
 }
@@ -192,8 +164,8 @@ pub async fn login(
             if form {
                 let mut r = if user.totp_enabled() {
                     let (csrf, c) = new_csrf_cookie(&state);
-                    let mut r = pages::mfa(
-                        &pages::MfaPage {
+                    let mut r = views::mfa(
+                        &views::MfaPage {
                             return_to: return_to.as_deref().unwrap_or(""),
                             application_id: app.as_deref(),
                             error: None,
@@ -201,7 +173,7 @@ pub async fn login(
                         },
                         StatusCode::OK,
                     );
-                    pages::allow_form_targets(
+                    views::allow_form_targets(
                         &mut r,
                         &return_to_form_targets(&state, return_to.as_deref()),
                     );
@@ -258,8 +230,8 @@ fn login_failed(
     status: StatusCode,
 ) -> HttpResponse {
     let (csrf, cookie) = new_csrf_cookie(state);
-    let mut r = pages::login_with_status(
-        &pages::LoginPage {
+    let mut r = views::login_with_status(
+        &views::LoginPage {
             return_to: return_to.unwrap_or(""),
             application_id: app,
             login_hint: Some(login_name),
@@ -269,7 +241,7 @@ fn login_failed(
         },
         status,
     );
-    pages::allow_form_targets(&mut r, &return_to_form_targets(state, return_to));
+    views::allow_form_targets(&mut r, &return_to_form_targets(state, return_to));
     let _ = r.add_cookie(&cookie);
     r
 }
@@ -280,7 +252,7 @@ fn done_page(return_to: Option<&str>) -> HttpResponse {
             .insert_header((header::LOCATION, to.to_string()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
-        None => pages::message(&pages::MessagePage {
+        None => views::message(&views::MessagePage {
             title: "Signed in",
             message: "You are signed in.",
             link: None,
@@ -350,50 +322,6 @@ async fn check_password(
     }
 }
 
-/// A new session (new id every login: fixation), pending when TOTP follows.
-pub async fn open_session(
-    req: &HttpRequest,
-    state: &AppState,
-    user: &User,
-    app: Option<String>,
-) -> Result<(Arc<Session>, String), ApiError> {
-    open_session_with(req, state, user, app, "pwd").await
-}
-
-/// [`open_session`] for a login proven by `amr` (`pwd`, or `fed` for an
-/// upstream provider); pending when the user has TOTP.
-pub(crate) async fn open_session_with(
-    req: &HttpRequest,
-    state: &AppState,
-    user: &User,
-    app: Option<String>,
-    amr: &str,
-) -> Result<(Arc<Session>, String), ApiError> {
-    let replaces = cookie_secret(req, state)
-        .and_then(|c| state.engine.sessions.by_cookie(&c))
-        .map(|s| s.id);
-    let ua = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let open = Open {
-        user_id: user.id,
-        amr: vec![amr.into()],
-        ip: client_ip(req),
-        user_agent: state.ua.parse(ua),
-        application_id: app,
-        pending_mfa: user.totp_enabled(),
-        replaces,
-    };
-    state
-        .engine
-        .session_registry
-        .send(open)
-        .await?
-        .map_err(ApiError::internal)
-}
-
 #[utoipa::path(tag = "auth", request_body(content = CallbackBody, description = "JSON or form"), responses(
     (status = 200, description = "Logged in; the pending session became a full one (new cookie)", body = LoginResponse),
     (status = 303, description = "Form posts: to `return_to`"),
@@ -418,8 +346,8 @@ pub async fn login_callback(
     };
     let mfa_page = |msg: &str, status: StatusCode| {
         let (csrf, c) = new_csrf_cookie(&state);
-        let mut r = pages::mfa(
-            &pages::MfaPage {
+        let mut r = views::mfa(
+            &views::MfaPage {
                 return_to: return_to.as_deref().unwrap_or(""),
                 application_id: b.application_id.as_deref(),
                 error: Some(msg),
@@ -427,7 +355,7 @@ pub async fn login_callback(
             },
             status,
         );
-        pages::allow_form_targets(
+        views::allow_form_targets(
             &mut r,
             &return_to_form_targets(&state, return_to.as_deref()),
         );

@@ -18,15 +18,14 @@ use serde_json::json;
 use tessera_actors::directory::Client;
 use tessera_actors::sessions::Close;
 
+use crate::browser::wants_html;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
+use crate::extract::csrf::{session_csrf, session_csrf_ok};
 use crate::extract::session::{cookie_secret, current_session, pending_session, removal_cookie};
-use crate::pages;
-use crate::routes::auth::wants_html;
-use crate::routes::oauth2::authorize::session_csrf;
-use crate::routes::pages::account::session_csrf_ok;
 use crate::routes::pages::body_error;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -172,7 +171,7 @@ async fn end_session(
 }
 
 fn signed_out_page() -> HttpResponse {
-    pages::message(&pages::MessagePage {
+    views::message(&views::MessagePage {
         title: "Signed out",
         message: "You are signed out.",
         link: Some(("/auth/login", "Sign in again")),
@@ -199,7 +198,7 @@ pub async fn logout(
         q.post_logout_redirect_uri.as_deref(),
     ) {
         Ok(t) => t,
-        Err(e) if html => return Ok(pages::api_error(&e)),
+        Err(e) if html => return Ok(views::api_error(&e)),
         Err(e) => return Err(e),
     };
     let session = current_session(&req, &state)
@@ -221,9 +220,9 @@ pub async fn logout(
             hidden.push(("state", s));
         }
         let csrf = session_csrf(&session);
-        let mut page = pages::page(
+        let mut page = views::page(
             actix_web::http::StatusCode::OK,
-            &pages::LogoutPage {
+            &views::LogoutPage {
                 user: &username,
                 client_name: target.client.as_ref().map(|c| c.name.as_str()),
                 hidden: &hidden,
@@ -234,10 +233,10 @@ pub async fn logout(
         let sources: Vec<String> = target
             .redirect
             .as_deref()
-            .and_then(pages::csp_source)
+            .and_then(views::csp_source)
             .into_iter()
             .collect();
-        pages::allow_form_targets(&mut page, &sources);
+        views::allow_form_targets(&mut page, &sources);
         return Ok(page);
     }
     end_session(
@@ -283,11 +282,11 @@ pub async fn logout_confirm(
         .or_else(|| pending_session(&req, &state).map(|(s, _)| s));
     if let Some(s) = &session {
         if !session_csrf_ok(s, f.csrf.as_deref()) {
-            return pages::csrf_refused();
+            return views::csrf_refused();
         }
     }
     if session.is_some() && f.confirm.as_deref() != Some("yes") {
-        return pages::message(&pages::MessagePage {
+        return views::message(&views::MessagePage {
             title: "Still signed in",
             message: "You are still signed in.",
             link: Some(("/account", "Go to your account")),
@@ -304,6 +303,6 @@ pub async fn logout_confirm(
     .await
     {
         Ok(r) => r,
-        Err(e) => pages::api_error(&e),
+        Err(e) => views::api_error(&e),
     }
 }

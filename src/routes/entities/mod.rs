@@ -19,13 +19,13 @@ use tessera_actors::directory::{Entity, Role, TouchApiKey, User, UserStatus};
 use tessera_actors::grants::first_party::account_client;
 use tessera_actors::secret;
 use tessera_actors::tokens::{
-    CreateEntityToken, EntityToken, EntityTokenError, GetEntityToken, RefreshEntityToken,
-    RevokeEntityToken, TokenKind, UpdateEntityToken,
+    CreateEntityToken, EntityToken, GetEntityToken, RefreshEntityToken, RevokeEntityToken,
+    TokenKind, UpdateEntityToken,
 };
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An entity token without its secret.
 #[derive(Serialize, ToSchema)]
@@ -202,23 +202,6 @@ fn forbidden(m: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", m)
 }
 
-pub(crate) fn token_error(e: EntityTokenError) -> ApiError {
-    match e {
-        EntityTokenError::Exists => ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "the member already has an entity token",
-        ),
-        EntityTokenError::NotFound => ApiError::not_found("the member has no entity token"),
-        EntityTokenError::Mismatch => ApiError::bad_request(
-            "invalid_token",
-            "authenticationToken is not the member's current entity token",
-        ),
-        EntityTokenError::Invalid(m) => ApiError::bad_request("invalid_field", m),
-        EntityTokenError::Store(m) => ApiError::unavailable(m),
-    }
-}
-
 /// Parse an optional JSON body; an empty body is the default.
 fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -317,8 +300,7 @@ pub async fn create_token(
             expires_at,
             flags: s.flags.unwrap_or_default(),
         })
-        .await?
-        .map_err(token_error)?;
+        .await??;
     Ok(no_store(HttpResponse::Created()).json(NewEntityTokenView {
         token: EntityTokenView::new(&t),
         authentication_token: secret_value,
@@ -358,8 +340,7 @@ pub async fn update_token(
             expires_at,
             flags: s.flags,
         })
-        .await?
-        .map_err(token_error)?;
+        .await??;
     Ok(no_store(HttpResponse::Ok()).json(EntityTokenView::new(&t)))
 }
 
@@ -385,8 +366,7 @@ pub async fn delete_token(
             entity_id: a.entity.id,
             user_id: Some(a.target),
         })
-        .await?
-        .map_err(token_error)?;
+        .await??;
     Ok(HttpResponse::Ok().json(RevokedView { revoked: true }))
 }
 
@@ -418,8 +398,7 @@ pub async fn refresh_token(
             user_id: a.target,
             presented,
         })
-        .await?
-        .map_err(token_error)?;
+        .await??;
     Ok(no_store(HttpResponse::Ok()).json(NewEntityTokenView {
         token: EntityTokenView::new(&t),
         authentication_token: secret_value,

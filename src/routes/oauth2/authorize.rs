@@ -12,11 +12,12 @@ use tessera_actors::secret::{self, prefix};
 use tessera_actors::sessions::Session;
 use tessera_actors::tokens::{AuthCode, IssueCode};
 
+use crate::extract::csrf::session_csrf;
 use crate::extract::form::MAX_BODY;
 use crate::extract::session::current_session;
 use crate::extract::OAuthForm;
-use crate::pages;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views;
 
 /// Parameters the authorization request may carry (query or form).
 #[derive(utoipa::IntoParams)]
@@ -72,7 +73,7 @@ pub struct AuthorizeForm {
 
 /// A page error: shown, never redirected.
 fn page_error(error: &str, description: &str) -> HttpResponse {
-    pages::error(&pages::ErrorPage {
+    views::error(&views::ErrorPage {
         status: 400,
         error,
         description,
@@ -121,14 +122,6 @@ impl Reply<'_> {
         );
         self.redirect(&[("error", error), ("error_description", &d.description)])
     }
-}
-
-/// The CSRF token of forms shown inside a session: derived from the
-/// session's secret hash, so only a page served to that browser knows it.
-pub fn session_csrf(s: &Session) -> String {
-    let mut input = b"tessera-csrf".to_vec();
-    input.extend_from_slice(&s.key.to_le_bytes());
-    secret::b64url(&secret::sha256(&input))
 }
 
 #[utoipa::path(tag = "oauth2", params(AuthorizeParams), responses(
@@ -411,7 +404,7 @@ async fn continue_authorize(
     let decision = form.get("consent");
     if is_post && decision.is_some() {
         if form.get("csrf") != Some(session_csrf(&session).as_str()) {
-            return pages::error(&pages::ErrorPage {
+            return views::error(&views::ErrorPage {
                 status: 403,
                 error: "invalid_request",
                 description: "the consent form expired; start again from the application",
@@ -443,9 +436,9 @@ async fn continue_authorize(
         }
         let mut page = consent_page(client, form, &session, &user, &v.scope);
         // Allow and Deny both end in a redirect to the client.
-        pages::allow_form_targets(
+        views::allow_form_targets(
             &mut page,
-            &pages::csp_source(reply.redirect_uri)
+            &views::csp_source(reply.redirect_uri)
                 .into_iter()
                 .collect::<Vec<_>>(),
         );
@@ -464,7 +457,7 @@ fn consent_page(
     let scopes: Vec<(&str, &str)> = scope
         .tokens()
         .iter()
-        .map(|s| (s.as_str(), pages::scope_description(s)))
+        .map(|s| (s.as_str(), views::scope_description(s)))
         .collect();
     let hidden: Vec<(&str, &str)> = form
         .pairs()
@@ -473,7 +466,7 @@ fn consent_page(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let csrf = session_csrf(session);
-    pages::consent(&pages::ConsentPage {
+    views::consent(&views::ConsentPage {
         client_name: &client.name,
         client_id: &client.client_id,
         scopes: &scopes,

@@ -3,7 +3,7 @@
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The metadata document, built from configuration.
 pub fn metadata(issuer: &str, alg: &str) -> serde_json::Value {

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::error::{OAuthErrorBody, OAuthHttpError};
 use crate::extract::{authenticate_client, AuthMethod, OAuthForm};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;
 

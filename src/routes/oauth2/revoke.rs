@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::{OAuthErrorBody, OAuthHttpError};
 use crate::extract::{authenticate_client, AuthMethod, OAuthForm};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Revocation request (form).
 #[derive(ToSchema)]

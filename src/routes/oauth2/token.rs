@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::{OAuthErrorBody, OAuthHttpError};
 use crate::extract::{authenticate_client, AuthMethod, OAuthForm};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Token request (form). camelCase aliases (`grantType`, `clientId`, ...) are accepted.
 #[derive(ToSchema)]

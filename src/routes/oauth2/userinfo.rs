@@ -10,7 +10,7 @@ use tessera_actors::domain::Scope;
 use tessera_actors::grants::id_token::UserClaims;
 use tessera_actors::tokens::TokenKind;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// RFC 6750 §3: errors in `WWW-Authenticate`.
 fn bearer_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {

@@ -1,7 +1,7 @@
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(tag = "ops", responses((status = 200, description = "The process is alive")))]
 #[get("/healthz")]

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 #[get("/metrics")]

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(tag = "ops", responses((status = 200, description = "This OpenAPI 3.1 document", body = serde_json::Value)))]
 #[get("/openapi.json")]

@@ -10,11 +10,11 @@ use tessera_actors::sessions::Session;
 use super::{body_error, retry_after, see_other, sentence};
 use crate::error::ErrorBody;
 use crate::extract::body::parse_body;
+use crate::extract::csrf::{session_csrf, session_csrf_ok};
 use crate::extract::session::current_session;
-use crate::pages;
 use crate::routes::api_users::otp::{begin_enrolment, confirm_enrolment, pending_enrolment};
-use crate::routes::oauth2::authorize::session_csrf;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -39,16 +39,6 @@ pub struct TotpCodeForm {
     csrf: Option<String>,
 }
 
-/// Whether `presented` is the CSRF token of `session` (constant time).
-pub fn session_csrf_ok(session: &Session, presented: Option<&str>) -> bool {
-    presented.is_some_and(|p| {
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            session_csrf(session).as_bytes(),
-            p.as_bytes(),
-        ))
-    })
-}
-
 /// Not signed in: to the login page, back to `/account` afterwards.
 fn to_login() -> HttpResponse {
     see_other("/auth/login?return_to=%2Faccount")
@@ -61,9 +51,9 @@ fn totp_page(
     status: StatusCode,
 ) -> HttpResponse {
     let csrf = session_csrf(session);
-    pages::page(
+    views::page(
         status,
-        &pages::TotpPage {
+        &views::TotpPage {
             secret: &e.secret,
             otpauth_url: &e.otpauth_url,
             qr_png_base64: &e.qr_png_base64,
@@ -92,9 +82,9 @@ pub async fn account(
         _ => None,
     };
     let csrf = session_csrf(&session);
-    pages::page(
+    views::page(
         StatusCode::OK,
-        &pages::AccountPage {
+        &views::AccountPage {
             username: &user.username,
             email: &user.email,
             email_verified: user.email_verified,
@@ -128,11 +118,11 @@ pub async fn totp_begin(
         Err(e) => return body_error(&req, &e),
     };
     if !session_csrf_ok(&session, f.csrf.as_deref()) {
-        return pages::csrf_refused();
+        return views::csrf_refused();
     }
     match begin_enrolment(&state, &user).await {
         Ok(e) => totp_page(&session, &e, None, StatusCode::OK),
-        Err(e) => pages::api_error(&e),
+        Err(e) => views::api_error(&e),
     }
 }
 
@@ -160,7 +150,7 @@ pub async fn totp_confirm(
         Err(e) => return body_error(&req, &e),
     };
     if !session_csrf_ok(&session, f.csrf.as_deref()) {
-        return pages::csrf_refused();
+        return views::csrf_refused();
     }
     match confirm_enrolment(&state, &user, &f.code).await {
         Ok(()) => see_other("/account?done=totp_on"),
@@ -171,10 +161,10 @@ pub async fn totp_confirm(
                 Some("That code is not right. Please try again."),
                 StatusCode::UNAUTHORIZED,
             ),
-            None => pages::api_error(&e),
+            None => views::api_error(&e),
         },
         Err(e) => retry_after(
-            pages::error(&pages::ErrorPage {
+            views::error(&views::ErrorPage {
                 status: e.status.as_u16(),
                 error: e.code,
                 description: &sentence(&e),

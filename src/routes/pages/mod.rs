@@ -3,7 +3,7 @@
 //! signed-in account page with TOTP enrolment.
 //!
 //! Each handler parses the form, calls the same function the JSON API
-//! uses, and draws the answer with `crate::pages`. Forms of signed-out
+//! uses, and draws the answer with `crate::views`. Forms of signed-out
 //! pages carry the double-submit CSRF token of the login page (cookie under
 //! `/auth`); forms of signed-in pages carry the session-bound token of the
 //! consent page. A wrong token is a `403` and nothing is done. Redirects
@@ -29,8 +29,8 @@ pub fn see_other(location: &str) -> HttpResponse {
 /// A body that cannot be read: the JSON error every API answers, or for a
 /// browser navigation (`Accept: text/html`) the same error as a page.
 pub fn body_error(req: &HttpRequest, e: &ApiError) -> HttpResponse {
-    if crate::routes::auth::wants_html(req) {
-        crate::pages::api_error(e)
+    if crate::browser::wants_html(req) {
+        crate::views::api_error(e)
     } else {
         actix_web::ResponseError::error_response(e)
     }

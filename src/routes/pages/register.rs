@@ -7,14 +7,14 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{body_error, retry_after, see_other, sentence};
+use crate::browser::{open_session, return_to_form_targets, safe_return_to};
 use crate::error::ErrorBody;
 use crate::extract::body::parse_body;
+use crate::extract::csrf::{csrf_ok, new_csrf_cookie};
 use crate::extract::session::session_cookie;
-use crate::pages;
-use crate::routes::auth::login::{csrf_ok, new_csrf_cookie, open_session};
-use crate::routes::auth::{return_to_form_targets, safe_return_to};
 use crate::routes::registration::{application, redeem, registration_disabled, start};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -83,9 +83,9 @@ fn register_page(
         q.append_pair("applicationId", app);
     }
     let login_href = format!("/auth/login?{}", q.finish());
-    let mut r = pages::page(
+    let mut r = views::page(
         status,
-        &pages::RegisterPage {
+        &views::RegisterPage {
             username: f.username,
             email: f.email,
             return_to: f.return_to,
@@ -107,9 +107,9 @@ fn code_page(
     status: StatusCode,
 ) -> HttpResponse {
     let (csrf, cookie) = new_csrf_cookie(state);
-    let mut r = pages::page(
+    let mut r = views::page(
         status,
-        &pages::RegisterCodePage {
+        &views::RegisterCodePage {
             email,
             return_to,
             error,
@@ -117,13 +117,13 @@ fn code_page(
         },
     );
     // Signing in may continue straight to a client's redirect URI.
-    pages::allow_form_targets(&mut r, &return_to_form_targets(state, Some(return_to)));
+    views::allow_form_targets(&mut r, &return_to_form_targets(state, Some(return_to)));
     let _ = r.add_cookie(&cookie);
     r
 }
 
 fn disabled_page() -> HttpResponse {
-    pages::api_error(&registration_disabled())
+    views::api_error(&registration_disabled())
 }
 
 #[utoipa::path(tag = "pages", params(RegisterQuery), responses(
@@ -284,7 +284,7 @@ pub async fn code_page_post(
     let (session, secret) =
         match open_session(&req, &state, &user, Some(client.client_id.clone())).await {
             Ok(s) => s,
-            Err(e) => return pages::api_error(&e),
+            Err(e) => return views::api_error(&e),
         };
     let target = if return_to.is_empty() {
         "/account"

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::{body_error, retry_after, sentence};
 use crate::error::ErrorBody;
 use crate::extract::body::parse_body;
-use crate::pages;
+use crate::extract::csrf::{csrf_ok, new_csrf_cookie};
 use crate::routes::api_oauth::reset_password::request_reset;
-use crate::routes::auth::login::{csrf_ok, new_csrf_cookie};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::views;
 
 /// The reset request form.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -29,9 +29,9 @@ fn reset_page(
     status: StatusCode,
 ) -> HttpResponse {
     let (csrf, cookie) = new_csrf_cookie(state);
-    let mut r = pages::page(
+    let mut r = views::page(
         status,
-        &pages::ResetRequestPage {
+        &views::ResetRequestPage {
             email,
             error,
             csrf: &csrf,
@@ -82,7 +82,7 @@ pub async fn reset_page_post(
         let page = reset_page(&state, email, Some(&sentence(&e)), e.status);
         return retry_after(page, &e);
     }
-    pages::message(&pages::MessagePage {
+    views::message(&views::MessagePage {
         title: "Check your email",
         message: "If an account has this address, we sent it a link to set a new password. The link works once and expires soon.",
         link: Some(("/auth/login", "Back to sign in")),
@@ -95,7 +95,7 @@ pub async fn reset_page_post(
 #[get("/auth/email-verified")]
 #[tracing::instrument(skip_all)]
 pub async fn email_verified() -> HttpResponse {
-    pages::message(&pages::MessagePage {
+    views::message(&views::MessagePage {
         title: "Email address verified",
         message: "Thank you: your email address is verified.",
         link: Some(("/account", "Go to your account")),

@@ -28,9 +28,7 @@ use tessera_actors::password::check_policy;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::session::client_ip;
-use crate::routes::admin::clients::directory_error;
-use crate::routes::admin::users::pool_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -176,8 +174,7 @@ async fn mail_code(state: &AppState, user: &User, application_id: &str) -> Resul
             attempts: accounts.code_attempts,
             application_id: Some(application_id.to_string()),
         })
-        .await?
-        .map_err(directory_error)?;
+        .await??;
     let mail = crate::mail::registration_code(
         &issued.email,
         &user.username,
@@ -207,17 +204,12 @@ pub async fn start(
             .as_ref()
             .is_some_and(|e| e.id == holder.id && e.status == UserStatus::Pending);
         if !renewing {
-            return Err(directory_error(DirectoryError::Taken("username")));
+            return Err(ApiError::from(DirectoryError::Taken("username")));
         }
     }
     state.account_mail.check_send(&client_ip(req), email)?;
     // Every path hashes the password, so every answer costs the same.
-    let hash = state
-        .engine
-        .passwords
-        .hash(password)
-        .await
-        .map_err(pool_error)?;
+    let hash = state.engine.passwords.hash(password).await?;
     match existing {
         None => {
             let user = state
@@ -230,8 +222,7 @@ pub async fn start(
                     status: UserStatus::Pending,
                     ..NewUser::default()
                 }))
-                .await?
-                .map_err(directory_error)?;
+                .await??;
             mail_code(state, &user, &client.client_id).await?;
         }
         Some(u) if u.status == UserStatus::Pending => {
@@ -243,8 +234,7 @@ pub async fn start(
                     username,
                     password_hash: hash,
                 })
-                .await?
-                .map_err(directory_error)?;
+                .await??;
             mail_code(state, &user, &client.client_id).await?;
         }
         Some(u) => {
@@ -331,7 +321,7 @@ pub async fn redeem(
                 "the code is wrong, used or expired; register again for a new one",
             ));
         }
-        Err(CodeError::Directory(e)) => return Err(directory_error(e)),
+        Err(CodeError::Directory(e)) => return Err(ApiError::from(e)),
     };
     let user = redeemed.user;
     // The client the registration was made for, if it still exists.

@@ -5,10 +5,10 @@
 use actix_web::{put, web, HttpResponse};
 use tessera_actors::sessions::{MergeBucket, MAX_BUCKET_BYTES};
 
-use super::{current, json, ok, session_error, too_large, SessionJson};
+use super::{current, json, ok, SessionJson};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(
     tag = "sessions",
@@ -37,13 +37,12 @@ pub async fn put_bucket(
         ));
     };
     if serde_json::to_vec(&patch).map_or(usize::MAX, |b| b.len()) > MAX_BUCKET_BYTES {
-        return Err(too_large());
+        return Err(ApiError::bucket_too_large());
     }
     let s = state
         .engine
         .session_registry
         .send(MergeBucket { id: s.id, patch })
-        .await?
-        .map_err(session_error)?;
+        .await??;
     Ok(ok().json(json(&caller, &s)))
 }

@@ -7,11 +7,11 @@ use actix_web::{delete, get, web, HttpResponse};
 use serde_json::json;
 use tessera_actors::sessions::{Close, Session};
 
-use super::{json, ok, session_error, usable, SessionJson};
+use super::{json, ok, usable, SessionJson};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::session::removal_cookie;
 use crate::extract::{Caller, CallerVia};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The caller's live session named by `id`.
 fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<Arc<Session>, ApiError> {
@@ -61,12 +61,7 @@ pub async fn delete_session(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = owned(&state, &caller, &path)?;
-    state
-        .engine
-        .session_registry
-        .send(Close(s.id))
-        .await?
-        .map_err(session_error)?;
+    state.engine.session_registry.send(Close(s.id)).await??;
     let own = caller.session.as_ref().is_some_and(|c| c.id == s.id);
     let mut r = ok();
     if own && caller.via == CallerVia::Cookie {

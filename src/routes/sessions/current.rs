@@ -6,11 +6,11 @@ use actix_web::{delete, get, web, HttpResponse};
 use serde_json::json;
 use tessera_actors::sessions::{Close, Extend, Rotate};
 
-use super::{current, json, ok, session_error, SessionJson};
+use super::{current, json, ok, SessionJson};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::session::{removal_cookie, session_cookie};
 use crate::extract::{Caller, CallerVia};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(
     tag = "sessions",
@@ -44,12 +44,7 @@ pub async fn delete_current(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let s = current(&caller)?;
-    state
-        .engine
-        .session_registry
-        .send(Close(s.id))
-        .await?
-        .map_err(session_error)?;
+    state.engine.session_registry.send(Close(s.id)).await??;
     let mut r = ok();
     if caller.via == CallerVia::Cookie {
         r.cookie(removal_cookie(&state));
@@ -73,12 +68,7 @@ pub async fn extend_current(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let s = current(&caller)?;
-    let s = state
-        .engine
-        .session_registry
-        .send(Extend(s.id))
-        .await?
-        .map_err(session_error)?;
+    let s = state.engine.session_registry.send(Extend(s.id)).await??;
     Ok(ok().json(json(&caller, &s)))
 }
 
@@ -109,12 +99,7 @@ pub async fn refresh_current(
             "rotating a session requires its cookie, not a bearer token",
         ));
     }
-    let (s, secret) = state
-        .engine
-        .session_registry
-        .send(Rotate(s.id))
-        .await?
-        .map_err(session_error)?;
+    let (s, secret) = state.engine.session_registry.send(Rotate(s.id)).await??;
     let body = super::SessionJson::new(&s, &caller.user, true);
     Ok(ok().cookie(session_cookie(&state, &secret, &s)).json(body))
 }

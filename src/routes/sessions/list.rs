@@ -5,7 +5,7 @@ use actix_web::{get, web, HttpResponse};
 use super::{json, ok, usable, SessionJson};
 use crate::error::ErrorBody;
 use crate::extract::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(
     tag = "sessions",

@@ -20,14 +20,14 @@ pub mod view;
 
 use std::sync::Arc;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use tessera_actors::directory::User;
-use tessera_actors::sessions::{Session, SessionError, SessionState};
+use tessera_actors::sessions::{Session, SessionState};
 
 use crate::error::ApiError;
 use crate::extract::Caller;
-use crate::startup::AppState;
+use crate::state::AppState;
 pub use view::SessionJson;
 
 /// Whether `s` still authenticates `user` now: live, past its second
@@ -60,20 +60,4 @@ pub(crate) fn ok() -> HttpResponseBuilder {
 pub(crate) fn json(caller: &Caller, s: &Session) -> SessionJson {
     let current = caller.session.as_ref().is_some_and(|c| c.id == s.id);
     SessionJson::new(s, &caller.user, current)
-}
-
-pub(crate) fn session_error(e: SessionError) -> ApiError {
-    match e {
-        SessionError::NotFound => ApiError::not_found("no such session"),
-        SessionError::BucketTooLarge => too_large(),
-        SessionError::Store(s) => s.into(),
-    }
-}
-
-pub(crate) fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        "the session bucket may hold at most 16 KiB of JSON",
-    )
 }
