@@ -27,6 +27,21 @@
 //!
 //! The engine itself (actors, store, keys, tokens) is the `tessera-actors`
 //! crate.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod browser;
 pub mod cli;
