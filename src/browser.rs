@@ -1,11 +1,12 @@
 //! What the browser-facing routes share: whether a request is a browser
 //! navigation, where it may return to, the CSP targets of a form that
-//! continues an authorization, and opening a login session.
+//! continues an authorization, opening a login session, and the small
+//! answers pages give (`303`, an error as a page, `Retry-After`, a sentence).
 
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 use tessera_actors::directory::User;
 use tessera_actors::sessions::{Open, Session};
 
@@ -108,9 +109,51 @@ pub async fn open_session_with(
         .map_err(ApiError::internal)
 }
 
+/// `303 See Other` to a local path.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// A body that cannot be read: the JSON error every API answers, or for a
+/// browser navigation (`Accept: text/html`) the same error as a page.
+pub fn body_error(req: &HttpRequest, e: &ApiError) -> HttpResponse {
+    if wants_html(req) {
+        crate::views::api_error(e)
+    } else {
+        actix_web::ResponseError::error_response(e)
+    }
+}
+
+/// Copy `Retry-After` of an API error onto a page that shows it.
+pub fn retry_after(mut r: HttpResponse, e: &ApiError) -> HttpResponse {
+    if let Some(secs) = e.retry_after {
+        if let Ok(v) = header::HeaderValue::from_str(&secs.max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    r
+}
+
+/// A human sentence for an API error shown above a form.
+pub fn sentence(e: &ApiError) -> String {
+    let mut m = e.message.clone();
+    if let Some(first) = m.get(..1) {
+        let upper = first.to_uppercase();
+        m.replace_range(..1, &upper);
+    }
+    if !m.ends_with('.') {
+        m.push('.');
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
-    use super::safe_return_to;
+    use super::{safe_return_to, sentence};
+    use crate::error::ApiError;
 
     #[test]
     fn return_to_stays_local() {
@@ -128,5 +171,13 @@ mod tests {
         ] {
             assert_eq!(safe_return_to(Some(bad)), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn sentences() {
+        let e = ApiError::bad_request("invalid_field", "email: not valid");
+        assert_eq!(sentence(&e), "Email: not valid.");
+        let e = ApiError::bad_request("x", "");
+        assert_eq!(sentence(&e), ".");
     }
 }

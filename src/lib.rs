@@ -20,6 +20,8 @@
 //! - [`views`] — server-rendered HTML (login, MFA, consent, errors): askama
 //!   templates in `templates/` and the page structs that fill them; the
 //!   page *handlers* are in `routes/pages/`.
+//! - [`totp`] — TOTP enrolment and code checks the JSON API and the
+//!   account page share.
 //! - [`telemetry`] — logging, Prometheus metrics, per-route timing.
 //! - [`cli`] — the administrative subcommands run from a shell.
 //! - [`ua`] — `User-Agent` parsing (ua-parser regexes embedded by
@@ -54,5 +56,6 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod totp;
 pub mod ua;
 pub mod views;

@@ -18,12 +18,11 @@ use serde_json::json;
 use tessera_actors::directory::Client;
 use tessera_actors::sessions::Close;
 
-use crate::browser::wants_html;
+use crate::browser::{body_error, wants_html};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::csrf::{session_csrf, session_csrf_ok};
 use crate::extract::session::{cookie_secret, current_session, pending_session, removal_cookie};
-use crate::routes::pages::body_error;
 use crate::state::AppState;
 use crate::views;
 

@@ -7,13 +7,13 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use tessera_actors::sessions::Session;
 
-use super::{body_error, retry_after, see_other, sentence};
+use crate::browser::{body_error, retry_after, see_other, sentence};
 use crate::error::ErrorBody;
 use crate::extract::body::parse_body;
 use crate::extract::csrf::{session_csrf, session_csrf_ok};
 use crate::extract::session::current_session;
-use crate::routes::api_users::otp::{begin_enrolment, confirm_enrolment, pending_enrolment};
 use crate::state::AppState;
+use crate::totp::{begin_enrolment, confirm_enrolment, pending_enrolment};
 use crate::views;
 
 #[derive(Deserialize, utoipa::IntoParams)]
