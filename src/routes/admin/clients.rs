@@ -99,6 +99,7 @@ pub struct ClientSpecDoc {
     security(("admin_token" = []))
 )]
 #[post("/admin/clients")]
+#[tracing::instrument(skip_all, fields(client_id = ?spec.client_id))]
 pub async fn create_client(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -116,6 +117,7 @@ pub async fn create_client(
 
 #[utoipa::path(tag = "admin", responses((status = 200, description = "Every client", body = [ClientView]), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/clients")]
+#[tracing::instrument(skip_all)]
 pub async fn list_clients(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
     let list: Vec<ClientView> = state
         .engine
@@ -129,6 +131,7 @@ pub async fn list_clients(_: AdminAuth, state: web::Data<AppState>) -> HttpRespo
 
 #[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 200, body = ClientView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/clients/{client_id}")]
+#[tracing::instrument(skip_all, fields(client_id = %path.as_str()))]
 pub async fn get_client(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -144,6 +147,7 @@ pub async fn get_client(
 
 #[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, description = "The built-in account client cannot be deleted", body = ErrorBody)), security(("admin_token" = [])))]
 #[delete("/admin/clients/{client_id}")]
+#[tracing::instrument(skip_all, fields(client_id = %path.as_str()))]
 pub async fn delete_client(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -165,6 +169,7 @@ pub async fn delete_client(
 
 #[utoipa::path(tag = "admin", params(("client_id" = String, Path)), responses((status = 200, description = "The new secret, shown once"), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[post("/admin/clients/{client_id}/secret")]
+#[tracing::instrument(skip_all, fields(client_id = %path.as_str()))]
 pub async fn rotate_client_secret(
     _: AdminAuth,
     state: web::Data<AppState>,

@@ -193,7 +193,7 @@ pub async fn list_entities(_: AdminAuth, state: web::Data<AppState>) -> HttpResp
     (status = 200, body = EntityView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
 ), security(("admin_token" = [])))]
 #[get("/admin/entities/{id}")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.as_str()))]
 pub async fn get_entity(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -208,7 +208,7 @@ pub async fn get_entity(
     (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
 ), security(("admin_token" = [])))]
 #[delete("/admin/entities/{id}")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.as_str()))]
 pub async fn delete_entity(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -226,7 +226,7 @@ pub async fn delete_entity(
     (status = 401, body = ErrorBody),
 ), security(("admin_token" = [])))]
 #[put("/admin/entities/{id}/members/{user_id}")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn set_member(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -253,7 +253,7 @@ pub async fn set_member(
     (status = 404, description = "No such entity or member", body = ErrorBody), (status = 401, body = ErrorBody),
 ), security(("admin_token" = [])))]
 #[delete("/admin/entities/{id}/members/{user_id}")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn remove_member(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -279,7 +279,7 @@ pub async fn remove_member(
     (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
 ), security(("admin_token" = [])))]
 #[post("/admin/entities/{id}/apikeys")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.as_str()))]
 pub async fn create_api_key(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -306,7 +306,7 @@ pub async fn create_api_key(
     (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
 ), security(("admin_token" = [])))]
 #[get("/admin/entities/{id}/apikeys")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.as_str()))]
 pub async fn list_api_keys(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -328,7 +328,7 @@ pub async fn list_api_keys(
     (status = 404, body = ErrorBody), (status = 401, body = ErrorBody),
 ), security(("admin_token" = [])))]
 #[delete("/admin/entities/{id}/apikeys/{key_id}")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, key_id = %path.1))]
 pub async fn revoke_api_key(
     _: AdminAuth,
     state: web::Data<AppState>,

@@ -46,7 +46,7 @@ pub async fn mail_verification_link(state: &AppState, user: &User) -> Result<(),
     (status = 429, description = "Too many links asked for; see Retry-After", body = ErrorBody),
 ))]
 #[post("/api/oauth/send_email_link")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
 pub async fn send_email_link(
     req: HttpRequest,
     caller: Caller,

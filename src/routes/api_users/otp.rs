@@ -46,7 +46,7 @@ pub struct TotpStatus {
     (status = 409, description = "TOTP is already enabled", body = ErrorBody),
 ))]
 #[put("/api/users/otp")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
 pub async fn begin(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let e = begin_enrolment(&state, &caller.user).await?;
     Ok(HttpResponse::Ok()
@@ -66,7 +66,7 @@ pub async fn begin(caller: Caller, state: web::Data<AppState>) -> Result<HttpRes
     (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
 ))]
 #[post("/api/users/otp/confirm")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
 pub async fn confirm(
     req: HttpRequest,
     caller: Caller,
@@ -86,7 +86,7 @@ pub async fn confirm(
     (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
 ))]
 #[delete("/api/users/otp")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
 pub async fn disable(
     req: HttpRequest,
     caller: Caller,

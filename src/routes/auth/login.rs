@@ -81,6 +81,7 @@ fn known_application(state: &AppState, app: Option<&str>) -> Result<(), ApiError
 
 #[utoipa::path(tag = "auth", params(LoginQuery), responses((status = 200, description = "The login page", content_type = "text/html")))]
 #[get("/auth/login")]
+#[tracing::instrument(skip_all, fields(application_id = ?q.application_id))]
 pub async fn login_page(state: web::Data<AppState>, q: web::Query<LoginQuery>) -> HttpResponse {
     let (csrf, cookie) = new_csrf_cookie(&state);
     let return_to = safe_return_to(q.return_to.as_deref()).unwrap_or("");
@@ -127,6 +128,7 @@ fn with_retry_after(mut r: HttpResponse, secs: i64) -> HttpResponse {
     (status = 503, description = "The password pool is saturated; see Retry-After", body = ErrorBody),
 ))]
 #[post("/auth/login")]
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -154,6 +156,7 @@ pub async fn login(
     }
     match check_password(&req, &state, &b).await {
         Ok(user) => {
+            tracing::Span::current().record("user_id", tracing::field::display(user.id));
             let (session, secret_value) = open_session(&req, &state, &user, app.clone()).await?;
             let mode = if user.totp_enabled() {
                 "mfa"
@@ -331,6 +334,7 @@ async fn check_password(
     (status = 429, description = "Too many wrong codes; see Retry-After", body = ErrorBody),
 ))]
 #[post("/auth/login/callback")]
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn login_callback(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -344,6 +348,7 @@ pub async fn login_callback(
             "no login is waiting for a second factor; log in again",
         ));
     };
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
     let mfa_page = |msg: &str, status: StatusCode| {
         let (csrf, c) = new_csrf_cookie(&state);
         let mut r = views::mfa(

@@ -183,7 +183,7 @@ fn signed_out_page() -> HttpResponse {
     (status = 400, description = "Forged or foreign id_token_hint, unknown client, or unregistered post_logout_redirect_uri", body = ErrorBody),
 ))]
 #[get("/auth/logout")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(client_id = ?q.client_id))]
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -246,7 +246,7 @@ fn no_store(mut r: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBui
         (status = 404, description = "No such member, or no token", body = ErrorBody),
     ))]
 #[get("/entities/{entityId}/users/{userId}/authentication-token")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn get_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -275,7 +275,7 @@ pub async fn get_token(
         (status = 409, description = "The member already has one", body = ErrorBody),
     ))]
 #[post("/entities/{entityId}/users/{userId}/authentication-token")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn create_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -317,7 +317,7 @@ pub async fn create_token(
         (status = 404, description = "No such member, or no token", body = ErrorBody),
     ))]
 #[patch("/entities/{entityId}/users/{userId}/authentication-token")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn update_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -352,7 +352,7 @@ pub async fn update_token(
         (status = 404, description = "No such member, or no token", body = ErrorBody),
     ))]
 #[delete("/entities/{entityId}/users/{userId}/authentication-token")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn delete_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -380,7 +380,7 @@ pub async fn delete_token(
         (status = 404, description = "No such member, or no token", body = ErrorBody),
     ))]
 #[post("/entities/{entityId}/users/{userId}/authentication-token/refresh")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn refresh_token(
     req: HttpRequest,
     state: web::Data<AppState>,

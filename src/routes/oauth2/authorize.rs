@@ -130,6 +130,7 @@ impl Reply<'_> {
     (status = 400, description = "Missing/unknown client or unregistered redirect_uri (shown, never redirected)", content_type = "text/html"),
 ))]
 #[get("/oauth2/authorize")]
+#[tracing::instrument(skip_all, fields(client_id))]
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let (form, repeated) = OAuthForm::parse_lenient(req.query_string().as_bytes());
     authorize(&req, &state, form, repeated, false).await
@@ -142,6 +143,7 @@ pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> Http
     (status = 403, description = "A consent answer whose CSRF token is missing or wrong: an error page, nothing recorded", content_type = "text/html"),
 ))]
 #[post("/oauth2/authorize")]
+#[tracing::instrument(skip_all, fields(client_id))]
 pub async fn authorize_post(
     req: HttpRequest,
     body: web::Bytes,
@@ -168,6 +170,8 @@ async fn authorize(
     let Some(client) = engine.clients.get(client_id) else {
         return page_error("invalid_client", "unknown client_id");
     };
+    // The handler's span (`authorize_get`/`authorize_post`) names the client.
+    tracing::Span::current().record("client_id", client_id);
     let redirect_uri = match form.get("redirect_uri") {
         Some(r) => match find_redirect(&client.redirect_uris, r) {
             Some(_) => r.to_string(),

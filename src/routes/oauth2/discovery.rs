@@ -50,18 +50,21 @@ fn respond(state: &AppState) -> HttpResponse {
 
 #[utoipa::path(tag = "oauth2", responses((status = 200, description = "OpenID Provider metadata", body = serde_json::Value)))]
 #[get("/oauth2/.well-known/openid-configuration")]
+#[tracing::instrument(skip_all)]
 pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     respond(&state)
 }
 
 #[utoipa::path(tag = "oauth2", responses((status = 200, description = "OpenID Provider metadata", body = serde_json::Value)))]
 #[get("/.well-known/openid-configuration")]
+#[tracing::instrument(skip_all)]
 pub async fn openid_configuration_root(state: web::Data<AppState>) -> HttpResponse {
     respond(&state)
 }
 
 #[utoipa::path(tag = "oauth2", responses((status = 200, description = "RFC 8414 authorization server metadata", body = serde_json::Value)))]
 #[get("/.well-known/oauth-authorization-server")]
+#[tracing::instrument(skip_all)]
 pub async fn oauth_authorization_server(state: web::Data<AppState>) -> HttpResponse {
     respond(&state)
 }

@@ -54,6 +54,11 @@ pub struct IntrospectionResponse {
     security(("client_secret_basic" = []), ("client_secret_post" = []))
 )]
 #[post("/oauth2/token/introspect")]
+// The one handler without `#[tracing::instrument]`, on purpose: this is the
+// hot path whose rate is the product's headline, and a span costs an
+// allocation and a subscriber call on every request. Its latency and counts
+// are in the per-route metrics (`telemetry::track`) and in
+// `tessera_introspections_total`.
 pub async fn introspect(
     req: HttpRequest,
     form: OAuthForm,

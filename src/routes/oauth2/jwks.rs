@@ -9,6 +9,7 @@ use crate::state::AppState;
     responses((status = 200, description = "JWK Set (RFC 7517): current, next and retired-but-unexpired keys; public parts only", content_type = "application/json", body = serde_json::Value))
 )]
 #[get("/oauth2/jwks")]
+#[tracing::instrument(skip_all)]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     let jwks = state.engine.keys.jwks();
     HttpResponse::Ok()

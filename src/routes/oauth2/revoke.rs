@@ -31,6 +31,7 @@ pub struct RevocationRequest {
     security(("client_secret_basic" = []), ("client_secret_post" = []))
 )]
 #[post("/oauth2/token/revoke")]
+#[tracing::instrument(skip_all, fields(client_id))]
 pub async fn revoke(
     req: HttpRequest,
     form: OAuthForm,
@@ -38,6 +39,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, OAuthHttpError> {
     let engine = &state.engine;
     let auth = authenticate_client(&req, &form, engine)?;
+    tracing::Span::current().record("client_id", auth.client.client_id.as_str());
     if auth.method == AuthMethod::None && !auth.client.is_public() {
         return Err(OAuthError::invalid_client("revocation requires client authentication").into());
     }

@@ -58,7 +58,7 @@ pub struct TokenResponseDoc {
     security(("client_secret_basic" = []), ("client_secret_post" = []))
 )]
 #[post("/oauth2/token")]
-#[tracing::instrument(skip_all, fields(grant_type))]
+#[tracing::instrument(skip_all, fields(grant_type, client_id))]
 pub async fn token(
     req: HttpRequest,
     form: OAuthForm,
@@ -74,6 +74,7 @@ pub async fn token(
         )
     })?;
     let auth = authenticate_client(&req, &form, engine)?;
+    tracing::Span::current().record("client_id", auth.client.client_id.as_str());
     let client = &auth.client;
     // Only public clients may skip authentication; client_credentials is
     // not a grant a public client may use (RFC 6749 §4.4).

@@ -75,6 +75,7 @@ fn answer(req: &HttpRequest, state: &AppState) -> HttpResponse {
             "the access token does not belong to an active user",
         );
     };
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(UserInfo {
@@ -89,6 +90,7 @@ fn answer(req: &HttpRequest, state: &AppState) -> HttpResponse {
     (status = 403, description = "The token lacks openid"),
 ), security(("bearer" = [])))]
 #[get("/oauth2/userinfo")]
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer(&req, &state)
 }
@@ -99,6 +101,7 @@ pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpR
     (status = 403, description = "The token lacks openid"),
 ), security(("bearer" = [])))]
 #[post("/oauth2/userinfo")]
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn userinfo_post(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     answer(&req, &state)
 }

@@ -5,6 +5,7 @@ use crate::state::AppState;
 
 #[utoipa::path(tag = "ops", responses((status = 200, description = "The process is alive")))]
 #[get("/healthz")]
+#[tracing::instrument(skip_all)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -14,6 +15,7 @@ pub async fn healthz() -> HttpResponse {
     (status = 503, description = "Not ready: free space below the store's reserve (until space is freed), or a failed store write (until restarted)")
 ))]
 #[get("/readyz")]
+#[tracing::instrument(skip_all)]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let e = &state.engine;
     let keys = e.keys.is_ready();

@@ -68,7 +68,7 @@ fn totp_page(
     (status = 303, description = "Not signed in: to the login page"),
 ))]
 #[get("/account")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(session_id))]
 pub async fn account(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -77,6 +77,7 @@ pub async fn account(
     let Some((session, user)) = current_session(&req, &state) else {
         return to_login();
     };
+    tracing::Span::current().record("session_id", tracing::field::display(session.id));
     let notice = match q.done.as_deref() {
         Some("totp_on") if user.totp_enabled() => Some("Two-step verification is on."),
         _ => None,
@@ -104,7 +105,7 @@ pub async fn account(
     (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
 ))]
 #[post("/account/totp")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(session_id))]
 pub async fn totp_begin(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -113,6 +114,7 @@ pub async fn totp_begin(
     let Some((session, user)) = current_session(&req, &state) else {
         return to_login();
     };
+    tracing::Span::current().record("session_id", tracing::field::display(session.id));
     let f: CsrfForm = match parse_body(&req, &body) {
         Ok(f) => f,
         Err(e) => return body_error(&req, &e),
@@ -136,7 +138,7 @@ pub async fn totp_begin(
     (status = 429, description = "Too many wrong codes; see Retry-After", content_type = "text/html"),
 ))]
 #[post("/account/totp/confirm")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(session_id))]
 pub async fn totp_confirm(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -145,6 +147,7 @@ pub async fn totp_confirm(
     let Some((session, user)) = current_session(&req, &state) else {
         return to_login();
     };
+    tracing::Span::current().record("session_id", tracing::field::display(session.id));
     let f: TotpCodeForm = match parse_body(&req, &body) {
         Ok(f) => f,
         Err(e) => return body_error(&req, &e),
