@@ -39,6 +39,12 @@ impl Application {
         mut settings: Settings,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
+        for name in &settings.ignored_env {
+            tracing::warn!(
+                variable = %name,
+                "ignoring the environment variable {name}: it is not a configuration key"
+            );
+        }
         let store = Store::open_with(&settings.data_dir, settings.store_options())?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
@@ -63,7 +69,7 @@ impl Application {
             engine: engine.clone(),
             insecure_cookies,
             account_mail: crate::mail::AccountMail::new(&settings, clock.clone()),
-            limits: Limits::new(clock),
+            limits: Limits::new(&settings.limits, clock),
             ua: crate::ua::UaParser::new()?,
             admin_token_hash: secret::sha256(admin_token.as_bytes()),
             metrics,

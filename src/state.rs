@@ -4,8 +4,10 @@
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_actors::clock::SharedClock;
-use tessera_actors::ratelimit::{Policy, RateLimiter};
+use tessera_actors::ratelimit::RateLimiter;
 use tessera_actors::Engine;
+
+use crate::configuration::LimitSettings;
 
 /// Failure rate limits (SECURITY.md: per account and per IP, never a
 /// permanent lock-out).
@@ -16,35 +18,12 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(clock: SharedClock) -> Limits {
+    /// The policies of `[limits]` (today's values unless configured).
+    pub fn new(settings: &LimitSettings, clock: SharedClock) -> Limits {
         Limits {
-            account: RateLimiter::new(
-                Policy {
-                    allowance: 5,
-                    window: 900,
-                    base_lock: 15,
-                    max_lock: 900,
-                },
-                clock.clone(),
-            ),
-            ip: RateLimiter::new(
-                Policy {
-                    allowance: 30,
-                    window: 900,
-                    base_lock: 15,
-                    max_lock: 900,
-                },
-                clock.clone(),
-            ),
-            totp: RateLimiter::new(
-                Policy {
-                    allowance: 5,
-                    window: 300,
-                    base_lock: 30,
-                    max_lock: 300,
-                },
-                clock,
-            ),
+            account: RateLimiter::new(settings.account(), clock.clone()),
+            ip: RateLimiter::new(settings.ip(), clock.clone()),
+            totp: RateLimiter::new(settings.totp(), clock),
         }
     }
 }

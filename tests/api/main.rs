@@ -17,6 +17,7 @@ mod api_oauth_tokens;
 mod cli;
 mod client_auth;
 mod concurrency;
+mod configuration;
 mod crash;
 mod discovery;
 mod disk_full;
