@@ -180,6 +180,24 @@ pub fn extractor_error(err: impl std::fmt::Display, oversize: bool) -> actix_web
     }
 }
 
+/// A JSON-only endpoint's body that cannot be read. What a newcomer sends
+/// first is a form or no `Content-Type` at all (curl's `-d`): say that JSON
+/// is expected and how to send it, not actix's bare "Content type error".
+pub fn json_body_error(err: actix_web::error::JsonPayloadError) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    const EXPECTED: &str =
+        "this endpoint expects a JSON body sent with Content-Type: application/json";
+    match err {
+        J::Overflow { .. } | J::OverflowKnownLength { .. } => extractor_error(err, true),
+        J::ContentType => ApiError::bad_request(
+            "invalid_body",
+            format!("{EXPECTED} (curl: -H 'Content-Type: application/json' -d '{{...}}')"),
+        )
+        .into(),
+        other => ApiError::bad_request("invalid_body", format!("{other}; {EXPECTED}")).into(),
+    }
+}
+
 impl From<tessera_actors::ActionError> for ApiError {
     fn from(e: tessera_actors::ActionError) -> Self {
         match e {

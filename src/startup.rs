@@ -16,7 +16,7 @@ use tessera_actors::Engine;
 use utoipa_actix_web::AppExt;
 
 use crate::configuration::Settings;
-use crate::error::{extractor_error, ApiError};
+use crate::error::{extractor_error, json_body_error, ApiError};
 use crate::extract::form::MAX_BODY;
 use crate::routes;
 use crate::state::{AppState, Limits};
@@ -89,12 +89,7 @@ impl Application {
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_BODY)
-                        .error_handler(|e, _| {
-                            use actix_web::error::JsonPayloadError as J;
-                            let over =
-                                matches!(e, J::Overflow { .. } | J::OverflowKnownLength { .. });
-                            extractor_error(e, over)
-                        }),
+                        .error_handler(|e, _| json_body_error(e)),
                 )
                 .app_data(
                     web::PathConfig::default().error_handler(|e, _| extractor_error(e, false)),

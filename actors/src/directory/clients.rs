@@ -144,6 +144,17 @@ impl ClientSpec {
                 ));
             }
         }
+        for u in &self.redirect_uris {
+            crate::domain::registrable_redirect(u).map_err(|m| invalid("redirect_uris", m))?;
+        }
+        // A code is only ever delivered to a registered redirect URI: a
+        // code-flow client without one could never complete a login.
+        if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err(invalid(
+                "redirect_uris",
+                "an authorization_code client needs at least one redirect URI",
+            ));
+        }
         if let Some(ttl) = self.access_token_ttl {
             if ttl <= 0 || ttl > max_ttl {
                 return Err(invalid(

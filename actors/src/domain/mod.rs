@@ -157,7 +157,7 @@ mod tests {
 pub mod pkce;
 pub mod redirect;
 pub use pkce::{Pkce, PkceMethod};
-pub use redirect::{find_redirect, redirect_matches};
+pub use redirect::{find_redirect, redirect_matches, registrable_redirect};
 
 /// A client id: 1-128 characters of `[A-Za-z0-9-._~]`.
 pub fn valid_client_id(id: &str) -> bool {

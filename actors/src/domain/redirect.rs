@@ -1,6 +1,11 @@
 //! Redirect URI matching (OAuth 2.1 §2.3.1 / RFC 9700 §4.1.3): byte-for-byte
 //! equality with a registered URI. The one exception (RFC 8252 §7.3): for
 //! `http` loopback IP literals (`127.0.0.1`, `[::1]`) the port may differ.
+//!
+//! And what may be registered at all (OAuth 2.1 §2.3.1): `https`, a
+//! private-use scheme of a native app (`com.example.app:/cb`, RFC 8252
+//! §7.1), or plain `http` only to the loopback interface (`127.0.0.1`,
+//! `[::1]`, `localhost`; RFC 8252 §7.3), where nothing crosses a network.
 
 /// Split `http://HOST[:PORT]REST` for a loopback IP literal host.
 fn loopback_parts(uri: &str) -> Option<(&str, Option<&str>, &str)> {
@@ -25,6 +30,39 @@ fn loopback_parts(uri: &str) -> Option<(&str, Option<&str>, &str)> {
         }
     }
     Some((host, port, tail))
+}
+
+/// Whether `uri` is `http://` to the loopback interface: an IP literal, or
+/// the name `localhost` (any port, no user info).
+fn loopback_http(uri: &str) -> bool {
+    if loopback_parts(uri).is_some() {
+        return true;
+    }
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return false;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, _) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Why `uri` may not be registered as a redirect URI, if it may not: plain
+/// `http` to anything but the loopback interface (OAuth 2.1 §2.3.1; the
+/// code would cross the network in the clear).
+pub fn registrable_redirect(uri: &str) -> Result<(), String> {
+    let scheme = uri.split_once(':').map_or("", |(s, _)| s);
+    if scheme.eq_ignore_ascii_case("http") && !loopback_http(uri) {
+        return Err(format!(
+            "{uri:?} uses plain http; use https, or http only to 127.0.0.1, [::1] or localhost (OAuth 2.1 §2.3.1)"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `requested` matches the registered URI `registered`.
@@ -70,6 +108,34 @@ mod tests {
             "http://app.example.com/cb",
         ] {
             assert!(!redirect_matches(REG, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_registers_only_to_loopback() {
+        for ok in [
+            "https://app.example.com/cb",
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]:4000/cb",
+            "http://localhost/cb",
+            "http://localhost:3000/cb",
+            "http://LOCALHOST:3000",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(registrable_redirect(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://app.example.com/cb",
+            "HTTP://app.example.com/cb",
+            "http://localhost.evil.com/cb",
+            "http://localhost@evil.com/cb",
+            "http://127.0.0.1@evil.com/cb",
+            "http://127.0.0.1.evil.com/cb",
+            "http://localhost:/cb",
+            "http://10.0.0.5/cb",
+        ] {
+            assert!(registrable_redirect(bad).is_err(), "{bad}");
         }
     }
 
