@@ -34,6 +34,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(pages::reset::reset_page_get)
         .service(pages::reset::reset_page_post)
         .service(pages::reset::email_verified)
+        .service(pages::landing::landing)
         .service(pages::account::account)
         .service(pages::account::totp_begin)
         .service(pages::account::totp_confirm)

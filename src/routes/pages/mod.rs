@@ -1,6 +1,7 @@
-//! Browser pages of the account flows: registration and its mailed code,
-//! password-reset request, the e-mail-verified landing page, and the
-//! signed-in account page with TOTP enrolment.
+//! Browser pages: the landing page (`GET /`), and the account flows:
+//! registration and its mailed code, password-reset request, the
+//! e-mail-verified landing page, and the signed-in account page with TOTP
+//! enrolment.
 //!
 //! Each handler parses the form, calls the same function the JSON API
 //! uses, and draws the answer with `crate::views`. Forms of signed-out
@@ -10,6 +11,7 @@
 //! after a POST are `303`.
 
 pub mod account;
+pub mod landing;
 pub mod register;
 pub mod reset;
 
