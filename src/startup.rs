@@ -59,6 +59,7 @@ impl Application {
         // The recorder goes in first: the actors set their gauges as they
         // load, and a gauge set before it exists is lost.
         let metrics = crate::telemetry::metrics_handle();
+        crate::telemetry::register_token_series(config.access_token_format);
         let engine = Engine::start(config, store, clock.clone())?;
         engine
             .ensure_account_client()
