@@ -25,6 +25,7 @@ mod durability;
 mod entities;
 mod faults;
 mod federation;
+mod first_contact;
 mod fuzz;
 mod fuzz_props;
 mod input;
