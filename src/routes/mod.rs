@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(oauth2::userinfo::userinfo_post)
         .service(auth::login::login_page)
         .service(auth::login::login)
-        .service(auth::login::login_callback)
+        .service(auth::login::callback::login_callback)
         .service(auth::logout::logout)
         .service(auth::federation::openid_start)
         .service(auth::federation::oidc_callback)
