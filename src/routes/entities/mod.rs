@@ -9,23 +9,25 @@
 //! manages any member's; anyone else gets `403`. A target who is not a
 //! member, or has no token: `404`.
 
-use std::sync::Arc;
+//!
+//! Who may call: `auth.rs`.
 
-use actix_web::http::{header, StatusCode};
+mod auth;
+
+use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tessera_actors::clock::{parse_rfc3339, rfc3339};
-use tessera_actors::directory::{Entity, Role, TouchApiKey, User, UserStatus};
 use tessera_actors::grants::first_party::account_client;
-use tessera_actors::secret;
 use tessera_actors::tokens::{
     CreateEntityToken, EntityToken, GetEntityToken, RefreshEntityToken, RevokeEntityToken,
-    TokenKind, UpdateEntityToken,
+    UpdateEntityToken,
 };
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use auth::authorize;
 
 /// An entity token without its secret.
 #[derive(Serialize, ToSchema)]
@@ -103,103 +105,6 @@ pub struct EntityHeaders {
     userid: String,
     /// An access token or entity token of the acting user.
     token: String,
-}
-
-/// Who is calling, about whom.
-struct Authorized {
-    entity: Arc<Entity>,
-    target: uuid::Uuid,
-    /// The `token` header (for a refresh that does not repeat it).
-    token: String,
-}
-
-fn unauthorized(m: &str) -> ApiError {
-    ApiError::unauthorized(m)
-}
-
-fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
-/// The three headers, then the permission: `401`, `403`, `404` as SPEC §5.
-fn authorize(
-    req: &HttpRequest,
-    state: &AppState,
-    path: &(String, String),
-) -> Result<Authorized, ApiError> {
-    let engine = &state.engine;
-    let now = engine.clock.now();
-    let (Some(apikey), Some(userid), Some(token)) = (
-        header_str(req, "apikey"),
-        header_str(req, "userid"),
-        header_str(req, "token"),
-    ) else {
-        return Err(unauthorized(
-            "the apikey, userid and token headers are required",
-        ));
-    };
-    let entity_id = uuid::Uuid::parse_str(&path.0).ok();
-    let key = engine
-        .entities
-        .api_key(apikey)
-        .filter(|k| Some(k.entity_id) == entity_id)
-        .ok_or_else(|| unauthorized("the API key is not one of this entity's"))?;
-    let entity = engine
-        .entities
-        .get(&key.entity_id)
-        .ok_or_else(|| unauthorized("the API key is not one of this entity's"))?;
-    let acting: Arc<User> = uuid::Uuid::parse_str(userid)
-        .ok()
-        .and_then(|id| engine.users.get(&id))
-        .filter(|u| u.status == UserStatus::Active)
-        .ok_or_else(|| unauthorized("userid names no active user"))?;
-    let rec = engine
-        .lookup(token)
-        .filter(|r| r.grant.sub == acting.id.to_string() && acting.credentials_changed_at <= r.iat)
-        .filter(|r| match r.kind {
-            TokenKind::AccessToken => true,
-            TokenKind::EntityToken => engine
-                .tokens
-                .entity_meta(secret::token_key(token))
-                .is_some_and(|m| m.entity_id == entity.id),
-            TokenKind::RefreshToken => false,
-        })
-        .ok_or_else(|| unauthorized("the token is not a live token of the acting user"))?;
-    if rec.kind == TokenKind::EntityToken {
-        engine.tokens.note_entity_use(secret::token_key(token), now);
-    }
-    if engine.entities.note_use(&key, now) {
-        engine.directory.do_send(TouchApiKey {
-            key_id: key.id,
-            at: now,
-        });
-    }
-    let role = entity
-        .role_of(&acting.id)
-        .ok_or_else(|| forbidden("the acting user is not a member of this entity"))?;
-    let target = uuid::Uuid::parse_str(&path.1)
-        .map_err(|_| ApiError::not_found("no such member of this entity"))?;
-    if target != acting.id && role != Role::Admin {
-        return Err(forbidden(
-            "only an entity admin may manage another member's token",
-        ));
-    }
-    if entity.role_of(&target).is_none() {
-        return Err(ApiError::not_found("no such member of this entity"));
-    }
-    Ok(Authorized {
-        entity,
-        target,
-        token: token.to_string(),
-    })
-}
-
-fn forbidden(m: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", m)
 }
 
 /// Parse an optional JSON body; an empty body is the default.
