@@ -4,6 +4,7 @@
 //! bounded by an absolute lifetime. Publishes a view keyed by the cookie
 //! hash so every request resolves its session without a message.
 
+pub mod storage;
 pub mod view;
 
 use std::collections::HashMap;
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::secret::{self, prefix};
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::StoreError;
+pub use storage::{SessionStore, SledSessionStore};
 pub use view::SessionsView;
 
 /// A parsed `User-Agent` header.
@@ -108,8 +110,7 @@ type Change<T> = (T, Vec<Arc<Session>>, Vec<uuid::Uuid>);
 
 pub struct SessionRegistry {
     cfg: SessionConfig,
-    tree: sled::Tree,
-    store: Store,
+    store: Box<dyn SessionStore>,
     clock: SharedClock,
     view: Arc<SessionsView>,
 }
@@ -117,14 +118,13 @@ pub struct SessionRegistry {
 impl SessionRegistry {
     pub fn open(
         cfg: SessionConfig,
-        store: &Store,
+        store: Box<dyn SessionStore>,
         clock: SharedClock,
         view: Arc<SessionsView>,
     ) -> Result<Self, StoreError> {
         let r = SessionRegistry {
             cfg,
-            tree: store.tree(trees::SESSIONS)?,
-            store: store.clone(),
+            store,
             clock,
             view,
         };
@@ -135,8 +135,7 @@ impl SessionRegistry {
     fn reload(&self) -> Result<(), StoreError> {
         self.view.clear();
         let now = self.clock.now();
-        for v in self.tree.iter().values() {
-            let s: Session = store::decode(&v?)?;
+        for s in self.store.load_all()? {
             if s.is_live(now) {
                 self.view.publish(Arc::new(s));
             }
@@ -145,14 +144,12 @@ impl SessionRegistry {
     }
 
     fn write(&self, s: &Session) -> Result<(), SessionError> {
-        self.tree
-            .insert(s.id.as_bytes(), store::encode(s)?)
-            .map_err(StoreError::from)?;
+        self.store.put(s)?;
         Ok(())
     }
 
     fn remove(&self, id: &uuid::Uuid) -> Result<(), SessionError> {
-        self.tree.remove(id.as_bytes()).map_err(StoreError::from)?;
+        self.store.delete(id)?;
         Ok(())
     }
 
@@ -170,12 +167,12 @@ impl SessionRegistry {
         &mut self,
         write: Result<Change<T>, SessionError>,
     ) -> AtomicResponse<Self, Result<T, SessionError>> {
-        let store = self.store.clone();
+        let durable = self.store.durable();
         let view = self.view.clone();
         AtomicResponse::new(Box::pin(
             async move {
                 let (out, publish, unpublish) = write?;
-                store.durable().await?;
+                durable.await?;
                 for id in &unpublish {
                     view.unpublish(id);
                 }
@@ -193,7 +190,7 @@ impl SessionRegistry {
         let now = self.clock.now();
         let dead = self.view.dead(now);
         for id in &dead {
-            self.tree.remove(id.as_bytes())?;
+            self.store.delete(id)?;
             self.view.unpublish(id);
         }
         metrics::gauge!("tessera_sessions_active").set(self.view.len() as f64);
@@ -237,6 +234,9 @@ impl SessionRegistry {
         (s, secret)
     }
 }
+
+// Every message sent through the engine's address is timed.
+crate::timing::timed_actor!(SessionRegistry, "session_registry");
 
 impl Actor for SessionRegistry {
     type Context = Context<Self>;
