@@ -4,6 +4,8 @@
 //! bounded by an absolute lifetime. Publishes a view keyed by the cookie
 //! hash so every request resolves its session without a message.
 
+pub mod messages;
+pub mod record;
 pub mod storage;
 pub mod view;
 
@@ -12,75 +14,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::secret::{self, prefix};
 use crate::store::StoreError;
+pub use messages::{
+    Close, CloseAllForUser, CompleteMfa, Extend, MergeBucket, Open, Rotate, SweepSessions, Touch,
+};
+pub use record::{Device, NameVersion, Session, SessionState, UserAgent};
 pub use storage::{SessionStore, SledSessionStore};
 pub use view::SessionsView;
-
-/// A parsed `User-Agent` header.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserAgent {
-    pub ua: String,
-    pub browser: NameVersion,
-    pub engine: NameVersion,
-    pub os: NameVersion,
-    pub device: Device,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NameVersion {
-    pub name: Option<String>,
-    pub version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub major: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    pub vendor: Option<String>,
-    pub model: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionState {
-    Active,
-    /// Password verified; waiting for the TOTP code.
-    PendingMfa,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Session {
-    /// Public id (API paths); not the cookie secret.
-    pub id: uuid::Uuid,
-    /// First 128 bits of SHA-256 of the cookie secret.
-    pub key: u128,
-    pub user_id: uuid::Uuid,
-    pub state: SessionState,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
-    pub absolute_expires_at: i64,
-    pub auth_time: i64,
-    /// Authentication methods (RFC 8176): `pwd`, `otp`, `fed`.
-    pub amr: Vec<String>,
-    pub ip: String,
-    pub user_agent: UserAgent,
-    /// The OAuth client the login was for (`applicationId`).
-    pub application_id: Option<String>,
-    pub bucket: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Session {
-    pub fn is_live(&self, now: i64) -> bool {
-        now < self.expires_at && now < self.absolute_expires_at
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -257,70 +200,6 @@ impl Supervised for SessionRegistry {
         }
     }
 }
-
-/// Open a session (a new id every time: login never reuses an id, which
-/// defeats fixation). `replaces` names a session of the same browser to end.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
-pub struct Open {
-    pub user_id: uuid::Uuid,
-    pub amr: Vec<String>,
-    pub ip: String,
-    pub user_agent: UserAgent,
-    pub application_id: Option<String>,
-    pub pending_mfa: bool,
-    pub replaces: Option<uuid::Uuid>,
-}
-
-/// Second factor done: the pending session ends and a full one (new id,
-/// new secret, `amr` extended) takes its place.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
-pub struct CompleteMfa {
-    pub id: uuid::Uuid,
-    pub amr: String,
-}
-
-/// Record activity: pushes the idle expiry out. Fire-and-forget; persisted
-/// lazily (at most once a minute per session).
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
-pub struct Touch(pub uuid::Uuid);
-
-/// Push the expiry out by the idle timeout (bounded by the absolute lifetime).
-#[derive(Message, Debug)]
-#[rtype(result = "Result<Arc<Session>, SessionError>")]
-pub struct Extend(pub uuid::Uuid);
-
-/// New id and secret for the same session; the old ones die.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
-pub struct Rotate(pub uuid::Uuid);
-
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(), SessionError>")]
-pub struct Close(pub uuid::Uuid);
-
-/// End every session of a user (password change), except perhaps one.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<usize, SessionError>")]
-pub struct CloseAllForUser {
-    pub user_id: uuid::Uuid,
-    pub except: Option<uuid::Uuid>,
-}
-
-/// Merge a JSON object into the bucket (top-level keys replace; `null` removes).
-#[derive(Message, Debug)]
-#[rtype(result = "Result<Arc<Session>, SessionError>")]
-pub struct MergeBucket {
-    pub id: uuid::Uuid,
-    pub patch: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Drop expired sessions now.
-#[derive(Message)]
-#[rtype(result = "Result<usize, StoreError>")]
-pub struct SweepSessions;
 
 impl Handler<Open> for SessionRegistry {
     type Result = AtomicResponse<Self, Result<(Arc<Session>, String), SessionError>>;
