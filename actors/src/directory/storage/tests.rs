@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
+use crate::directory::{Totp, UserStatus};
 
 fn open() -> (Store, SledDirectoryStore) {
     let dir = std::env::temp_dir().join(format!("tessera-dir-test-{}", uuid::Uuid::new_v4()));
@@ -90,4 +91,47 @@ fn a_rolled_back_unit_leaves_nothing() {
     s.rollback();
     assert_eq!(s.code(rec.purpose, &rec.user_id).unwrap(), None);
     assert_eq!(s.code_by_link(&rec.hash).unwrap(), None);
+}
+
+fn user() -> User {
+    User {
+        id: uuid::Uuid::new_v4(),
+        username: "alice".into(),
+        email: "alice@example.com".into(),
+        email_verified: true,
+        password_hash: "$argon2id$x".into(),
+        name: None,
+        given_name: None,
+        family_name: None,
+        role: None,
+        company: None,
+        scope: Scope::default(),
+        status: UserStatus::Active,
+        totp: Some(Totp {
+            secret: "S".into(),
+            enabled: true,
+            last_step: 10,
+        }),
+        created_at: 1,
+        updated_at: 1,
+        credentials_changed_at: 1,
+    }
+}
+
+#[test]
+fn a_totp_step_is_used_once() {
+    let (_store, mut s) = open();
+    let u = user();
+    s.put_user(&u).unwrap();
+    let mut stepped = u.clone();
+    if let Some(t) = stepped.totp.as_mut() {
+        t.last_step = 11;
+    }
+    assert!(s.replace_user(&u, &stepped).unwrap(), "the first use wins");
+    assert!(
+        !s.replace_user(&u, &stepped).unwrap(),
+        "a second use decided on the old record loses"
+    );
+    let loaded = s.load_all().unwrap();
+    assert_eq!(loaded.users, vec![stepped]);
 }
