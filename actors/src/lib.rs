@@ -3,19 +3,25 @@
 //! # Layout
 //!
 //! Every piece of state has exactly one owner, an actix actor supervised on
-//! its own arbiter. Owners write (to their sled tree first, then, once the
-//! write is durable, to the concurrent read view they publish); everyone
-//! else reads the views or sends messages.
+//! its own arbiter. Owners write (through their own storage trait first,
+//! then, once the write is durable, to the concurrent read view they
+//! publish); everyone else reads the views or sends messages.
 //!
 //! - [`keys`] — `KeyRotator`: signing keys (current, next, retired until
 //!   their last token expires), automatic and manual rotation; publishes the
 //!   signer, the verifier set and the JWKS.
-//! - [`directory`] — `Directory`: OAuth clients (users, entities and API keys
-//!   later); publishes the client view client authentication reads.
-//! - [`tokens`] — `TokenIssuer`: records of every token issued; publishes the
-//!   token index introspection answers from.
+//! - [`directory`] — `Directory`: OAuth clients, users, entities and their
+//!   members, API keys, TOTP secrets, consents and mailed one-time codes;
+//!   publishes the client, user, consent and entity views that client
+//!   authentication, login and API key checks read.
+//! - [`tokens`] — `TokenIssuer`: authorization codes, refresh-token
+//!   families, access-token records, personal and entity tokens; publishes
+//!   the token index introspection answers from.
 //! - [`revocation`] — `RevocationList`: revoked token ids and families; acks
 //!   only after a group-committed flush; publishes the revoked set.
+//! - [`sessions`] — `SessionRegistry`: browser sessions and logins waiting
+//!   for their second factor; publishes the session view every request
+//!   resolves its cookie against.
 //! - [`mailer`] — `Mailer`: the persisted outbound mail queue, delivered
 //!   over SMTP or into a file outbox, retried with backoff, dead letters
 //!   kept.
@@ -25,7 +31,11 @@
 //!   verification.
 //! - [`grants`] — one file per grant type, turning a request into tokens.
 //! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
-//! - [`store`] — sled, tree ownership, codecs, group-committed durability.
+//! - [`stores`] — every owner's storage trait gathered into one value the
+//!   engine starts with; the one place a backend is chosen.
+//! - [`store`] — the sled backend: open and corruption checks, tree
+//!   ownership, codecs, the free-space reserve and group-committed
+//!   durability.
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
 //! - [`timing`] — the engine's actor addresses stamp each message, so every
 //!   actor's mailbox wait and handling time are exported as metrics.
@@ -66,6 +76,7 @@ pub mod revocation;
 pub mod secret;
 pub mod sessions;
 pub mod store;
+pub mod stores;
 pub mod timing;
 pub mod tokens;
 pub mod totp;
