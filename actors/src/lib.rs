@@ -24,7 +24,13 @@
 //!   links from an upstream subject to a local user; upstream ID token
 //!   verification.
 //! - [`grants`] — one file per grant type, turning a request into tokens.
-//! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
+//! - [`flows`] — the engine's public operations, one file per workflow:
+//!   registration, passwords and resets, deleting or disabling a user,
+//!   upstream (federated) users, personal tokens, introspection and
+//!   revocation. Every `impl Engine` a caller uses is there; a server
+//!   handler or a CLI command makes one call and maps the answer.
+//! - [`introspection`] — what RFC 7662 answers and the JWT checks behind
+//!   it; the hot path (the operations are in [`flows::introspection`]).
 //! - [`store`] — sled, tree ownership, codecs, group-committed durability.
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
 //! - [`timing`] — the engine's actor addresses stamp each message, so every
@@ -54,6 +60,7 @@ pub mod directory;
 pub mod domain;
 pub mod engine;
 pub mod federation;
+pub mod flows;
 pub mod grants;
 pub mod idmap;
 pub mod introspection;
