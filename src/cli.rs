@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tessera_actors::clock::SystemClock;
-use tessera_actors::directory::{
-    ClientSpec, CreateClient, CreateUser, DeleteClient, DeleteUser, NewUser, SetPasswordHash, User,
-};
+use tessera_actors::directory::{ClientSpec, CreateClient, DeleteClient, NewUser, User};
 use tessera_actors::domain::{GrantType, TokenFormat};
+use tessera_actors::flows::NewPassword;
 use tessera_actors::keys::{KeyInfo, ListKeys, Rotate};
-use tessera_actors::password::check_policy;
 use tessera_actors::store::Store;
 use tessera_actors::Engine;
 
@@ -238,15 +236,6 @@ fn find_user(engine: &Engine, user: &str) -> anyhow::Result<Arc<User>> {
         .ok_or_else(|| anyhow::anyhow!("no user {user:?}"))
 }
 
-async fn hash_password(engine: &Engine, password: String) -> anyhow::Result<String> {
-    check_policy(&password).map_err(anyhow::Error::msg)?;
-    Ok(engine.passwords.hash(password).await?)
-}
-
-async fn close_sessions(engine: &Engine, user_id: uuid::Uuid) -> anyhow::Result<usize> {
-    Ok(engine.end_user_access(user_id).await?)
-}
-
 pub fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
     // Read before the store is opened, so a slow typist holds no lock.
     let password = match &cmd {
@@ -260,18 +249,19 @@ pub fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
     with_engine(settings, |engine| async move {
         match cmd {
             UserCmd::Create(a) => {
-                let password_hash = hash_password(&engine, password.unwrap_or_default()).await?;
+                let password = NewPassword::parse(password.unwrap_or_default())?;
                 let u = engine
-                    .directory
-                    .send(CreateUser(NewUser {
-                        username: a.username,
-                        email: a.email,
-                        password_hash,
-                        email_verified: a.email_verified,
-                        name: a.name,
-                        ..NewUser::default()
-                    }))
-                    .await??;
+                    .create_user(
+                        NewUser {
+                            username: a.username,
+                            email: a.email,
+                            email_verified: a.email_verified,
+                            name: a.name,
+                            ..NewUser::default()
+                        },
+                        password,
+                    )
+                    .await?;
                 println!("user_id:  {}", u.id);
                 println!("username: {}", u.username);
                 println!("email:    {}", u.email);
@@ -295,21 +285,13 @@ pub fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
             }
             UserCmd::Delete { user } => {
                 let u = find_user(&engine, &user)?;
-                engine.directory.send(DeleteUser(u.id)).await??;
-                let n = close_sessions(&engine, u.id).await?;
+                let n = engine.delete_user(u.id).await?;
                 println!("deleted {} ({}); {n} session(s) ended", u.username, u.id);
             }
             UserCmd::SetPassword { user } => {
                 let u = find_user(&engine, &user)?;
-                let password_hash = hash_password(&engine, password.unwrap_or_default()).await?;
-                engine
-                    .directory
-                    .send(SetPasswordHash {
-                        id: u.id,
-                        password_hash,
-                    })
-                    .await??;
-                let n = close_sessions(&engine, u.id).await?;
+                let password = NewPassword::parse(password.unwrap_or_default())?;
+                let (_, n) = engine.set_password(u.id, password).await?;
                 println!(
                     "password changed for {} ({}); {n} session(s) ended",
                     u.username, u.id

@@ -1,14 +1,32 @@
-//! Operations on a user that end their access: deleting the account,
-//! disabling it, and the step both share (every session closed, every
-//! token revoked). The admin API and the CLI call the same ones.
+//! Operations an operator makes on a user (the admin API and the CLI call
+//! the same ones): creating one, and those that end a user's access —
+//! deleting the account, disabling it, and the step both share (every
+//! session closed, every token revoked).
 
 use std::sync::Arc;
 
-use super::FlowError;
-use crate::directory::{DeleteUser, UpdateUser, User, UserPatch, UserStatus};
+use super::{FlowError, NewPassword};
+use crate::directory::{CreateUser, DeleteUser, NewUser, UpdateUser, User, UserPatch, UserStatus};
 use crate::engine::{ActionError, Engine};
 
 impl Engine {
+    /// Create a user with this password (hashed on the pool; the
+    /// `password_hash` of `user` is replaced by it).
+    pub async fn create_user(
+        &self,
+        user: NewUser,
+        password: NewPassword,
+    ) -> Result<Arc<User>, FlowError> {
+        let password_hash = self.passwords.hash(password.into_inner()).await?;
+        Ok(self
+            .directory
+            .send(CreateUser(NewUser {
+                password_hash,
+                ..user
+            }))
+            .await??)
+    }
+
     /// End a user's access everywhere: close every browser session and
     /// revoke every token issued to them until now (password change,
     /// account deletion, password reset). Durable before it returns.
