@@ -33,7 +33,12 @@ impl AccountMails for AccountMail {
         token: &str,
         ttl: i64,
     ) -> Result<Mail, RenderError> {
-        rendered(super::verify_email(to, username, &self.verify_link(token), ttl))
+        rendered(super::verify_email(
+            to,
+            username,
+            &self.verify_link(token),
+            ttl,
+        ))
     }
 
     fn reset_password(
@@ -43,7 +48,12 @@ impl AccountMails for AccountMail {
         token: &str,
         ttl: i64,
     ) -> Result<Mail, RenderError> {
-        rendered(super::reset_password(to, username, &self.reset_link(token), ttl))
+        rendered(super::reset_password(
+            to,
+            username,
+            &self.reset_link(token),
+            ttl,
+        ))
     }
 
     fn password_changed(&self, to: &str, username: &str, at: i64) -> Result<Mail, RenderError> {

@@ -113,7 +113,8 @@ impl Engine {
                         application_id: None,
                     })
                     .await??;
-                let mail = mails.reset_password(&issued.email, &user.username, &issued.secret, ttl)?;
+                let mail =
+                    mails.reset_password(&issued.email, &user.username, &issued.secret, ttl)?;
                 self.queue_mail(mail).await?;
             }
             None => {

@@ -114,8 +114,9 @@ impl Engine {
     pub fn registration_client(&self, id: Option<&str>) -> Result<Arc<Client>, FlowError> {
         match id {
             Some(id) => self.clients.get(id).ok_or(FlowError::UnknownApplication),
-            None => first_party::account_client(self)
-                .map_err(|e| FlowError::Unavailable(e.description)),
+            None => {
+                first_party::account_client(self).map_err(|e| FlowError::Unavailable(e.description))
+            }
         }
     }
 
@@ -222,8 +223,12 @@ impl Engine {
                 application_id: Some(application_id.to_string()),
             })
             .await??;
-        let mail =
-            mails.registration_code(&issued.email, &user.username, &issued.secret, accounts.code_ttl)?;
+        let mail = mails.registration_code(
+            &issued.email,
+            &user.username,
+            &issued.secret,
+            accounts.code_ttl,
+        )?;
         self.queue_mail(mail).await
     }
 

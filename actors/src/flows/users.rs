@@ -69,7 +69,6 @@ impl Engine {
         Ok(closed)
     }
 
-
     /// Delete a user and end their access everywhere; answers how many
     /// browser sessions were closed.
     pub async fn delete_user(&self, user: uuid::Uuid) -> Result<usize, FlowError> {

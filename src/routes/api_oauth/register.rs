@@ -83,10 +83,7 @@ pub async fn register(
         company: b.company,
     })?;
     state.account_mail.check_send(&client_ip(&req), r.email())?;
-    let (user, tokens) = state
-        .engine
-        .create_account(r, &state.account_mail)
-        .await?;
+    let (user, tokens) = state.engine.create_account(r, &state.account_mail).await?;
     metrics::counter!("tessera_registrations_total", "api" => "api_oauth").increment(1);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
