@@ -40,7 +40,7 @@ pub struct PasswordChanged {
     (status = 503, description = "The password pool is saturated; see Retry-After", body = ErrorBody),
 ))]
 #[put("/api/users/password")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(user = %caller.0.user.id))]
 pub async fn change_password(
     req: HttpRequest,
     caller: PasswordCaller,

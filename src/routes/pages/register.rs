@@ -137,7 +137,7 @@ fn disabled_page(e: FlowError) -> HttpResponse {
     (status = 403, description = "Registration is disabled", content_type = "text/html"),
 ))]
 #[get("/auth/register")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(application_id = q.application_id.as_deref()))]
 pub async fn register_page_get(
     state: web::Data<AppState>,
     q: web::Query<RegisterQuery>,
