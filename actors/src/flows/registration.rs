@@ -62,8 +62,8 @@ impl AccountRequest {
     }
 }
 
-/// The fields of `/api/oauth/register`.
-#[derive(Debug, Clone, Default)]
+/// The fields of `/api/oauth/register` (no `Debug`: it holds a password).
+#[derive(Clone, Default)]
 pub struct AccountFields {
     pub username: String,
     pub email: String,
