@@ -353,10 +353,11 @@ impl Settings {
                     .required(true),
             );
         }
-        // `TESSERA_CONFIG` names the file (the `--config` flag's variable),
-        // it is not a setting: leave it out or `deny_unknown_fields` trips.
+        // `TESSERA_CONFIG` names the file (the `--config` flag's variable)
+        // and `TESSERA_URL` a running server (the `--url` flag's): they are
+        // not settings; leave them out or `deny_unknown_fields` trips.
         let vars = std::env::vars()
-            .filter(|(k, _)| k != "TESSERA_CONFIG")
+            .filter(|(k, _)| k != "TESSERA_CONFIG" && k != "TESSERA_URL")
             .collect();
         b = b.add_source(
             config::Environment::with_prefix("TESSERA")

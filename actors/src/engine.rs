@@ -268,48 +268,6 @@ impl Engine {
             && self.federation.connected()
     }
 
-    /// End a user's access everywhere: close every browser session and
-    /// revoke every token issued to them until now (password change,
-    /// account deletion, password reset). Durable before it returns.
-    pub async fn end_user_access(&self, user: uuid::Uuid) -> Result<usize, ActionError> {
-        let now = self.clock.now();
-        let until = now.saturating_add(
-            self.config
-                .max_family_lifetime
-                .max(self.config.max_access_token_ttl),
-        );
-        // Every token resident now, one by one (exact, whatever its second)...
-        let ids: Vec<(u128, i64)> = self
-            .tokens
-            .of_subject(&user.to_string())
-            .into_iter()
-            .flat_map(|r| [(r.jti, r.exp), (r.family, until)])
-            .filter(|(id, _)| *id != 0)
-            .collect();
-        if !ids.is_empty() {
-            self.revocations
-                .send(crate::revocation::Revoke(ids))
-                .await??;
-        }
-        // ...and, as a backstop for tokens held nowhere in memory (a JWT
-        // whose record was lost), everything issued in an earlier second.
-        self.revocations
-            .send(crate::revocation::RevokeSubject {
-                sub: user.to_string(),
-                cutoff: now,
-                until,
-            })
-            .await??;
-        let closed = self
-            .session_registry
-            .send(crate::sessions::CloseAllForUser {
-                user_id: user,
-                except: None,
-            })
-            .await??;
-        Ok(closed)
-    }
-
     /// Stop every actor thread and flush the store.
     pub fn shutdown(&self) {
         for a in self.arbiters.iter() {

@@ -30,7 +30,13 @@
 //!   links from an upstream subject to a local user; upstream ID token
 //!   verification.
 //! - [`grants`] — one file per grant type, turning a request into tokens.
-//! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
+//! - [`flows`] — the engine's public operations, one file per workflow:
+//!   registration, passwords and resets, deleting or disabling a user,
+//!   upstream (federated) users, personal tokens, introspection and
+//!   revocation. Every `impl Engine` a caller uses is there; a server
+//!   handler or a CLI command makes one call and maps the answer.
+//! - [`introspection`] — what RFC 7662 answers and the JWT checks behind
+//!   it; the hot path (the operations are in [`flows::introspection`]).
 //! - [`stores`] — every owner's storage trait gathered into one value the
 //!   engine starts with; the one place a backend is chosen.
 //! - [`store`] — the sled backend: open and corruption checks, tree
@@ -64,6 +70,7 @@ pub mod directory;
 pub mod domain;
 pub mod engine;
 pub mod federation;
+pub mod flows;
 pub mod grants;
 pub mod idmap;
 pub mod introspection;

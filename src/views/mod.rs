@@ -10,6 +10,8 @@
 //! with the security headers every page needs (see [`respond`]). Handlers
 //! own routing, CSRF tokens and what the forms do; this module only draws.
 
+pub mod user;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
