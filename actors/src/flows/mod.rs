@@ -21,6 +21,7 @@
 //! itself, so what a flow mails is part of what it costs.
 
 pub mod account_client;
+pub mod entities;
 pub mod federation;
 pub mod introspection;
 pub mod password;
