@@ -1,13 +1,14 @@
 //! The `code-flow` scenario: virtual users, each a browser with its own
 //! connection and cookie jar, running the whole authorization code flow.
 
-use anyhow::anyhow;
-use hdrhistogram::Histogram;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tessera_actors::secret::{self};
+
+use anyhow::anyhow;
+use hdrhistogram::Histogram;
+use tessera_actors::secret;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -359,11 +360,7 @@ pub(crate) fn code_flow(
     });
     let mut runs = Vec::new();
     for round in 1..=opts.rounds {
-        let tag = if opts.rounds > 1 {
-            format!(" [round {round}/{}]", opts.rounds)
-        } else {
-            String::new()
-        };
+        let tag = opts.round_tag(round);
         if opts.warmup > 0.0 {
             let _ = run_flows(
                 rt,

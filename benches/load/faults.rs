@@ -33,11 +33,7 @@ pub(crate) fn faults(rt: &tokio::runtime::Runtime, target: &Target, f: &Fixture,
     let rate = opts.rate.unwrap_or_default();
     let (mut quiet, mut storm, mut under) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=opts.rounds {
-        let tag = if opts.rounds > 1 {
-            format!(" [round {round}/{}]", opts.rounds)
-        } else {
-            String::new()
-        };
+        let tag = opts.round_tag(round);
         quiet.extend(measure_loads(
             rt,
             target.addr,

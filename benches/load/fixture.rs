@@ -1,12 +1,13 @@
 //! What every run works on: tokens seeded through the engine or issued over
 //! HTTP, users, and the pre-built request bodies.
 
-use anyhow::anyhow;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+use anyhow::anyhow;
 use tessera::telemetry::resident_bytes;
 use tessera_actors::clock::{Clock, SystemClock};
 use tessera_actors::directory::{CreateUser, NewUser};

@@ -1,13 +1,14 @@
 //! The load generator: keep-alive connections, response framing by
 //! `Content-Length`, and the statistics every connection keeps.
 
-use anyhow::Context as _;
-use hdrhistogram::Histogram;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -38,11 +38,7 @@ pub(crate) fn login_storm(
     let (mut quiet, mut alone, mut during, mut under) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 1..=opts.rounds {
-        let tag = if opts.rounds > 1 {
-            format!(" [round {round}/{}]", opts.rounds)
-        } else {
-            String::new()
-        };
+        let tag = opts.round_tag(round);
         quiet.extend(measure_loads(
             rt,
             target.addr,

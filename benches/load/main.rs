@@ -74,10 +74,11 @@ mod setup_http;
 mod steady;
 mod workload;
 
-use anyhow::Context as _;
-use clap::Parser;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
 use tessera_actors::keys::material::KeyAlg;
 
 use crate::code_flow::code_flow;

@@ -1,7 +1,8 @@
 //! Command-line options and the scenarios they select.
 
-use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Scenario {
@@ -244,5 +245,14 @@ impl Opts {
             );
         }
         Ok(())
+    }
+
+    /// What a run's label says about its round: nothing with one round.
+    pub(crate) fn round_tag(&self, round: usize) -> String {
+        if self.rounds > 1 {
+            format!(" [round {round}/{}]", self.rounds)
+        } else {
+            String::new()
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! Ceilings measured without HTTP: the signing rate of a pre-parsed key and
 //! the argon2id verify rate of the server's own password pool.
 
-use anyhow::anyhow;
-use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use serde::Serialize;
 use tessera_actors::clock::{Clock, SystemClock};
 use tessera_actors::keys::material::{generate, JwtType, KeyAlg, Signer};
 use tessera_actors::password::PasswordPool;

@@ -1,8 +1,9 @@
 //! Reports: combining rounds, printing them, and the summary against the
 //! targets.
 
-use hdrhistogram::Histogram;
 use std::sync::atomic::Ordering;
+
+use hdrhistogram::Histogram;
 
 use crate::code_flow::{STEP_AUTHORIZE, STEP_LOGIN, STEP_TOKEN};
 use crate::fixture::{per_token, Fixture};

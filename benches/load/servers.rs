@@ -1,12 +1,13 @@
 //! The servers under test: tessera in-process over a temporary store or an
 //! already running one (`--url`), the bare actix-web baseline, and `--hold`.
 
-use anyhow::{anyhow, bail, Context as _};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _};
 use tessera::configuration::Settings;
 use tessera::startup::Application;
 use tessera_actors::directory::{ClientSpec, CreateClient};

@@ -1,9 +1,10 @@
 //! Setup over HTTP only (`--url`): discovery and tessera's admin API.
 
-use anyhow::{anyhow, bail, Context as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _};
 
 use crate::generator::{exchange_once, request, Answer};
 use crate::opts::Opts;

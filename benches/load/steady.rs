@@ -53,11 +53,7 @@ pub(crate) fn steady(
     };
     let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
     for round in 1..=opts.rounds {
-        let tag = if opts.rounds > 1 {
-            format!(" [round {round}/{}]", opts.rounds)
-        } else {
-            String::new()
-        };
+        let tag = opts.round_tag(round);
         if let Some(b) = baseline {
             let name = format!("baseline (bare actix-web, same form body){tag}");
             base_runs.push(measure(rt, &name, b.addr, base_wl.clone(), opts));
