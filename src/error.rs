@@ -283,3 +283,52 @@ impl From<OAuthError> for ApiError {
         }
     }
 }
+
+impl From<tessera_actors::flows::PolicyError> for ApiError {
+    fn from(e: tessera_actors::flows::PolicyError) -> Self {
+        ApiError::bad_request("invalid_field", format!("password: {e}"))
+    }
+}
+
+impl From<tessera_actors::flows::FlowError> for ApiError {
+    fn from(e: tessera_actors::flows::FlowError) -> Self {
+        use tessera_actors::directory::CodePurpose;
+        use tessera_actors::flows::FlowError as E;
+        use tessera_actors::mailer::MailError;
+        match e {
+            E::Directory(d) => d.into(),
+            E::Policy(p) => p.into(),
+            E::RegistrationDisabled => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "registration_disabled",
+                "self-service registration is disabled",
+            ),
+            E::UnknownApplication => ApiError::bad_request(
+                "unknown_application",
+                "applicationId names no registered client",
+            ),
+            E::Unavailable(m) => ApiError::unavailable(m),
+            E::InvalidCode(CodePurpose::Registration) => ApiError::bad_request(
+                "invalid_code",
+                "the code is wrong, used or expired; register again for a new one",
+            ),
+            E::InvalidCode(CodePurpose::Reset) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_token",
+                "the reset link is unknown, used or expired",
+            ),
+            E::InvalidCode(CodePurpose::VerifyEmail) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_token",
+                "the link is unknown, used or expired",
+            ),
+            E::Password(p) => p.into(),
+            E::Store(s) => s.into(),
+            E::Mailbox(m) => m.into(),
+            E::Action(a) => a.into(),
+            E::Mail(MailError::Store(s)) => s.into(),
+            E::Mail(m @ MailError::Invalid { .. }) => ApiError::internal(m),
+            E::Render(r) => ApiError::internal(r),
+        }
+    }
+}

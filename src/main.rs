@@ -18,7 +18,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tessera::cli::{self, ApiKeyCmd, ClientCmd, EntityCmd, KeysCmd, UserCmd};
+use tessera::cli::{self, ApiKeyCmd, ClientCmd, EntityCmd, KeysCmd, Target, UserCmd};
 use tessera::configuration::Settings;
 use tessera::startup::Application;
 use tessera_actors::directory::{ClientSpec, CreateClient, DirectoryError, RotateClientSecret};
@@ -36,6 +36,11 @@ struct Cli {
     /// Store directory (default ./data).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// A running server's base URL: the admin commands go to its admin API
+    /// while it holds the store (default: the bind address, then the
+    /// public URL).
+    #[arg(long, global = true, env = "TESSERA_URL")]
+    url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,19 +56,19 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Manage OAuth clients (server stopped; otherwise use /admin/clients).
+    /// Manage OAuth clients (through /admin/clients while a server holds the store).
     #[command(subcommand)]
     Client(ClientCmd),
-    /// Manage signing keys (server stopped; otherwise use /admin/keys).
+    /// Manage signing keys (through /admin/keys while a server holds the store).
     #[command(subcommand)]
     Keys(KeysCmd),
-    /// Manage users (server stopped; otherwise use /admin/users).
+    /// Manage users (through /admin/users while a server holds the store).
     #[command(subcommand)]
     User(UserCmd),
-    /// Manage entities and their members (server stopped; otherwise use /admin/entities).
+    /// Manage entities and their members (through /admin/entities while a server holds the store).
     #[command(subcommand)]
     Entity(EntityCmd),
-    /// Manage entities' API keys (server stopped; otherwise use /admin/entities/{id}/apikeys).
+    /// Manage entities' API keys (through /admin/entities/{id}/apikeys while a server holds the store).
     #[command(subcommand)]
     Apikey(ApiKeyCmd),
 }
@@ -89,12 +94,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(settings, demo)
         }
-        Command::Client(cmd) => cli::client(&settings, cmd),
-        Command::Keys(cmd) => cli::keys(&settings, cmd),
-        Command::User(cmd) => cli::user(&settings, cmd),
-        Command::Entity(cmd) => cli::entity(&settings, cmd),
-        Command::Apikey(cmd) => cli::apikey(&settings, cmd),
+        Command::Client(cmd) => cli::client(&target(&settings, cli.url), cmd),
+        Command::Keys(cmd) => cli::keys(&target(&settings, cli.url), cmd),
+        Command::User(cmd) => cli::user(&target(&settings, cli.url), cmd),
+        Command::Entity(cmd) => cli::entity(&target(&settings, cli.url), cmd),
+        Command::Apikey(cmd) => cli::apikey(&target(&settings, cli.url), cmd),
     }
+}
+
+fn target(settings: &Settings, url: Option<String>) -> Target<'_> {
+    Target { settings, url }
 }
 
 #[actix_web::main]

@@ -1,5 +1,6 @@
-//! `Engine::start` opens every actor over the store, each supervised on its
-//! own arbiter, and hands back one handle with every address and read view.
+//! `Engine::start` picks the storage backend, opens every actor over its own
+//! part of it, each supervised on its own arbiter, and hands back one handle
+//! with every address and read view.
 
 use std::sync::Arc;
 
@@ -9,14 +10,15 @@ use crate::clock::SharedClock;
 use crate::directory::{ClientsView, ConsentsView, Directory, EntitiesView, UsersView};
 use crate::domain::TokenFormat;
 use crate::federation::{Federation, LinksView};
-use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError, SledKeyStore};
+use crate::keys::{KeyConfig, KeyRotator, KeysView, RotateError};
 use crate::mailer::{Mailer, MailerConfig};
 use crate::password::PasswordPool;
-use crate::revocation::{RevocationList, RevokedSet, SledRevocationStore};
+use crate::revocation::{RevocationList, RevokedSet};
 use crate::sessions::{SessionConfig, SessionRegistry, SessionsView};
 use crate::store::{Store, StoreError};
+use crate::stores::{StoreHealth, Stores};
 use crate::timing::TimedAddr;
-use crate::tokens::{SledTokenStore, TokenIndex, TokenIssuer};
+use crate::tokens::{TokenIndex, TokenIssuer};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -125,6 +127,8 @@ pub struct Engine {
     /// Upstream logins in flight and upstream-subject links.
     pub federation: TimedAddr<Federation>,
     pub federation_links: Arc<LinksView>,
+    /// The backend's health, whatever the backend.
+    health: Arc<dyn StoreHealth>,
     arbiters: Arc<Vec<ArbiterHandle>>,
 }
 
@@ -137,6 +141,8 @@ impl Engine {
         store: Store,
         clock: SharedClock,
     ) -> Result<Engine, EngineError> {
+        // The one place a storage backend is chosen.
+        let stores = Stores::sled(&store)?;
         let keys = Arc::new(KeysView::default());
         let clients = Arc::new(ClientsView::default());
         let users = Arc::new(UsersView::default());
@@ -148,12 +154,12 @@ impl Engine {
 
         let rotator = KeyRotator::open(
             config.keys.clone(),
-            Box::new(SledKeyStore::new(&store)?),
+            stores.keys,
             clock.clone(),
             keys.clone(),
         )?;
         let directory = Directory::open(
-            &store,
+            stores.directory,
             clock.clone(),
             config.max_access_token_ttl,
             clients.clone(),
@@ -161,14 +167,10 @@ impl Engine {
             consents.clone(),
             entities.clone(),
         )?;
-        let revocations = RevocationList::open(
-            Box::new(SledRevocationStore::new(&store)?),
-            clock.clone(),
-            revoked.clone(),
-        )?;
+        let revocations = RevocationList::open(stores.revocations, clock.clone(), revoked.clone())?;
         let session_registry = SessionRegistry::open(
             config.sessions.clone(),
-            &store,
+            stores.sessions,
             clock.clone(),
             sessions.clone(),
         )?;
@@ -190,7 +192,7 @@ impl Engine {
         let revocations: TimedAddr<RevocationList> =
             Supervisor::start_in_arbiter(a3, move |_| revocations).into();
         let issuer = TokenIssuer::open(
-            Box::new(SledTokenStore::new(&store)?),
+            stores.tokens,
             clock.clone(),
             tokens.clone(),
             revoked.clone(),
@@ -200,14 +202,15 @@ impl Engine {
         let session_registry = Supervisor::start_in_arbiter(a4, move |_| session_registry);
         // The mailer gets a thread of its own too: a slow mail server never
         // holds up anything else.
-        let mailer = Mailer::open(config.mail.clone(), &store, clock.clone())?;
+        let mailer = Mailer::open(config.mail.clone(), stores.mail, clock.clone())?;
         let mail_arbiter = Arbiter::new();
         let mailer = Supervisor::start_in_arbiter(&mail_arbiter.handle(), move |_| mailer);
         let mut handles = handles;
         handles.push(mail_arbiter.handle());
         drop(mail_arbiter);
         let federation_links = Arc::new(LinksView::default());
-        let federation = Federation::open(&store, clock.clone(), federation_links.clone())?;
+        let federation =
+            Federation::open(stores.federation, clock.clone(), federation_links.clone())?;
         let federation_arbiter = Arbiter::new();
         let federation =
             Supervisor::start_in_arbiter(&federation_arbiter.handle(), move |_| federation);
@@ -242,8 +245,15 @@ impl Engine {
             mailer: mailer.into(),
             federation: federation.into(),
             federation_links,
+            health: stores.health,
             arbiters: Arc::new(handles),
         })
+    }
+
+    /// Whether the store can take writes, how big it is: for `/health` and
+    /// the metrics, whatever the backend.
+    pub fn store_health(&self) -> &dyn StoreHealth {
+        self.health.as_ref()
     }
 
     /// Ready when keys are loaded and every actor's mailbox is open.
@@ -258,54 +268,12 @@ impl Engine {
             && self.federation.connected()
     }
 
-    /// End a user's access everywhere: close every browser session and
-    /// revoke every token issued to them until now (password change,
-    /// account deletion, password reset). Durable before it returns.
-    pub async fn end_user_access(&self, user: uuid::Uuid) -> Result<usize, ActionError> {
-        let now = self.clock.now();
-        let until = now.saturating_add(
-            self.config
-                .max_family_lifetime
-                .max(self.config.max_access_token_ttl),
-        );
-        // Every token resident now, one by one (exact, whatever its second)...
-        let ids: Vec<(u128, i64)> = self
-            .tokens
-            .of_subject(&user.to_string())
-            .into_iter()
-            .flat_map(|r| [(r.jti, r.exp), (r.family, until)])
-            .filter(|(id, _)| *id != 0)
-            .collect();
-        if !ids.is_empty() {
-            self.revocations
-                .send(crate::revocation::Revoke(ids))
-                .await??;
-        }
-        // ...and, as a backstop for tokens held nowhere in memory (a JWT
-        // whose record was lost), everything issued in an earlier second.
-        self.revocations
-            .send(crate::revocation::RevokeSubject {
-                sub: user.to_string(),
-                cutoff: now,
-                until,
-            })
-            .await??;
-        let closed = self
-            .session_registry
-            .send(crate::sessions::CloseAllForUser {
-                user_id: user,
-                except: None,
-            })
-            .await??;
-        Ok(closed)
-    }
-
     /// Stop every actor thread and flush the store.
     pub fn shutdown(&self) {
         for a in self.arbiters.iter() {
             a.stop();
         }
-        if let Err(e) = self.store.flush_blocking() {
+        if let Err(e) = self.health.flush_blocking() {
             tracing::error!(error = %e, "final flush failed");
         }
     }

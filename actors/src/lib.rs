@@ -3,19 +3,25 @@
 //! # Layout
 //!
 //! Every piece of state has exactly one owner, an actix actor supervised on
-//! its own arbiter. Owners write (to their sled tree first, then, once the
-//! write is durable, to the concurrent read view they publish); everyone
-//! else reads the views or sends messages.
+//! its own arbiter. Owners write (through their own storage trait first,
+//! then, once the write is durable, to the concurrent read view they
+//! publish); everyone else reads the views or sends messages.
 //!
 //! - [`keys`] — `KeyRotator`: signing keys (current, next, retired until
 //!   their last token expires), automatic and manual rotation; publishes the
 //!   signer, the verifier set and the JWKS.
-//! - [`directory`] — `Directory`: OAuth clients (users, entities and API keys
-//!   later); publishes the client view client authentication reads.
-//! - [`tokens`] — `TokenIssuer`: records of every token issued; publishes the
-//!   token index introspection answers from.
+//! - [`directory`] — `Directory`: OAuth clients, users, entities and their
+//!   members, API keys, TOTP secrets, consents and mailed one-time codes;
+//!   publishes the client, user, consent and entity views that client
+//!   authentication, login and API key checks read.
+//! - [`tokens`] — `TokenIssuer`: authorization codes, refresh-token
+//!   families, access-token records, personal and entity tokens; publishes
+//!   the token index introspection answers from.
 //! - [`revocation`] — `RevocationList`: revoked token ids and families; acks
 //!   only after a group-committed flush; publishes the revoked set.
+//! - [`sessions`] — `SessionRegistry`: browser sessions and logins waiting
+//!   for their second factor; publishes the session view every request
+//!   resolves its cookie against.
 //! - [`mailer`] — `Mailer`: the persisted outbound mail queue, delivered
 //!   over SMTP or into a file outbox, retried with backoff, dead letters
 //!   kept.
@@ -24,8 +30,18 @@
 //!   links from an upstream subject to a local user; upstream ID token
 //!   verification.
 //! - [`grants`] — one file per grant type, turning a request into tokens.
-//! - [`introspection`] — RFC 7662/7009 over the views; the hot path.
-//! - [`store`] — sled, tree ownership, codecs, group-committed durability.
+//! - [`flows`] — the engine's public operations, one file per workflow:
+//!   registration, passwords and resets, deleting or disabling a user,
+//!   upstream (federated) users, personal tokens, introspection and
+//!   revocation. Every `impl Engine` a caller uses is there; a server
+//!   handler or a CLI command makes one call and maps the answer.
+//! - [`introspection`] — what RFC 7662 answers and the JWT checks behind
+//!   it; the hot path (the operations are in [`flows::introspection`]).
+//! - [`stores`] — every owner's storage trait gathered into one value the
+//!   engine starts with; the one place a backend is chosen.
+//! - [`store`] — the sled backend: open and corruption checks, tree
+//!   ownership, codecs, the free-space reserve and group-committed
+//!   durability.
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
 //! - [`timing`] — the engine's actor addresses stamp each message, so every
 //!   actor's mailbox wait and handling time are exported as metrics.
@@ -54,6 +70,7 @@ pub mod directory;
 pub mod domain;
 pub mod engine;
 pub mod federation;
+pub mod flows;
 pub mod grants;
 pub mod idmap;
 pub mod introspection;
@@ -66,6 +83,7 @@ pub mod revocation;
 pub mod secret;
 pub mod sessions;
 pub mod store;
+pub mod stores;
 pub mod timing;
 pub mod tokens;
 pub mod totp;

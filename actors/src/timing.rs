@@ -3,7 +3,8 @@
 //! actix has no hook for when a message is queued or picked up, so the
 //! engine hands out [`TimedAddr`]s instead of bare `Addr`s: `send` stamps
 //! the message with the moment it was sent ([`Stamped`]), and each actor's
-//! `Handler<Stamped<M>>` (one generic impl per actor, below) records how
+//! `Handler<Stamped<M>>` (one generic impl per actor, declared by
+//! `timed_actor!` in the actor's own module) records how
 //! long the message waited in the mailbox, then times the inner handler:
 //!
 //! - `tessera_actor_mailbox_wait_seconds{actor,message}`: sent → picked up.
@@ -189,29 +190,28 @@ pub fn message_label<M>() -> &'static str {
 }
 
 /// `Handler<Stamped<M>>` for an actor: every message it handles, timed.
+/// Each actor module declares its own, next to its `Actor` impl, so adding
+/// an actor touches nothing here.
 macro_rules! timed_actor {
     ($actor:ty, $label:literal) => {
-        impl<M> Handler<Stamped<M>> for $actor
+        impl<M> ::actix::Handler<$crate::timing::Stamped<M>> for $actor
         where
-            $actor: Handler<M>,
-            M: Message + 'static,
+            $actor: ::actix::Handler<M>,
+            M: ::actix::Message + 'static,
         {
-            type Result = Reply<<$actor as Handler<M>>::Result>;
-            fn handle(&mut self, msg: Stamped<M>, ctx: &mut Self::Context) -> Self::Result {
+            type Result = $crate::timing::Reply<<$actor as ::actix::Handler<M>>::Result>;
+            fn handle(
+                &mut self,
+                msg: $crate::timing::Stamped<M>,
+                ctx: &mut <Self as ::actix::Actor>::Context,
+            ) -> Self::Result {
                 let (msg, _timer) = msg.begin::<Self>($label);
-                Reply(<$actor as Handler<M>>::handle(self, msg, ctx))
+                $crate::timing::Reply(<$actor as ::actix::Handler<M>>::handle(self, msg, ctx))
             }
         }
     };
 }
-
-timed_actor!(crate::keys::KeyRotator, "key_rotator");
-timed_actor!(crate::tokens::TokenIssuer, "token_issuer");
-timed_actor!(crate::revocation::RevocationList, "revocation_list");
-timed_actor!(crate::sessions::SessionRegistry, "session_registry");
-timed_actor!(crate::directory::Directory, "directory");
-timed_actor!(crate::mailer::Mailer, "mailer");
-timed_actor!(crate::federation::Federation, "federation");
+pub(crate) use timed_actor;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
-//! `TESSERA_*` environment variables. Client scripts commonly set their own
-//! (`TESSERA_URL`), and the project's tests and tools read others
+//! `TESSERA_*` environment variables. Client scripts set their own, and the
+//! project's tests and tools read others
 //! (`TESSERA_SKIP_BROWSER`, ...): a variable that is not a configuration
 //! key is left out with a warning instead of stopping the server. A typo
 //! in a configuration *file* stays fatal; a file is only ever settings.
@@ -8,6 +8,8 @@
 const NOT_SETTINGS: &[&str] = &[
     // The `--config` flag's variable: names the file.
     "TESSERA_CONFIG",
+    // The CLI's `--url` flag's variable: names a running server.
+    "TESSERA_URL",
 ];
 
 /// The `TESSERA_*` variables among `vars` that are configuration keys, and
@@ -75,6 +77,7 @@ mod tests {
     fn keys_pass_and_strangers_are_named() {
         let (keys, ignored) = split(vars(&[
             ("TESSERA_URL", "http://localhost:8080"),
+            ("TESSERA_SCRIPT_HOST", "http://localhost:8080"),
             ("TESSERA_TOKENS__ACCESS_TOKEN_TTL", "600"),
             ("TESSERA_ADMIN_TOKEN", "x"),
             ("TESSERA_LOG", "debug"),
@@ -94,7 +97,11 @@ mod tests {
         );
         assert_eq!(
             ignored,
-            ["TESSERA_LOG", "TESSERA_TOKENS__BOGUS", "TESSERA_URL"]
+            [
+                "TESSERA_LOG",
+                "TESSERA_SCRIPT_HOST",
+                "TESSERA_TOKENS__BOGUS"
+            ]
         );
     }
 

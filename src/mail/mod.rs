@@ -6,6 +6,8 @@
 //! Templates live in `templates/mail/`: a `.txt` and an `.html` version of
 //! each mail. askama escapes the HTML ones; the text ones are sent as is.
 
+mod account_mails;
+
 use askama::Template;
 use tessera_actors::clock::SharedClock;
 use tessera_actors::mailer::{Enqueue, Mail, MailError};

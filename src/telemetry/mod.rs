@@ -85,8 +85,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Gauges that are cheaper to read at scrape time than to keep current.
 pub fn refresh_gauges(engine: &Engine) {
     metrics::gauge!("tessera_tokens_live").set(engine.tokens.len() as f64);
-    let low_space = !engine.store.space_ok();
-    metrics::gauge!("tessera_store_writable").set(if engine.store.writable() && !low_space {
+    let store = engine.store_health();
+    let low_space = !store.space_ok();
+    metrics::gauge!("tessera_store_writable").set(if store.writable() && !low_space {
         1.0
     } else {
         0.0
@@ -97,7 +98,7 @@ pub fn refresh_gauges(engine: &Engine) {
     metrics::gauge!("tessera_users").set(engine.users.len() as f64);
     metrics::gauge!("tessera_entities").set(engine.entities.len() as f64);
     metrics::gauge!("tessera_sessions_active").set(engine.sessions.len() as f64);
-    metrics::gauge!("tessera_store_size_bytes").set(engine.store.size_on_disk() as f64);
+    metrics::gauge!("tessera_store_size_bytes").set(store.size_on_disk() as f64);
     if let Some(at) = engine.keys.current_activated_at() {
         let age = engine.clock.now().saturating_sub(at).max(0);
         metrics::gauge!("tessera_signing_key_age_seconds").set(age as f64);

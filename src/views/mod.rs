@@ -21,6 +21,8 @@ mod respond;
 #[cfg(test)]
 mod tests;
 
+pub mod user;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;

@@ -71,6 +71,7 @@ fn unknown_environment_variables_are_named_not_fatal() {
         None,
         env(&[
             ("TESSERA_URL", "http://localhost:8080"),
+            ("TESSERA_SERVER", "http://localhost:8080"),
             ("TESSERA_TEST_DATABASE_URL", "postgres://localhost/t"),
             (
                 "TESSERA_ADMIN_TOKEN",
@@ -80,7 +81,11 @@ fn unknown_environment_variables_are_named_not_fatal() {
         ]),
     )
     .unwrap();
-    assert_eq!(s.ignored_env, ["TESSERA_TEST_DATABASE_URL", "TESSERA_URL"]);
+    // `TESSERA_URL` is the CLI's `--url`: left out, without a warning.
+    assert_eq!(
+        s.ignored_env,
+        ["TESSERA_SERVER", "TESSERA_TEST_DATABASE_URL"]
+    );
     assert_eq!(s.tokens.access_token_ttl, 600);
     assert!(s.admin_token.is_some());
 }
@@ -101,7 +106,10 @@ async fn the_server_starts_with_a_client_scripts_variable_and_warns() {
     let server = Server::start_with_env(
         &dir.path().join("data"),
         &log,
-        &[("TESSERA_URL", "http://localhost:8080")],
+        &[
+            ("TESSERA_URL", "http://localhost:8080"),
+            ("TESSERA_SERVER", "http://localhost:8080"),
+        ],
     );
     let r = http_client()
         .get(server.url("/healthz"))
@@ -111,5 +119,5 @@ async fn the_server_starts_with_a_client_scripts_variable_and_warns() {
     assert_eq!(r.status(), StatusCode::OK);
     drop(server);
     let log = std::fs::read_to_string(&log).unwrap();
-    assert!(log.contains("TESSERA_URL"), "{log}");
+    assert!(log.contains("TESSERA_SERVER"), "{log}");
 }

@@ -15,6 +15,7 @@ mod accounts;
 mod admin;
 mod api_oauth_tokens;
 mod cli;
+mod cli_remote;
 mod client_auth;
 mod concurrency;
 mod configuration;

@@ -27,29 +27,89 @@ async fn send(
     call(app, method, path, auth, Some(&body.to_string())).await
 }
 
-/// Enrol and confirm TOTP through the API; the secret.
-async fn enrol(app: &TestApp, cookie: &str) -> String {
-    let r = call(
+/// `PUT /api/users/otp`: starts (or restarts) an enrolment.
+async fn start_enrolment(app: &TestApp, cookie: &str) -> reqwest::Response {
+    call(
         app,
         Method::PUT,
         "/api/users/otp",
         Auth::Cookie(cookie),
         None,
     )
-    .await;
+    .await
+}
+
+/// Starts an enrolment; the secret it hands out.
+async fn new_secret(app: &TestApp, cookie: &str) -> String {
+    let r = start_enrolment(app, cookie).await;
+    r.json::<Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `POST /api/users/otp/confirm` with `code`.
+async fn confirm(app: &TestApp, cookie: &str, code: impl AsRef<str>) -> reqwest::Response {
+    send(
+        app,
+        Method::POST,
+        "/api/users/otp/confirm",
+        Auth::Cookie(cookie),
+        json!({"code": code.as_ref()}),
+    )
+    .await
+}
+
+/// `DELETE /api/users/otp` with `code`.
+async fn disable(app: &TestApp, cookie: &str, code: impl AsRef<str>) -> reqwest::Response {
+    send(
+        app,
+        Method::DELETE,
+        "/api/users/otp",
+        Auth::Cookie(cookie),
+        json!({"code": code.as_ref()}),
+    )
+    .await
+}
+
+/// `POST /accountrecovery/callback` with an address and a code.
+async fn recover(app: &TestApp, email: &str, code: impl AsRef<str>) -> reqwest::Response {
+    send(
+        app,
+        Method::POST,
+        "/accountrecovery/callback",
+        Auth::None,
+        json!({"email": email, "code": code.as_ref()}),
+    )
+    .await
+}
+
+/// `PUT /api/users/password` with `body`.
+async fn set_password(app: &TestApp, auth: Auth<'_>, body: Value) -> reqwest::Response {
+    send(app, Method::PUT, "/api/users/password", auth, body).await
+}
+
+/// `GET /sessions/session` with a session cookie.
+async fn session_of(app: &TestApp, cookie: &str) -> reqwest::Response {
+    call(
+        app,
+        Method::GET,
+        "/sessions/session",
+        Auth::Cookie(cookie),
+        None,
+    )
+    .await
+}
+
+/// Enrol and confirm TOTP through the API; the secret.
+async fn enrol(app: &TestApp, cookie: &str) -> String {
+    let r = start_enrolment(app, cookie).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(&r, "cache-control").as_deref(), Some("no-store"));
     let e: Value = r.json().await.unwrap();
     let secret = e["secret"].as_str().unwrap().to_string();
     let code = totp_code(app, &secret, 0);
-    let r = send(
-        app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(cookie),
-        json!({"code": code}),
-    )
-    .await;
+    let r = confirm(app, cookie, &code).await;
     assert_eq!(r.status(), StatusCode::OK);
     secret
 }
@@ -64,14 +124,7 @@ async fn enrolment_gives_a_scannable_secret_and_turns_mfa_on_after_a_code() {
     let r = call(&app, Method::PUT, "/api/users/otp", Auth::None, None).await;
     assert_api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    let r = call(
-        &app,
-        Method::PUT,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        None,
-    )
-    .await;
+    let r = start_enrolment(&app, &cookie).await;
     assert_eq!(r.status(), StatusCode::OK);
     let e: Value = r.json().await.unwrap();
     let secret = e["secret"].as_str().unwrap().to_string();
@@ -97,37 +150,16 @@ async fn enrolment_gives_a_scannable_secret_and_turns_mfa_on_after_a_code() {
     } else {
         "000000"
     };
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": wrong}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, wrong).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(!app.engine.users.get(&user.id).unwrap().totp_enabled());
     let code = totp_code(&app, &secret, 0);
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": code}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, &code).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["enabled"], true);
 
     // Enabled: a second enrolment is 409, a second confirm too.
-    let r = call(
-        &app,
-        Method::PUT,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        None,
-    )
-    .await;
+    let r = start_enrolment(&app, &cookie).await;
     assert_api_error(r, StatusCode::CONFLICT, "conflict").await;
 
     // Login now asks for the code; the code used to confirm is spent.
@@ -156,42 +188,17 @@ async fn a_wrong_code_does_not_confirm_and_skew_is_one_step() {
     let app = spawn_app().await;
     let user = create_user(&app, "skewer").await;
     let cookie = login(&app, &user, PASSWORD).await;
-    let r = call(
-        &app,
-        Method::PUT,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        None,
-    )
-    .await;
-    let secret = r.json::<Value>().await.unwrap()["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let secret = new_secret(&app, &cookie).await;
     let right = totp_code(&app, &secret, 0);
     let wrong = if right == "123456" {
         "654321"
     } else {
         "123456"
     };
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": wrong}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, wrong).await;
     assert_api_error(r, StatusCode::UNAUTHORIZED, "invalid_code").await;
     // Two steps off: refused.
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": totp_code(&app, &secret, -60)}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, totp_code(&app, &secret, -60)).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Malformed bodies are 400, not a panic.
     let r = call(
@@ -204,14 +211,7 @@ async fn a_wrong_code_does_not_confirm_and_skew_is_one_step() {
     .await;
     assert_api_error(r, StatusCode::BAD_REQUEST, "invalid_body").await;
     // One step behind: accepted.
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": totp_code(&app, &secret, -30)}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, totp_code(&app, &secret, -30)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let u = app.engine.users.get(&user.id).unwrap();
     assert!(u.totp_enabled());
@@ -222,55 +222,19 @@ async fn confirming_a_restarted_enrolment_needs_the_new_secret() {
     let app = spawn_app().await;
     let user = create_user(&app, "restarter").await;
     let cookie = login(&app, &user, PASSWORD).await;
-    let first = call(
-        &app,
-        Method::PUT,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        None,
-    )
-    .await;
-    let first = first.json::<Value>().await.unwrap()["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let second = call(
-        &app,
-        Method::PUT,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        None,
-    )
-    .await;
-    let second = second.json::<Value>().await.unwrap()["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first = new_secret(&app, &cookie).await;
+    let second = new_secret(&app, &cookie).await;
     assert_ne!(first, second);
     let old = totp_code(&app, &first, 0);
     if old != totp_code(&app, &second, 0) {
-        let r = send(
-            &app,
-            Method::POST,
-            "/api/users/otp/confirm",
-            Auth::Cookie(&cookie),
-            json!({"code": old}),
-        )
-        .await;
+        let r = confirm(&app, &cookie, old).await;
         assert_eq!(
             r.status(),
             StatusCode::UNAUTHORIZED,
             "the voided secret's code"
         );
     }
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": totp_code(&app, &second, 0)}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, totp_code(&app, &second, 0)).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -279,18 +243,7 @@ async fn wrong_codes_are_rate_limited_with_retry_after() {
     let app = spawn_app().await;
     let user = create_user(&app, "guesser").await;
     let cookie = login(&app, &user, PASSWORD).await;
-    let r = call(
-        &app,
-        Method::PUT,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        None,
-    )
-    .await;
-    let secret = r.json::<Value>().await.unwrap()["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let secret = new_secret(&app, &cookie).await;
     let right = totp_code(&app, &secret, 0);
     let wrong = if right == "000001" {
         "000002"
@@ -299,14 +252,7 @@ async fn wrong_codes_are_rate_limited_with_retry_after() {
     };
     let mut limited = None;
     for _ in 0..10 {
-        let r = send(
-            &app,
-            Method::POST,
-            "/api/users/otp/confirm",
-            Auth::Cookie(&cookie),
-            json!({"code": wrong}),
-        )
-        .await;
+        let r = confirm(&app, &cookie, wrong).await;
         if r.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(r);
             break;
@@ -317,25 +263,11 @@ async fn wrong_codes_are_rate_limited_with_retry_after() {
     let secs: i64 = header(&r, "retry-after").unwrap().parse().unwrap();
     assert!(secs >= 1);
     // Even the right code waits out the lock...
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": right}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, right).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // ...and works after it.
     app.clock.advance(secs);
-    let r = send(
-        &app,
-        Method::POST,
-        "/api/users/otp/confirm",
-        Auth::Cookie(&cookie),
-        json!({"code": totp_code(&app, &secret, 0)}),
-    )
-    .await;
+    let r = confirm(&app, &cookie, totp_code(&app, &secret, 0)).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -345,36 +277,15 @@ async fn disabling_needs_a_fresh_code() {
     let user = create_user(&app, "disabler").await;
     let cookie = login(&app, &user, PASSWORD).await;
     // Not enabled yet: 409.
-    let r = send(
-        &app,
-        Method::DELETE,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        json!({"code": "123456"}),
-    )
-    .await;
+    let r = disable(&app, &cookie, "123456").await;
     assert_api_error(r, StatusCode::CONFLICT, "conflict").await;
     let secret = enrol(&app, &cookie).await;
     // The confirming code is spent.
-    let r = send(
-        &app,
-        Method::DELETE,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        json!({"code": totp_code(&app, &secret, 0)}),
-    )
-    .await;
+    let r = disable(&app, &cookie, totp_code(&app, &secret, 0)).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(app.engine.users.get(&user.id).unwrap().totp_enabled());
     app.clock.advance(30);
-    let r = send(
-        &app,
-        Method::DELETE,
-        "/api/users/otp",
-        Auth::Cookie(&cookie),
-        json!({"code": totp_code(&app, &secret, 0)}),
-    )
-    .await;
+    let r = disable(&app, &cookie, totp_code(&app, &secret, 0)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["enabled"], false);
     let mut b = Browser::new(&app);
@@ -431,28 +342,14 @@ async fn recovery_with_the_authenticator_allows_a_new_password_and_nothing_else(
         ("nobody@example.com", code.as_str()),
         (plain.email.as_str(), code.as_str()),
     ] {
-        let r = send(
-            &app,
-            Method::POST,
-            "/accountrecovery/callback",
-            Auth::None,
-            json!({"email": email, "code": c}),
-        )
-        .await;
+        let r = recover(&app, email, c).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{email}");
         bodies.push(r.text().await.unwrap());
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
 
     // The right code: a token that may only change the password.
-    let r = send(
-        &app,
-        Method::POST,
-        "/accountrecovery/callback",
-        Auth::None,
-        json!({"email": user.email, "code": code}),
-    )
-    .await;
+    let r = recover(&app, &user.email, &code).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(&r, "cache-control").as_deref(), Some("no-store"));
     let v: Value = r.json().await.unwrap();
@@ -462,14 +359,7 @@ async fn recovery_with_the_authenticator_allows_a_new_password_and_nothing_else(
     let token = v["access_token"].as_str().unwrap().to_string();
 
     // The code is spent.
-    let r = send(
-        &app,
-        Method::POST,
-        "/accountrecovery/callback",
-        Auth::None,
-        json!({"email": user.email, "code": code}),
-    )
-    .await;
+    let r = recover(&app, &user.email, &code).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // Anything else with the token: 403.
@@ -491,10 +381,8 @@ async fn recovery_with_the_authenticator_allows_a_new_password_and_nothing_else(
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // A new password, without the old one.
-    let r = send(
+    let r = set_password(
         &app,
-        Method::PUT,
-        "/api/users/password",
         Auth::Bearer(&token),
         json!({"password": "a brand new passphrase"}),
     )
@@ -507,19 +395,10 @@ async fn recovery_with_the_authenticator_allows_a_new_password_and_nothing_else(
         b.login_json(&user.username, PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let r = call(
-        &app,
-        Method::GET,
-        "/sessions/session",
-        Auth::Cookie(&cookie),
-        None,
-    )
-    .await;
+    let r = session_of(&app, &cookie).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = send(
+    let r = set_password(
         &app,
-        Method::PUT,
-        "/api/users/password",
         Auth::Bearer(&token),
         json!({"password": "yet another passphrase"}),
     )
@@ -568,37 +447,29 @@ async fn changing_the_password_needs_the_current_one_and_ends_every_session() {
     let user = create_user(&app, "changer").await;
     let cookie = login(&app, &user, PASSWORD).await;
     let other = login(&app, &user, PASSWORD).await;
-    let r = send(
+    let r = set_password(
         &app,
-        Method::PUT,
-        "/api/users/password",
         Auth::Cookie(&cookie),
         json!({"password": "new passphrase here"}),
     )
     .await;
     assert_api_error(r, StatusCode::BAD_REQUEST, "invalid_field").await;
-    let r = send(
+    let r = set_password(
         &app,
-        Method::PUT,
-        "/api/users/password",
         Auth::Cookie(&cookie),
         json!({"password": "new passphrase here", "current_password": "wrong"}),
     )
     .await;
     assert_api_error(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let r = send(
+    let r = set_password(
         &app,
-        Method::PUT,
-        "/api/users/password",
         Auth::Cookie(&cookie),
         json!({"password": "short", "current_password": PASSWORD}),
     )
     .await;
     assert_api_error(r, StatusCode::BAD_REQUEST, "invalid_field").await;
-    let r = send(
+    let r = set_password(
         &app,
-        Method::PUT,
-        "/api/users/password",
         Auth::Cookie(&cookie),
         json!({"password": "new passphrase here", "current_password": PASSWORD}),
     )
@@ -606,14 +477,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_every_session() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["sessions_closed"], 2);
     for c in [&cookie, &other] {
-        let r = call(
-            &app,
-            Method::GET,
-            "/sessions/session",
-            Auth::Cookie(c),
-            None,
-        )
-        .await;
+        let r = session_of(&app, c).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     let u = app.engine.users.get(&user.id).unwrap();

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{valid_audience, GrantType, Scope, TokenFormat};
 use crate::secret::{self, prefix, SecretHash};
-use crate::store::{self, StoreError};
 
 use super::{invalid, Directory, DirectoryError};
 
@@ -232,17 +231,10 @@ impl Handler<CreateClient> for Directory {
     fn handle(&mut self, msg: CreateClient, _: &mut Self::Context) -> Self::Result {
         let write = (|| {
             let (client, secret) = msg.0.build(self.clock.now(), self.max_ttl)?;
-            let value = store::encode(&client)?;
-            // AtomicResponse: no other message runs until this one is
-            // durable, so check-then-insert cannot race.
-            let tree = self.tree.clone();
-            if tree
-                .contains_key(client.client_id.as_bytes())
-                .map_err(StoreError::from)?
-            {
+            // Conditional: of two creates of one id, exactly one wins.
+            if !self.store.create_client(&client)? {
                 return Err(DirectoryError::Exists(client.client_id));
             }
-            self.put(&tree, client.client_id.as_bytes(), value)?;
             Ok((Arc::new(client), secret))
         })();
         AtomicResponse::new(self.commit(write, |view, _, (c, _)| {
@@ -255,10 +247,9 @@ impl Handler<DeleteClient> for Directory {
     type Result = AtomicResponse<Self, Result<(), DirectoryError>>;
     fn handle(&mut self, msg: DeleteClient, _: &mut Self::Context) -> Self::Result {
         let id = msg.0;
-        let tree = self.tree.clone();
-        let write = match self.del(&tree, id.as_bytes()) {
-            Ok(Some(_)) => Ok(id),
-            Ok(None) => Err(DirectoryError::NotFound),
+        let write = match self.store.delete_client(&id) {
+            Ok(true) => Ok(id),
+            Ok(false) => Err(DirectoryError::NotFound),
             Err(e) => Err(e.into()),
         };
         let r = self.commit(write, |view, _, id: &String| {
@@ -279,8 +270,7 @@ impl Handler<RotateClientSecret> for Directory {
             }
             let secret = secret::new_secret(prefix::CLIENT_SECRET);
             c.secret_hash = Some(secret::sha256(secret.as_bytes()));
-            let tree = self.tree.clone();
-            self.put(&tree, c.client_id.as_bytes(), store::encode(&c)?)?;
+            self.store.put_client(&c)?;
             Ok((Arc::new(c), secret))
         })();
         let r = self.commit(write, |view, _, (c, _)| {

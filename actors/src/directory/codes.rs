@@ -11,8 +11,8 @@
 //! stored as an HMAC under a random per-code key and what protects it is the
 //! attempt budget: after the configured number of wrong tries it is void.
 //!
-//! Keys: `u/<purpose>/<user id>` → the record; `t/<sha256>` → that key, so
-//! a link finds its record.
+//! The store finds a record by purpose and user, or by a link token's
+//! SHA-256; see [`super::storage`] for the sled layout.
 
 use std::sync::Arc;
 
@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::secret::{self, SecretHash};
-use crate::store::{self, trees, StoreError};
 
 use super::{invalid, Directory, DirectoryError, User, UserStatus};
 
@@ -43,7 +42,8 @@ pub enum CodePurpose {
 }
 
 impl CodePurpose {
-    fn tag(self) -> &'static str {
+    /// A stable name for keys and columns.
+    pub fn tag(self) -> &'static str {
         match self {
             CodePurpose::Registration => "registration",
             CodePurpose::Reset => "reset",
@@ -52,34 +52,23 @@ impl CodePurpose {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CodeRecord {
-    purpose: CodePurpose,
-    user_id: uuid::Uuid,
+/// A mailed code as stored: one per user and purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub purpose: CodePurpose,
+    pub user_id: uuid::Uuid,
     /// The address the code was mailed to: it only works while the user
     /// still has that address.
-    email: String,
+    pub email: String,
     /// SHA-256 of a link token, or HMAC-SHA256 of a numeric code.
-    hash: SecretHash,
+    pub hash: SecretHash,
     /// The HMAC key of a numeric code.
-    key: Option<SecretHash>,
-    created_at: i64,
-    expires_at: i64,
-    attempts_left: u32,
+    pub key: Option<SecretHash>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub attempts_left: u32,
     /// The client a registration was made for.
-    application_id: Option<String>,
-}
-
-fn record_key(purpose: CodePurpose, user: &uuid::Uuid) -> Vec<u8> {
-    let mut k = format!("u/{}/", purpose.tag()).into_bytes();
-    k.extend_from_slice(user.as_bytes());
-    k
-}
-
-fn token_index_key(hash: &SecretHash) -> Vec<u8> {
-    let mut k = b"t/".to_vec();
-    k.extend_from_slice(hash);
-    k
+    pub application_id: Option<String>,
 }
 
 fn numeric_mac(key: &SecretHash, user: &uuid::Uuid, code: &str) -> SecretHash {
@@ -192,30 +181,6 @@ enum Outcome {
 }
 
 impl Directory {
-    fn codes_tree(&self) -> Result<sled::Tree, StoreError> {
-        self.store.tree(trees::ACCOUNT_CODES)
-    }
-
-    /// Remove a record and its token index entry.
-    fn drop_code(
-        &mut self,
-        tree: &sled::Tree,
-        key: &[u8],
-        rec: &CodeRecord,
-    ) -> Result<(), StoreError> {
-        if rec.key.is_none() {
-            self.del(tree, &token_index_key(&rec.hash))?;
-        }
-        self.del(tree, key)?;
-        Ok(())
-    }
-
-    fn write_user_record(&mut self, u: &User) -> Result<(), DirectoryError> {
-        let tree = self.users_tree.clone();
-        self.put(&tree, u.id.as_bytes(), store::encode(u)?)?;
-        Ok(())
-    }
-
     fn issue_code(&mut self, msg: IssueCode) -> Result<IssuedCode, DirectoryError> {
         let user = self
             .users
@@ -227,11 +192,9 @@ impl Directory {
                 "a code needs a positive lifetime and attempts",
             ));
         }
-        let tree = self.codes_tree()?;
-        let key = record_key(msg.purpose, &msg.user);
-        if let Some(old) = tree.get(&key).map_err(StoreError::from)? {
-            let old: CodeRecord = store::decode(&old)?;
-            self.drop_code(&tree, &key, &old)?;
+        if let Some(old) = self.store.code(msg.purpose, &msg.user)? {
+            // Void whatever is there now, whether or not it is still `old`.
+            self.store.replace_code(&old, None)?;
         }
         let now = self.clock.now();
         let (secret_value, hash, mac_key) = match msg.purpose {
@@ -263,10 +226,7 @@ impl Directory {
             attempts_left: msg.attempts,
             application_id: msg.application_id,
         };
-        if mac_key.is_none() {
-            self.put(&tree, &token_index_key(&hash), key.clone())?;
-        }
-        self.put(&tree, &key, store::encode(&rec)?)?;
+        self.store.put_code(&rec)?;
         Ok(IssuedCode {
             secret: secret_value,
             expires_at: rec.expires_at,
@@ -277,11 +237,10 @@ impl Directory {
     /// Find the record a presented code names, without judging it yet.
     fn find_code(
         &self,
-        tree: &sled::Tree,
         purpose: CodePurpose,
         code: &CodeRef,
-    ) -> Result<Option<(Vec<u8>, CodeRecord)>, DirectoryError> {
-        let key = match code {
+    ) -> Result<Option<CodeRecord>, DirectoryError> {
+        Ok(match code {
             CodeRef::Numeric { email, .. } => {
                 let Some(u) = self.users.by_login(email) else {
                     return Ok(None);
@@ -290,29 +249,19 @@ impl Directory {
                     // Named by username, not by the address it was mailed to.
                     return Ok(None);
                 }
-                record_key(purpose, &u.id)
+                self.store.code(purpose, &u.id)?
             }
-            CodeRef::Link(token) => {
-                match tree
-                    .get(token_index_key(&secret::sha256(token.trim().as_bytes())))
-                    .map_err(StoreError::from)?
-                {
-                    Some(k) => k.to_vec(),
-                    None => return Ok(None),
-                }
-            }
-        };
-        Ok(match tree.get(&key).map_err(StoreError::from)? {
-            Some(v) => Some((key, store::decode(&v)?)),
-            None => None,
+            CodeRef::Link(token) => self
+                .store
+                .code_by_link(&secret::sha256(token.trim().as_bytes()))?,
         })
     }
 
     fn redeem(&mut self, msg: RedeemCode) -> Result<Outcome, DirectoryError> {
-        let tree = self.codes_tree()?;
-        let Some((key, mut rec)) = self.find_code(&tree, msg.purpose, &msg.code)? else {
+        let Some(found) = self.find_code(msg.purpose, &msg.code)? else {
             return Ok(Outcome::Rejected);
         };
+        let mut rec = found.clone();
         let now = self.clock.now();
         let matches = match (&msg.code, rec.key) {
             (CodeRef::Numeric { code, .. }, Some(k)) => {
@@ -331,7 +280,7 @@ impl Directory {
                 .is_some_and(|u| u.email.eq_ignore_ascii_case(&rec.email));
         if !usable {
             // Expired, or its user or address is gone: void it.
-            self.drop_code(&tree, &key, &rec)?;
+            self.store.replace_code(&found, None)?;
             return Ok(Outcome::Rejected);
         }
         let Some(user) = user else {
@@ -339,14 +288,14 @@ impl Directory {
         };
         if !matches {
             rec.attempts_left = rec.attempts_left.saturating_sub(1);
-            if rec.attempts_left == 0 {
-                self.drop_code(&tree, &key, &rec)?;
-            } else {
-                self.put(&tree, &key, store::encode(&rec)?)?;
-            }
+            let left = (rec.attempts_left > 0).then_some(&rec);
+            self.store.replace_code(&found, left)?;
             return Ok(Outcome::Rejected);
         }
-        self.drop_code(&tree, &key, &rec)?;
+        // Spent exactly once: of two redemptions racing, one wins.
+        if !self.store.replace_code(&found, None)? {
+            return Ok(Outcome::Rejected);
+        }
         let mut u = (*user).clone();
         match msg.effect {
             CodeEffect::Activate => {
@@ -366,7 +315,7 @@ impl Directory {
             CodeEffect::VerifyEmail => u.email_verified = true,
         }
         u.updated_at = now;
-        self.write_user_record(&u)?;
+        self.store.put_user(&u)?;
         Ok(Outcome::Done(Redeemed {
             user: Arc::new(u),
             application_id: rec.application_id,
@@ -400,7 +349,7 @@ impl Directory {
         u.password_hash = msg.password_hash;
         u.credentials_changed_at = now;
         u.updated_at = now;
-        self.write_user_record(&u)?;
+        self.store.put_user(&u)?;
         Ok(Arc::new(u))
     }
 }

@@ -7,7 +7,6 @@ use dashmap::DashMap;
 
 use super::{Directory, DirectoryError};
 use crate::domain::Scope;
-use crate::store::{self, StoreError};
 
 #[derive(Default)]
 pub struct ConsentsView {
@@ -29,12 +28,6 @@ impl ConsentsView {
     }
 }
 
-pub(super) fn key(user: &uuid::Uuid, client: &str) -> Vec<u8> {
-    let mut k = user.as_bytes().to_vec();
-    k.extend_from_slice(client.as_bytes());
-    k
-}
-
 /// Remember that `user` agreed to `scope` for `client` (merged with any
 /// earlier consent).
 #[derive(Message, Debug)]
@@ -50,16 +43,15 @@ impl Handler<GrantConsent> for Directory {
     fn handle(&mut self, msg: GrantConsent, _: &mut Self::Context) -> Self::Result {
         let consents: Arc<ConsentsView> = self.consents.clone();
         let write = (|| {
-            let k = key(&msg.user_id, &msg.client_id);
-            let mut merged = match self.consents_tree.get(&k).map_err(StoreError::from)? {
-                Some(v) => store::decode::<Scope>(&v)?,
-                None => Scope::default(),
-            };
+            let mut merged = self
+                .store
+                .consent(&msg.user_id, &msg.client_id)?
+                .unwrap_or_default();
             let mut tokens: Vec<String> = merged.tokens().to_vec();
             tokens.extend(msg.scope.tokens().iter().cloned());
             merged = Scope::from_tokens(tokens).map_err(|e| super::invalid("scope", e.0))?;
-            let tree = self.consents_tree.clone();
-            self.put(&tree, &k, store::encode(&merged)?)?;
+            self.store
+                .put_consent(&msg.user_id, &msg.client_id, &merged)?;
             Ok((msg.user_id, msg.client_id, merged))
         })();
         let r = self.commit(write, move |_, _, (u, c, s)| {

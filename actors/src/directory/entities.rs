@@ -16,7 +16,6 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::{self, prefix, SecretHash};
-use crate::store::{self, trees};
 
 use super::{invalid, Directory, DirectoryError};
 
@@ -205,26 +204,6 @@ pub struct TouchApiKey {
 }
 
 impl Directory {
-    pub(super) fn reload_entities(&self) -> Result<(), crate::store::StoreError> {
-        self.entities.clear();
-        for v in self.store.tree(trees::ENTITIES)?.iter().values() {
-            let e: Entity = store::decode(&v?)?;
-            self.entities.publish_entity(Arc::new(e));
-        }
-        for v in self.store.tree(trees::API_KEYS)?.iter().values() {
-            let k: ApiKey = store::decode(&v?)?;
-            self.entities.publish_key(Arc::new(k));
-        }
-        metrics::gauge!("tessera_entities").set(self.entities.len() as f64);
-        Ok(())
-    }
-
-    fn write_entity(&mut self, e: &Entity) -> Result<(), DirectoryError> {
-        let tree = self.store.tree(trees::ENTITIES)?;
-        self.put(&tree, e.id.as_bytes(), store::encode(e)?)?;
-        Ok(())
-    }
-
     fn update_entity(
         &mut self,
         id: uuid::Uuid,
@@ -234,7 +213,7 @@ impl Directory {
             let mut e = (*self.entities.get(&id).ok_or(DirectoryError::NoSuchEntity)?).clone();
             f(&mut e, &self.users)?;
             e.updated_at = self.clock.now();
-            self.write_entity(&e)?;
+            self.store.put_entity(&e)?;
             Ok(Arc::new(e))
         })();
         let view = self.entities.clone();
@@ -257,7 +236,7 @@ impl Handler<CreateEntity> for Directory {
                 created_at: now,
                 updated_at: now,
             };
-            self.write_entity(&e)?;
+            self.store.put_entity(&e)?;
             Ok(Arc::new(e))
         })();
         let view = self.entities.clone();
@@ -273,13 +252,11 @@ impl Handler<DeleteEntity> for Directory {
     fn handle(&mut self, msg: DeleteEntity, _: &mut Self::Context) -> Self::Result {
         let id = msg.0;
         let write = (|| {
-            let tree = self.store.tree(trees::ENTITIES)?;
-            if self.del(&tree, id.as_bytes())?.is_none() {
+            if !self.store.delete_entity(&id)? {
                 return Err(DirectoryError::NoSuchEntity);
             }
-            let keys = self.store.tree(trees::API_KEYS)?;
             for k in self.entities.api_keys(&id) {
-                self.del(&keys, k.id.as_bytes())?;
+                self.store.delete_api_key(&k.id)?;
             }
             Ok(id)
         })();
@@ -334,8 +311,7 @@ impl Handler<CreateApiKey> for Directory {
                 created_at: self.clock.now(),
                 last_used_at: None,
             };
-            let tree = self.store.tree(trees::API_KEYS)?;
-            self.put(&tree, k.id.as_bytes(), store::encode(&k)?)?;
+            self.store.put_api_key(&k)?;
             Ok((Arc::new(k), secret_value))
         })();
         let view = self.entities.clone();
@@ -359,8 +335,7 @@ impl Handler<RevokeApiKey> for Directory {
             if !owned {
                 return Err(DirectoryError::NoSuchApiKey);
             }
-            let tree = self.store.tree(trees::API_KEYS)?;
-            self.del(&tree, msg.key_id.as_bytes())?;
+            self.store.delete_api_key(&msg.key_id)?;
             Ok(msg.key_id)
         })();
         let view = self.entities.clone();
@@ -384,19 +359,7 @@ impl Handler<TouchApiKey> for Directory {
         let mut k = (*k).clone();
         k.last_used_at = Some(msg.at);
         // Not awaited for durability: a lost last-used time is harmless.
-        let written = self
-            .store
-            .tree(trees::API_KEYS)
-            .map_err(DirectoryError::from)
-            .and_then(|t| {
-                store::encode(&k)
-                    .map_err(DirectoryError::from)
-                    .and_then(|v| {
-                        t.insert(k.id.as_bytes(), v)
-                            .map_err(|e| DirectoryError::Store(e.into()))
-                    })
-            });
-        match written {
+        match self.store.touch_api_key(&k) {
             Ok(_) => self.entities.publish_key(Arc::new(k)),
             Err(e) => tracing::warn!(error = %e, "could not record an API key's last use"),
         }

@@ -1,5 +1,6 @@
-//! `Directory`: owns clients, users (and, later, entities and API keys).
-//! Publishes concurrent read views of clients and users: client
+//! `Directory`: owns clients, users, consents, entities and their API keys,
+//! TOTP secrets and mailed one-time codes, all through its
+//! [`DirectoryStore`]. Publishes concurrent read views: client
 //! authentication on every token and introspection request costs a map
 //! lookup and one SHA-256; a login costs a map lookup and one argon2 verify
 //! (on the password pool, never on this actor's thread).
@@ -8,6 +9,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod entities;
+pub mod storage;
 pub mod users;
 
 use std::sync::Arc;
@@ -15,19 +17,20 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use crate::clock::SharedClock;
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::StoreError;
 pub use clients::{
     Client, ClientSpec, ClientsView, CreateClient, DeleteClient, RotateClientSecret,
 };
 pub use codes::{
-    CodeEffect, CodeError, CodePurpose, CodeRef, IssueCode, IssuedCode, RedeemCode, Redeemed,
-    RenewPending,
+    CodeEffect, CodeError, CodePurpose, CodeRecord, CodeRef, IssueCode, IssuedCode, RedeemCode,
+    Redeemed, RenewPending,
 };
 pub use consents::{ConsentsView, GrantConsent};
 pub use entities::{
     ApiKey, CreateApiKey, CreateEntity, DeleteEntity, EntitiesView, Entity, RemoveMember,
     RevokeApiKey, Role, SetMember, TouchApiKey,
 };
+pub use storage::{DirectoryState, DirectoryStore, SledDirectoryStore};
 pub use users::{
     ChangeTotp, CreateUser, DeleteUser, NewUser, SetPasswordHash, Totp, TotpChange, UpdateUser,
     UseTotpStep, User, UserPatch, UserStatus, UsersView,
@@ -67,42 +70,18 @@ pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Direct
 }
 
 pub struct Directory {
-    tree: sled::Tree,
-    store: Store,
+    store: Box<dyn DirectoryStore>,
     clock: SharedClock,
     max_ttl: i64,
     view: Arc<ClientsView>,
-    users_tree: sled::Tree,
     users: Arc<UsersView>,
-    consents_tree: sled::Tree,
     consents: Arc<ConsentsView>,
     entities: Arc<EntitiesView>,
-    /// How to take back the writes of the message in progress, should its
-    /// flush fail: nothing unacknowledged may linger in the tree.
-    pending: Vec<Undo>,
-}
-
-struct Undo {
-    tree: sled::Tree,
-    key: Vec<u8>,
-    prev: Option<sled::IVec>,
-}
-
-fn undo_all(undo: Vec<Undo>) {
-    for u in undo.into_iter().rev() {
-        let r = match u.prev {
-            Some(p) => u.tree.insert(&u.key, p).map(|_| ()),
-            None => u.tree.remove(&u.key).map(|_| ()),
-        };
-        if let Err(e) = r {
-            tracing::error!(error = %e, "could not take back an unacknowledged directory write");
-        }
-    }
 }
 
 impl Directory {
     pub fn open(
-        store: &Store,
+        store: Box<dyn DirectoryStore>,
         clock: SharedClock,
         max_ttl: i64,
         view: Arc<ClientsView>,
@@ -111,49 +90,48 @@ impl Directory {
         entities: Arc<EntitiesView>,
     ) -> Result<Self, StoreError> {
         let d = Directory {
-            tree: store.tree(trees::CLIENTS)?,
-            store: store.clone(),
+            store,
             clock,
             max_ttl,
             view,
-            users_tree: store.tree(trees::USERS)?,
             users,
-            consents_tree: store.tree(trees::CONSENTS)?,
             consents,
             entities,
-            pending: Vec::new(),
         };
         d.reload()?;
         Ok(d)
     }
 
     fn reload(&self) -> Result<(), StoreError> {
+        let state = self.store.load_all()?;
         self.view.map.clear();
-        for v in self.tree.iter().values() {
-            let c: Client = store::decode(&v?)?;
+        for c in state.clients {
             self.view.map.insert(c.client_id.clone(), Arc::new(c));
         }
         metrics::gauge!("tessera_clients").set(self.view.map.len() as f64);
         self.users.clear();
-        for v in self.users_tree.iter().values() {
-            let u: User = store::decode(&v?)?;
+        for u in state.users {
             self.users.publish(Arc::new(u));
         }
         metrics::gauge!("tessera_users").set(self.users.len() as f64);
         self.consents.clear();
-        for kv in self.consents_tree.iter() {
-            let (k, v) = kv?;
-            let (u, c) = k.split_at(16.min(k.len()));
-            let (Ok(user), Ok(client)) = (uuid::Uuid::from_slice(u), std::str::from_utf8(c)) else {
-                return Err(StoreError::Decode("malformed consent key".into()));
-            };
-            self.consents
-                .publish(user, client.to_string(), store::decode(&v)?);
+        for (user, client, scope) in state.consents {
+            self.consents.publish(user, client, scope);
         }
-        self.reload_entities()?;
+        self.entities.clear();
+        for e in state.entities {
+            self.entities.publish_entity(Arc::new(e));
+        }
+        for k in state.api_keys {
+            self.entities.publish_key(Arc::new(k));
+        }
+        metrics::gauge!("tessera_entities").set(self.entities.len() as f64);
         Ok(())
     }
 }
+
+// Every message sent through the engine's address is timed.
+crate::timing::timed_actor!(Directory, "directory");
 
 impl Actor for Directory {
     type Context = Context<Self>;
@@ -168,54 +146,27 @@ impl Supervised for Directory {
 }
 
 impl Directory {
-    /// Insert, remembering how to take it back.
-    fn put(&mut self, tree: &sled::Tree, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
-        let prev = tree.insert(key, value)?;
-        self.pending.push(Undo {
-            tree: tree.clone(),
-            key: key.to_vec(),
-            prev,
-        });
-        Ok(())
-    }
-
-    /// Remove, remembering how to take it back; answers what was there.
-    fn del(&mut self, tree: &sled::Tree, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        let prev = tree.remove(key)?;
-        if prev.is_some() {
-            self.pending.push(Undo {
-                tree: tree.clone(),
-                key: key.to_vec(),
-                prev: prev.clone(),
-            });
-        }
-        Ok(prev)
-    }
-
-    /// Write, wait for durability, then publish; the actor processes nothing
-    /// else meanwhile so the view sees mutations in order.
+    /// Make the message's writes durable, then publish; the actor processes
+    /// nothing else meanwhile so the view sees mutations in order. A failed
+    /// message (or a failed flush) takes its writes back.
     fn commit<T: 'static>(
         &mut self,
         write: Result<T, DirectoryError>,
         publish: impl FnOnce(&ClientsView, &UsersView, &T) + 'static,
     ) -> ResponseActFuture<Self, Result<T, DirectoryError>> {
-        let store = self.store.clone();
         let view = self.view.clone();
         let users = self.users.clone();
-        let undo = std::mem::take(&mut self.pending);
+        let unit = match write {
+            Ok(v) => Ok((v, self.store.commit())),
+            Err(e) => {
+                self.store.rollback();
+                Err(e)
+            }
+        };
         Box::pin(
             async move {
-                let v = match write {
-                    Ok(v) => v,
-                    Err(e) => {
-                        undo_all(undo);
-                        return Err(e);
-                    }
-                };
-                if let Err(e) = store.durable().await {
-                    undo_all(undo);
-                    return Err(e.into());
-                }
+                let (v, durable) = unit?;
+                durable.await?;
                 publish(&view, &users, &v);
                 metrics::gauge!("tessera_clients").set(view.len() as f64);
                 metrics::gauge!("tessera_users").set(users.len() as f64);

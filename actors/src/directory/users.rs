@@ -9,7 +9,6 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Scope;
-use crate::store;
 
 use super::{invalid, Directory, DirectoryError};
 
@@ -209,14 +208,6 @@ fn check_profile(n: &Option<String>, field: &'static str) -> Result<(), Director
     }
 }
 
-impl Directory {
-    fn write_user(&mut self, u: &User) -> Result<(), DirectoryError> {
-        let tree = self.users_tree.clone();
-        self.put(&tree, u.id.as_bytes(), store::encode(u)?)?;
-        Ok(())
-    }
-}
-
 impl Handler<CreateUser> for Directory {
     type Result = AtomicResponse<Self, Result<Arc<User>, DirectoryError>>;
     fn handle(&mut self, msg: CreateUser, _: &mut Self::Context) -> Self::Result {
@@ -268,7 +259,7 @@ impl Handler<CreateUser> for Directory {
                 updated_at: now,
                 credentials_changed_at: now,
             };
-            self.write_user(&u)?;
+            self.store.put_user(&u)?;
             // AtomicResponse keeps this actor on this message until the
             // write is durable and published, so two creates cannot both
             // pass the uniqueness check.
@@ -282,10 +273,9 @@ impl Handler<DeleteUser> for Directory {
     type Result = AtomicResponse<Self, Result<(), DirectoryError>>;
     fn handle(&mut self, msg: DeleteUser, _: &mut Self::Context) -> Self::Result {
         let id = msg.0;
-        let tree = self.users_tree.clone();
-        let write = match self.del(&tree, id.as_bytes()) {
-            Ok(Some(_)) => Ok(id),
-            Ok(None) => Err(DirectoryError::NoSuchUser),
+        let write = match self.store.delete_user(&id) {
+            Ok(true) => Ok(id),
+            Ok(false) => Err(DirectoryError::NoSuchUser),
             Err(e) => Err(e.into()),
         };
         let r = self.commit(write, |_, users, id| users.unpublish(id));
@@ -300,10 +290,17 @@ impl Directory {
         f: impl FnOnce(&mut User, &UsersView) -> Result<(), DirectoryError>,
     ) -> AtomicResponse<Self, Result<Arc<User>, DirectoryError>> {
         let write = (|| {
-            let mut u = (*self.users.get(&id).ok_or(DirectoryError::NoSuchUser)?).clone();
+            let current = self.users.get(&id).ok_or(DirectoryError::NoSuchUser)?;
+            let mut u = (*current).clone();
             f(&mut u, &self.users)?;
             u.updated_at = self.clock.now();
-            self.write_user(&u)?;
+            // Conditional on the record the change was decided on: of two
+            // writers using one TOTP step, exactly one wins.
+            if !self.store.replace_user(&current, &u)? {
+                return Err(DirectoryError::Conflict(
+                    "the account changed meanwhile; try again",
+                ));
+            }
             Ok(Arc::new(u))
         })();
         AtomicResponse::new(self.commit(write, |_, users, u| users.publish(u.clone())))

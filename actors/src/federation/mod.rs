@@ -13,6 +13,7 @@
 //! [`id_token`] verifies the upstream ID token.
 
 pub mod id_token;
+pub mod storage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +24,9 @@ use dashmap::DashMap;
 
 use crate::clock::SharedClock;
 use crate::secret::{sha256, SecretHash};
-use crate::store::{trees, Store, StoreError};
+use crate::store::StoreError;
+use storage::link_key;
+pub use storage::{FederationLink, FederationStore, SledFederationStore};
 
 /// Most logins that may be in flight at once; more are refused until some
 /// finish or expire (a flood of `/auth/openid` cannot grow memory).
@@ -63,10 +66,6 @@ pub struct LinksView {
     map: DashMap<String, uuid::Uuid>,
 }
 
-fn link_key(provider: &str, subject: &str) -> String {
-    format!("{provider}\0{subject}")
-}
-
 impl LinksView {
     pub fn get(&self, provider: &str, subject: &str) -> Option<uuid::Uuid> {
         self.map.get(&link_key(provider, subject)).map(|v| *v)
@@ -80,8 +79,7 @@ impl LinksView {
 }
 
 pub struct Federation {
-    tree: sled::Tree,
-    store: Store,
+    store: Box<dyn FederationStore>,
     clock: SharedClock,
     links: Arc<LinksView>,
     pending: HashMap<SecretHash, PendingLogin>,
@@ -89,13 +87,12 @@ pub struct Federation {
 
 impl Federation {
     pub fn open(
-        store: &Store,
+        store: Box<dyn FederationStore>,
         clock: SharedClock,
         links: Arc<LinksView>,
     ) -> Result<Federation, StoreError> {
         let f = Federation {
-            tree: store.tree(trees::FEDERATION_LINKS)?,
-            store: store.clone(),
+            store,
             clock,
             links,
             pending: HashMap::new(),
@@ -106,13 +103,10 @@ impl Federation {
 
     fn reload(&self) -> Result<(), StoreError> {
         self.links.map.clear();
-        for kv in self.tree.iter() {
-            let (k, v) = kv?;
-            let key = String::from_utf8(k.to_vec())
-                .map_err(|_| StoreError::Decode("malformed federation link key".into()))?;
-            let id = uuid::Uuid::from_slice(&v)
-                .map_err(|_| StoreError::Decode("malformed federation link".into()))?;
-            self.links.map.insert(key, id);
+        for l in self.store.load_all()? {
+            self.links
+                .map
+                .insert(link_key(&l.provider, &l.subject), l.user_id);
         }
         metrics::gauge!("tessera_federation_links").set(self.links.len() as f64);
         Ok(())
@@ -123,6 +117,9 @@ impl Federation {
         self.pending.retain(|_, p| p.expires_at > now);
     }
 }
+
+// Every message sent through the engine's address is timed.
+crate::timing::timed_actor!(Federation, "federation");
 
 impl Actor for Federation {
     type Context = Context<Self>;
@@ -212,26 +209,15 @@ impl Handler<Link> for Federation {
     type Result = AtomicResponse<Self, Result<(), FederationError>>;
     fn handle(&mut self, msg: Link, _: &mut Self::Context) -> Self::Result {
         let key = link_key(&msg.provider, &msg.subject);
-        let write = self
-            .tree
-            .insert(key.as_bytes(), msg.user_id.as_bytes().as_slice());
-        let store = self.store.clone();
-        let tree = self.tree.clone();
+        let durable = self.store.put_durable(&FederationLink {
+            provider: msg.provider,
+            subject: msg.subject,
+            user_id: msg.user_id,
+        });
         let links = self.links.clone();
         AtomicResponse::new(Box::pin(
             async move {
-                let prev = write.map_err(StoreError::from)?;
-                if let Err(e) = store.durable().await {
-                    // Nothing unacknowledged may stay in the tree.
-                    let undo = match prev {
-                        Some(p) => tree.insert(key.as_bytes(), p).map(|_| ()),
-                        None => tree.remove(key.as_bytes()).map(|_| ()),
-                    };
-                    if let Err(u) = undo {
-                        tracing::error!(error = %u, "could not take back a federation link");
-                    }
-                    return Err(e.into());
-                }
+                durable.await?;
                 links.map.insert(key, msg.user_id);
                 metrics::gauge!("tessera_federation_links").set(links.len() as f64);
                 Ok(())
@@ -261,11 +247,12 @@ mod tests {
     async fn pending_logins_are_single_use_bound_and_expiring() {
         let dir =
             std::env::temp_dir().join(format!("tessera-federation-test-{}", uuid::Uuid::new_v4()));
-        let store = Store::open(&dir).unwrap();
+        let store = crate::store::Store::open(&dir).unwrap();
         let clock = ManualClock::default();
         let now = clock.now();
         let links = Arc::new(LinksView::default());
-        let fed = Federation::open(&store, Arc::new(clock.clone()), links.clone())
+        let sled = || Box::new(SledFederationStore::new(&store).unwrap());
+        let fed = Federation::open(sled(), Arc::new(clock.clone()), links.clone())
             .unwrap()
             .start();
         for (state, exp) in [("s1", now + 600), ("s2", now + 600), ("s3", now + 10)] {
@@ -322,7 +309,7 @@ mod tests {
         assert_eq!(links.get("up", "sub-2"), None);
         assert_eq!(links.get("other", "sub-1"), None);
         let again = Arc::new(LinksView::default());
-        Federation::open(&store, Arc::new(clock), again.clone()).unwrap();
+        Federation::open(sled(), Arc::new(clock), again.clone()).unwrap();
         assert_eq!(again.get("up", "sub-1"), Some(user));
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);

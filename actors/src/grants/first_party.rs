@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use crate::directory::{Client, ClientSpec, CreateClient, DirectoryError, User, UserStatus};
-use crate::domain::{GrantType, Scope};
+use crate::directory::{Client, User, UserStatus};
+use crate::domain::Scope;
 use crate::engine::Engine;
 use crate::oauth::OAuthError;
 use crate::tokens::{Grant, IssueRefresh, RefreshMeta};
@@ -121,40 +121,6 @@ pub async fn issue(engine: &Engine, g: AccountGrant<'_>) -> Result<AccountTokens
         created_at: now,
         refresh_expires_at,
     })
-}
-
-/// The spec of the built-in account client.
-fn account_client_spec(client_id: &str) -> ClientSpec {
-    ClientSpec {
-        client_id: Some(client_id.to_string()),
-        name: Some("Account".into()),
-        public: true,
-        grant_types: Some(vec![GrantType::RefreshToken]),
-        scope: Some("openid profile email offline_access".into()),
-        first_party: true,
-        ..ClientSpec::default()
-    }
-}
-
-impl Engine {
-    /// Register the built-in account client if it is missing.
-    pub async fn ensure_account_client(&self) -> Result<(), DirectoryError> {
-        let id = &self.config.accounts.client_id;
-        if self.clients.get(id).is_some() {
-            return Ok(());
-        }
-        match self
-            .directory
-            .send(CreateClient(account_client_spec(id)))
-            .await
-        {
-            Ok(Ok(_)) | Ok(Err(DirectoryError::Exists(_))) => Ok(()),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(DirectoryError::Store(crate::store::StoreError::Write(
-                e.to_string(),
-            ))),
-        }
-    }
 }
 
 /// The scope of an account-recovery token: it may change the password and

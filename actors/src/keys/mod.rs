@@ -8,6 +8,7 @@
 //! leaves either the old key set or the new one.
 
 pub mod material;
+pub mod storage;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -18,9 +19,10 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::StoreError;
 use material::{Jwk, Jwks};
 pub use material::{JwtType, KeyAlg, KeyError, PublicJwk, Signer, VerifierSet};
+pub use storage::{KeyStore, SledKeyStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,62 +84,6 @@ pub struct KeyConfig {
     /// How long a retired key stays verifiable: the longest lifetime of any
     /// token it may have signed, plus a margin (seconds).
     pub retire_after: i64,
-}
-
-/// Persistence of the key set: the only writer is `KeyRotator`.
-pub trait KeyStore: Send + 'static {
-    fn load(&self) -> Result<Vec<StoredKey>, StoreError>;
-    /// Apply upserts and removals atomically and durably.
-    fn commit(&self, upsert: &[StoredKey], remove: &[String]) -> Result<(), StoreError>;
-}
-
-pub struct SledKeyStore {
-    tree: sled::Tree,
-    store: Store,
-}
-
-impl SledKeyStore {
-    pub fn new(store: &Store) -> Result<Self, StoreError> {
-        Ok(SledKeyStore {
-            tree: store.tree(trees::KEYS)?,
-            store: store.clone(),
-        })
-    }
-}
-
-impl KeyStore for SledKeyStore {
-    fn load(&self) -> Result<Vec<StoredKey>, StoreError> {
-        self.tree
-            .iter()
-            .values()
-            .map(|v| store::decode::<StoredKey>(&v?))
-            .collect()
-    }
-    fn commit(&self, upsert: &[StoredKey], remove: &[String]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for k in upsert {
-            batch.insert(k.kid.as_bytes(), store::encode(k)?);
-        }
-        for kid in remove {
-            batch.remove(kid.as_bytes());
-        }
-        // What the batch replaces, to put back if it cannot be made durable
-        // (a short free-space reserve): a reload must not publish a key the
-        // disk does not hold.
-        let mut undo = sled::Batch::default();
-        for kid in upsert.iter().map(|k| &k.kid).chain(remove) {
-            match self.tree.get(kid.as_bytes())? {
-                Some(prev) => undo.insert(kid.as_bytes(), prev),
-                None => undo.remove(kid.as_bytes()),
-            }
-        }
-        self.tree.apply_batch(batch)?;
-        let flushed = self.store.flush_blocking();
-        if flushed.is_err() {
-            let _ = self.tree.apply_batch(undo);
-        }
-        flushed
-    }
 }
 
 /// The read view handlers use: current signer, verifiers, JWKS.
@@ -388,6 +334,9 @@ impl KeyRotator {
         v
     }
 }
+
+// Every message sent through the engine's address is timed.
+crate::timing::timed_actor!(KeyRotator, "key_rotator");
 
 impl Actor for KeyRotator {
     type Context = Context<Self>;

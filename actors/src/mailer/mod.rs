@@ -13,6 +13,7 @@
 //! The file outbox is exactly once: a mail is written as `<mail id>.eml`,
 //! whole or not at all, and never again once that file exists.
 
+pub mod storage;
 pub mod transport;
 
 use std::collections::{BTreeMap, HashSet};
@@ -23,7 +24,8 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::StoreError;
+pub use storage::{MailStore, SledMailStore};
 pub use transport::{
     build_message, parse_mailbox, valid_recipient, Delivery, DeliveryError, SmtpConfig, SmtpTls,
     Transport, TransportSpec,
@@ -136,8 +138,7 @@ const MAX_IN_FLIGHT: usize = 4;
 
 pub struct Mailer {
     config: MailerConfig,
-    tree: sled::Tree,
-    store: Store,
+    store: Box<dyn MailStore>,
     clock: SharedClock,
     /// Built when the actor starts, on its own thread.
     transport: Option<Arc<dyn Transport>>,
@@ -150,13 +151,12 @@ pub struct Mailer {
 impl Mailer {
     pub fn open(
         config: MailerConfig,
-        store: &Store,
+        store: Box<dyn MailStore>,
         clock: SharedClock,
     ) -> Result<Self, StoreError> {
         let mut m = Mailer {
             config,
-            tree: store.tree(trees::MAIL)?,
-            store: store.clone(),
+            store,
             clock,
             transport: None,
             queued: BTreeMap::new(),
@@ -171,8 +171,7 @@ impl Mailer {
         self.queued.clear();
         self.in_flight.clear();
         self.dead = 0;
-        for v in self.tree.iter().values() {
-            let m: QueuedMail = store::decode(&v?)?;
+        for m in self.store.load_all()? {
             match m.state {
                 MailState::Queued => {
                     self.queued.insert(m.id, m);
@@ -240,7 +239,7 @@ impl Mailer {
                 }
                 // Not flushed on purpose: a crash before sled's own flush
                 // only sends the mail once more.
-                if let Err(e) = self.tree.remove(id.as_bytes()) {
+                if let Err(e) = self.store.delete(&id) {
                     tracing::error!(mail = %id, error = %e, "could not drop a delivered mail from the queue");
                 }
                 self.gauges();
@@ -278,21 +277,17 @@ impl Mailer {
                     );
                     m.clone()
                 };
-                match store::encode(&record) {
-                    Ok(v) => {
-                        if let Err(e) = self.tree.insert(id.as_bytes(), v) {
-                            tracing::error!(mail = %id, error = %e, "could not record a failed attempt");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(mail = %id, error = %e, "could not record a failed attempt")
-                    }
+                if let Err(e) = self.store.put(&record) {
+                    tracing::error!(mail = %id, error = %e, "could not record a failed attempt");
                 }
                 self.gauges();
             }
         }
     }
 }
+
+// Every message sent through the engine's address is timed.
+crate::timing::timed_actor!(Mailer, "mailer");
 
 impl Actor for Mailer {
     type Context = Context<Self>;
@@ -349,20 +344,14 @@ impl Handler<Enqueue> for Mailer {
             last_error: None,
         };
         let id = record.id;
-        let written = check(&record.mail).and_then(|()| {
-            let v = store::encode(&record)?;
-            self.tree
-                .insert(id.as_bytes(), v)
-                .map_err(StoreError::from)?;
-            Ok(())
-        });
+        let written =
+            check(&record.mail).and_then(|()| self.store.put(&record).map_err(MailError::from));
         if let Err(e) = written {
             return Box::pin(fut::ready(Err(e)));
         }
-        let store = self.store.clone();
-        let tree = self.tree.clone();
         Box::pin(
-            async move { store.durable().await }
+            self.store
+                .durable()
                 .into_actor(self)
                 .map(move |r, act, ctx| match r {
                     Ok(()) => {
@@ -373,7 +362,7 @@ impl Handler<Enqueue> for Mailer {
                     }
                     Err(e) => {
                         // Not acknowledged: it must not be sent either.
-                        let _ = tree.remove(id.as_bytes());
+                        let _ = act.store.delete(&id);
                         Err(e.into())
                     }
                 }),
@@ -391,11 +380,7 @@ impl Handler<Tick> for Mailer {
 impl Handler<ListMail> for Mailer {
     type Result = Result<Vec<QueuedMail>, StoreError>;
     fn handle(&mut self, _: ListMail, _: &mut Self::Context) -> Self::Result {
-        let mut out = Vec::new();
-        for v in self.tree.iter().values() {
-            out.push(store::decode::<QueuedMail>(&v?)?);
-        }
-        Ok(out)
+        self.store.load_all()
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::clock::{Clock, ManualClock};
+use crate::store::Store;
 
 /// Fails the first `fail` attempts (permanently if asked), then accepts.
 #[derive(Default)]
@@ -57,6 +58,7 @@ fn start(store: &Store, clock: &ManualClock, t: Arc<Scripted>, max_attempts: u32
         poll_interval: Duration::from_secs(3600),
         ..MailerConfig::default()
     };
+    let store = Box::new(SledMailStore::new(store).unwrap());
     Mailer::open(config, store, Arc::new(clock.clone()))
         .unwrap()
         .start()

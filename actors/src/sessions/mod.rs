@@ -4,6 +4,9 @@
 //! bounded by an absolute lifetime. Publishes a view keyed by the cookie
 //! hash so every request resolves its session without a message.
 
+pub mod messages;
+pub mod record;
+pub mod storage;
 pub mod view;
 
 use std::collections::HashMap;
@@ -11,74 +14,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::secret::{self, prefix};
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::StoreError;
+pub use messages::{
+    Close, CloseAllForUser, CompleteMfa, Extend, MergeBucket, Open, Rotate, SweepSessions, Touch,
+};
+pub use record::{Device, NameVersion, Session, SessionState, UserAgent};
+pub use storage::{SessionStore, SledSessionStore};
 pub use view::SessionsView;
-
-/// A parsed `User-Agent` header.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserAgent {
-    pub ua: String,
-    pub browser: NameVersion,
-    pub engine: NameVersion,
-    pub os: NameVersion,
-    pub device: Device,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NameVersion {
-    pub name: Option<String>,
-    pub version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub major: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    pub vendor: Option<String>,
-    pub model: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionState {
-    Active,
-    /// Password verified; waiting for the TOTP code.
-    PendingMfa,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Session {
-    /// Public id (API paths); not the cookie secret.
-    pub id: uuid::Uuid,
-    /// First 128 bits of SHA-256 of the cookie secret.
-    pub key: u128,
-    pub user_id: uuid::Uuid,
-    pub state: SessionState,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
-    pub absolute_expires_at: i64,
-    pub auth_time: i64,
-    /// Authentication methods (RFC 8176): `pwd`, `otp`, `fed`.
-    pub amr: Vec<String>,
-    pub ip: String,
-    pub user_agent: UserAgent,
-    /// The OAuth client the login was for (`applicationId`).
-    pub application_id: Option<String>,
-    pub bucket: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Session {
-    pub fn is_live(&self, now: i64) -> bool {
-        now < self.expires_at && now < self.absolute_expires_at
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -108,8 +53,7 @@ type Change<T> = (T, Vec<Arc<Session>>, Vec<uuid::Uuid>);
 
 pub struct SessionRegistry {
     cfg: SessionConfig,
-    tree: sled::Tree,
-    store: Store,
+    store: Box<dyn SessionStore>,
     clock: SharedClock,
     view: Arc<SessionsView>,
 }
@@ -117,14 +61,13 @@ pub struct SessionRegistry {
 impl SessionRegistry {
     pub fn open(
         cfg: SessionConfig,
-        store: &Store,
+        store: Box<dyn SessionStore>,
         clock: SharedClock,
         view: Arc<SessionsView>,
     ) -> Result<Self, StoreError> {
         let r = SessionRegistry {
             cfg,
-            tree: store.tree(trees::SESSIONS)?,
-            store: store.clone(),
+            store,
             clock,
             view,
         };
@@ -135,8 +78,7 @@ impl SessionRegistry {
     fn reload(&self) -> Result<(), StoreError> {
         self.view.clear();
         let now = self.clock.now();
-        for v in self.tree.iter().values() {
-            let s: Session = store::decode(&v?)?;
+        for s in self.store.load_all()? {
             if s.is_live(now) {
                 self.view.publish(Arc::new(s));
             }
@@ -145,14 +87,12 @@ impl SessionRegistry {
     }
 
     fn write(&self, s: &Session) -> Result<(), SessionError> {
-        self.tree
-            .insert(s.id.as_bytes(), store::encode(s)?)
-            .map_err(StoreError::from)?;
+        self.store.put(s)?;
         Ok(())
     }
 
     fn remove(&self, id: &uuid::Uuid) -> Result<(), SessionError> {
-        self.tree.remove(id.as_bytes()).map_err(StoreError::from)?;
+        self.store.delete(id)?;
         Ok(())
     }
 
@@ -170,12 +110,12 @@ impl SessionRegistry {
         &mut self,
         write: Result<Change<T>, SessionError>,
     ) -> AtomicResponse<Self, Result<T, SessionError>> {
-        let store = self.store.clone();
+        let durable = self.store.durable();
         let view = self.view.clone();
         AtomicResponse::new(Box::pin(
             async move {
                 let (out, publish, unpublish) = write?;
-                store.durable().await?;
+                durable.await?;
                 for id in &unpublish {
                     view.unpublish(id);
                 }
@@ -193,7 +133,7 @@ impl SessionRegistry {
         let now = self.clock.now();
         let dead = self.view.dead(now);
         for id in &dead {
-            self.tree.remove(id.as_bytes())?;
+            self.store.delete(id)?;
             self.view.unpublish(id);
         }
         metrics::gauge!("tessera_sessions_active").set(self.view.len() as f64);
@@ -238,6 +178,9 @@ impl SessionRegistry {
     }
 }
 
+// Every message sent through the engine's address is timed.
+crate::timing::timed_actor!(SessionRegistry, "session_registry");
+
 impl Actor for SessionRegistry {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -257,70 +200,6 @@ impl Supervised for SessionRegistry {
         }
     }
 }
-
-/// Open a session (a new id every time: login never reuses an id, which
-/// defeats fixation). `replaces` names a session of the same browser to end.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
-pub struct Open {
-    pub user_id: uuid::Uuid,
-    pub amr: Vec<String>,
-    pub ip: String,
-    pub user_agent: UserAgent,
-    pub application_id: Option<String>,
-    pub pending_mfa: bool,
-    pub replaces: Option<uuid::Uuid>,
-}
-
-/// Second factor done: the pending session ends and a full one (new id,
-/// new secret, `amr` extended) takes its place.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
-pub struct CompleteMfa {
-    pub id: uuid::Uuid,
-    pub amr: String,
-}
-
-/// Record activity: pushes the idle expiry out. Fire-and-forget; persisted
-/// lazily (at most once a minute per session).
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
-pub struct Touch(pub uuid::Uuid);
-
-/// Push the expiry out by the idle timeout (bounded by the absolute lifetime).
-#[derive(Message, Debug)]
-#[rtype(result = "Result<Arc<Session>, SessionError>")]
-pub struct Extend(pub uuid::Uuid);
-
-/// New id and secret for the same session; the old ones die.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
-pub struct Rotate(pub uuid::Uuid);
-
-#[derive(Message, Debug)]
-#[rtype(result = "Result<(), SessionError>")]
-pub struct Close(pub uuid::Uuid);
-
-/// End every session of a user (password change), except perhaps one.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<usize, SessionError>")]
-pub struct CloseAllForUser {
-    pub user_id: uuid::Uuid,
-    pub except: Option<uuid::Uuid>,
-}
-
-/// Merge a JSON object into the bucket (top-level keys replace; `null` removes).
-#[derive(Message, Debug)]
-#[rtype(result = "Result<Arc<Session>, SessionError>")]
-pub struct MergeBucket {
-    pub id: uuid::Uuid,
-    pub patch: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Drop expired sessions now.
-#[derive(Message)]
-#[rtype(result = "Result<usize, StoreError>")]
-pub struct SweepSessions;
 
 impl Handler<Open> for SessionRegistry {
     type Result = AtomicResponse<Self, Result<(Arc<Session>, String), SessionError>>;

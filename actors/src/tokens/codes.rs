@@ -125,11 +125,14 @@ impl Handler<ExchangeCode> for TokenIssuer {
         // mailbox already sees it used.
         code.consumed = true;
         let code = code.clone();
-        let put =
-            store::encode(&code).and_then(|v| self.store.put(Table::Code, vec![(msg.key, v)]));
+        // Conditional on the stored code not being consumed yet, so a store
+        // shared with other writers has one winner too.
+        let won = self.store.consume_code(msg.key, &code);
         let durable = self.store.durable();
         Box::pin(async move {
-            put?;
+            if !won? {
+                return Err(CodeError::Invalid);
+            }
             durable.await?;
             Ok(code)
         })

@@ -11,13 +11,16 @@
 //! time: a code is marked consumed, and a rotated refresh token used, in
 //! the actor's memory before anything else can look, so of N parallel
 //! exchanges exactly one wins; the winner is answered only once that is
-//! durable.
+//! durable. The store's write is conditional too (only a code not yet
+//! consumed, a token not yet used), so that a backend shared by several
+//! processes still has exactly one winner.
 
 pub mod codes;
 pub mod entity;
 pub mod index;
 pub mod personal;
 pub mod refresh;
+pub mod storage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::revocation::{RevocationList, RevokedSet};
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::{self, StoreError};
 use crate::timing::TimedAddr;
 pub use codes::{AuthCode, CodeError, ExchangeCode, IssueCode};
 pub use entity::{
@@ -38,6 +41,7 @@ pub use entity::{
 pub use index::{Grant, TokenIndex, TokenKind, TokenOrigin, TokenRecord};
 pub use personal::{DeletePersonal, ListPersonal, PersonalError, PersonalToken};
 pub use refresh::{IssueRefresh, Refresh, RefreshError, RefreshMeta, RefreshOutcome};
+pub use storage::{SledTokenStore, Table, TokenStore};
 
 /// An access token as stored on disk.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,91 +64,6 @@ pub struct NewToken {
     pub exp: i64,
     pub kind: TokenKind,
     pub grant: Grant,
-}
-
-/// The tables `TokenIssuer` persists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    Access,
-    Code,
-    Refresh,
-    Entity,
-}
-
-/// Persistence of token records: the only writer is `TokenIssuer`.
-pub trait TokenStore: Send + 'static {
-    fn load(&self, t: Table) -> Result<Vec<(u128, Vec<u8>)>, StoreError>;
-    fn put(&self, t: Table, entries: Vec<(u128, Vec<u8>)>) -> Result<(), StoreError>;
-    fn remove(&self, t: Table, keys: &[u128]) -> Result<(), StoreError>;
-    fn durable(
-        &self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
-}
-
-pub struct SledTokenStore {
-    access: sled::Tree,
-    codes: sled::Tree,
-    refresh: sled::Tree,
-    entity: sled::Tree,
-    store: Store,
-}
-
-impl SledTokenStore {
-    pub fn new(store: &Store) -> Result<Self, StoreError> {
-        Ok(SledTokenStore {
-            access: store.tree(trees::TOKENS)?,
-            codes: store.tree(trees::CODES)?,
-            refresh: store.tree(trees::REFRESH)?,
-            entity: store.tree(trees::ENTITY_TOKENS)?,
-            store: store.clone(),
-        })
-    }
-    fn tree(&self, t: Table) -> &sled::Tree {
-        match t {
-            Table::Access => &self.access,
-            Table::Code => &self.codes,
-            Table::Refresh => &self.refresh,
-            Table::Entity => &self.entity,
-        }
-    }
-}
-
-impl TokenStore for SledTokenStore {
-    fn load(&self, t: Table) -> Result<Vec<(u128, Vec<u8>)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.tree(t).iter() {
-            let (k, v) = kv?;
-            let key: [u8; 16] = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| StoreError::Decode("token key is not 16 bytes".into()))?;
-            out.push((u128::from_be_bytes(key), v.to_vec()));
-        }
-        Ok(out)
-    }
-    fn put(&self, t: Table, entries: Vec<(u128, Vec<u8>)>) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (k, v) in entries {
-            batch.insert(&k.to_be_bytes(), v);
-        }
-        Ok(self.tree(t).apply_batch(batch)?)
-    }
-    fn remove(&self, t: Table, keys: &[u128]) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
-        for k in keys {
-            batch.remove(&k.to_be_bytes());
-        }
-        Ok(self.tree(t).apply_batch(batch)?)
-    }
-    fn durable(
-        &self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>> {
-        let store = self.store.clone();
-        Box::pin(async move { store.durable().await })
-    }
 }
 
 pub struct TokenIssuer {
@@ -317,6 +236,9 @@ impl TokenIssuer {
         Ok(gone.len() + codes.len() + refresh.len() + entity)
     }
 }
+
+// Every message sent through the engine's address is timed.
+crate::timing::timed_actor!(TokenIssuer, "token_issuer");
 
 impl Actor for TokenIssuer {
     type Context = Context<Self>;

@@ -192,15 +192,19 @@ impl Handler<Refresh> for TokenIssuer {
         next.jti = crate::idmap::new_id();
         next.iat = now;
         next.exp = now.saturating_add(msg.ttl).min(meta.family_deadline);
-        let made = store::encode(&used)
-            .and_then(|v| self.store.put(Table::Refresh, vec![(msg.key, v)]))
-            .and_then(|_| {
+        // Conditional on the stored token not being used yet, so a store
+        // shared with other writers has one winner too.
+        let made = match self.store.use_refresh(msg.key, &used) {
+            Ok(true) => {
                 self.refresh.insert(msg.key, used);
                 // A rotated token introspects inactive from now on; its
                 // record stays in `refresh` for reuse detection.
                 self.index.remove(msg.key);
-                self.new_refresh(next)
-            });
+                self.new_refresh(next).map_err(RefreshError::from)
+            }
+            Ok(false) => Err(RefreshError::Invalid),
+            Err(e) => Err(e.into()),
+        };
         let durable = self.store.durable();
         let index = self.index.clone();
         Box::pin(async move {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side: node-oidc-provider and tessera (release build) on this
 # machine, in the same run, driven by the same load generator
-# (benches/load.rs in --url mode) with the same connections and duration:
+# (benches/load/ in --url mode) with the same connections and duration:
 # introspection (req/s, p99) and client_credentials issuance (req/s).
 #
 #   benches/peers/oidc-provider/run.sh

@@ -3,69 +3,17 @@
 //! or actor thread); hashes and TOTP secrets never leave the server.
 
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tessera_actors::directory::users::{valid_email, valid_username};
-use tessera_actors::directory::{
-    CreateUser, DeleteUser, DirectoryError, NewUser, SetPasswordHash, User, UserStatus,
-};
+use tessera_actors::directory::{DirectoryError, NewUser, User, UserStatus};
 use tessera_actors::domain::Scope;
-use tessera_actors::password::check_policy;
-use tessera_actors::Engine;
+use tessera_actors::flows::NewPassword;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
 use crate::state::AppState;
-
-/// A user as the admin API shows it.
-#[derive(Serialize, ToSchema)]
-pub struct UserView {
-    id: uuid::Uuid,
-    username: String,
-    email: String,
-    email_verified: bool,
-    name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    role: Option<String>,
-    company: Option<String>,
-    /// Scopes the user's personal tokens may carry.
-    scope: String,
-    /// `active`, `pending` or `disabled`.
-    status: String,
-    /// `password`, and `totp` when enrolled.
-    mfa_methods: Vec<String>,
-    /// RFC 3339.
-    created_at: String,
-    /// RFC 3339.
-    updated_at: String,
-}
-
-impl UserView {
-    pub fn new(u: &User) -> UserView {
-        UserView {
-            id: u.id,
-            username: u.username.clone(),
-            email: u.email.clone(),
-            email_verified: u.email_verified,
-            name: u.name.clone(),
-            given_name: u.given_name.clone(),
-            family_name: u.family_name.clone(),
-            role: u.role.clone(),
-            company: u.company.clone(),
-            scope: u.scope.to_string(),
-            status: match u.status {
-                UserStatus::Active => "active",
-                UserStatus::Pending => "pending",
-                UserStatus::Disabled => "disabled",
-            }
-            .to_string(),
-            mfa_methods: u.mfa_methods().into_iter().map(str::to_string).collect(),
-            created_at: tessera_actors::clock::rfc3339(u.created_at),
-            updated_at: tessera_actors::clock::rfc3339(u.updated_at),
-        }
-    }
-}
+use crate::views::user::UserView;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,12 +39,6 @@ pub struct SetPasswordRequest {
 
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid_field", format!("{field}: {message}"))
-}
-
-/// Check a new password against the policy and hash it on the pool.
-pub async fn hash_new_password(engine: &Engine, password: String) -> Result<String, ApiError> {
-    check_policy(&password).map_err(|m| invalid("password", m))?;
-    Ok(engine.passwords.hash(password).await?)
 }
 
 /// A user by its id; malformed and unknown ids are both `404`.
@@ -148,22 +90,23 @@ pub async fn create_user(
             return Err(ApiError::from(DirectoryError::Taken(what)));
         }
     }
-    let password_hash = hash_new_password(&state.engine, b.password).await?;
+    let password = NewPassword::parse(b.password)?;
     let user = state
         .engine
-        .directory
-        .send(CreateUser(NewUser {
-            username: b.username,
-            email: b.email,
-            password_hash,
-            email_verified: b.email_verified,
-            name: b.name,
-            given_name: b.given_name,
-            family_name: b.family_name,
-            scope,
-            ..NewUser::default()
-        }))
-        .await??;
+        .create_user(
+            NewUser {
+                username: b.username,
+                email: b.email,
+                email_verified: b.email_verified,
+                name: b.name,
+                given_name: b.given_name,
+                family_name: b.family_name,
+                scope,
+                ..NewUser::default()
+            },
+            password,
+        )
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(UserView::new(&user)))
@@ -171,6 +114,7 @@ pub async fn create_user(
 
 #[utoipa::path(tag = "admin", responses((status = 200, description = "Every user, oldest first", body = [UserView]), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/users")]
+#[tracing::instrument(skip_all)]
 pub async fn list_users(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
     let list: Vec<UserView> = state
         .engine
@@ -186,6 +130,7 @@ pub async fn list_users(_: AdminAuth, state: web::Data<AppState>) -> HttpRespons
 
 #[utoipa::path(tag = "admin", params(("id" = String, Path)), responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/users/{id}")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
 pub async fn get_user(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -206,8 +151,7 @@ pub async fn delete_user(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let u = user_by_id(&state, &path)?;
-    state.engine.directory.send(DeleteUser(u.id)).await??;
-    close_sessions(&state.engine, u.id).await?;
+    state.engine.delete_user(u.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,16 +177,8 @@ pub async fn set_user_password(
     body: web::Json<SetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let u = user_by_id(&state, &path)?;
-    let password_hash = hash_new_password(&state.engine, body.into_inner().password).await?;
-    state
-        .engine
-        .directory
-        .send(SetPasswordHash {
-            id: u.id,
-            password_hash,
-        })
-        .await??;
-    close_sessions(&state.engine, u.id).await?;
+    let password = NewPassword::parse(body.into_inner().password)?;
+    state.engine.set_password(u.id, password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -309,33 +245,18 @@ pub async fn update_user(
         Some("disabled") => Some(UserStatus::Disabled),
         Some(_) => return Err(invalid("status", "active or disabled")),
     };
-    let updated = state
-        .engine
-        .directory
-        .send(tessera_actors::directory::UpdateUser {
-            id: u.id,
-            patch: tessera_actors::directory::UserPatch {
-                email: b.email,
-                email_verified: b.email_verified,
-                name: b.name,
-                given_name: b.given_name,
-                family_name: b.family_name,
-                scope,
-                status,
-                totp: None,
-            },
-        })
-        .await??;
-    if status == Some(UserStatus::Disabled) && u.status != UserStatus::Disabled {
-        close_sessions(&state.engine, u.id).await?;
-    }
+    let patch = tessera_actors::directory::UserPatch {
+        email: b.email,
+        email_verified: b.email_verified,
+        name: b.name,
+        given_name: b.given_name,
+        family_name: b.family_name,
+        scope,
+        status,
+        totp: None,
+    };
+    let updated = state.engine.update_user(&u, patch).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(UserView::new(&updated)))
-}
-
-/// End every browser session of a user and revoke their tokens (deleted,
-/// or new password).
-pub async fn close_sessions(engine: &Engine, user_id: uuid::Uuid) -> Result<usize, ApiError> {
-    Ok(engine.end_user_access(user_id).await?)
 }

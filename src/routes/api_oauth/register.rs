@@ -8,16 +8,13 @@ use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_actors::directory::{CreateUser, DirectoryError, NewUser, UserStatus};
+use tessera_actors::flows::registration::AccountFields;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::session::client_ip;
-use crate::routes::admin::users::{hash_new_password, UserView};
-use crate::routes::registration::{
-    account_tokens, application, check_new_account, registration_disabled,
-};
 use crate::state::AppState;
+use crate::views::user::UserView;
 
 /// A new account.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -70,9 +67,7 @@ pub async fn register(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.engine.config.accounts.registration_enabled {
-        return Err(registration_disabled());
-    }
+    state.engine.registration_open()?;
     let b: RegisterBody = parse_body(&req, &body)?;
     if !accepted(&b.accept_terms) {
         return Err(ApiError::bad_request(
@@ -80,36 +75,15 @@ pub async fn register(
             "accept_terms: the terms must be accepted (1)",
         ));
     }
-    let email = b.email.trim().to_string();
-    check_new_account(&b.username, &email, &b.password)?;
-    for (login, what) in [(&b.username, "username"), (&email, "email")] {
-        if state.engine.users.by_login(login).is_some() {
-            return Err(ApiError::from(DirectoryError::Taken(what)));
-        }
-    }
-    let client = application(&state, None)?;
-    state.account_mail.check_send(&client_ip(&req), &email)?;
-    let password_hash = hash_new_password(&state.engine, b.password).await?;
-    let user = state
-        .engine
-        .directory
-        .send(CreateUser(NewUser {
-            username: b.username,
-            email,
-            password_hash,
-            email_verified: false,
-            role: b.role,
-            company: b.company,
-            status: UserStatus::Active,
-            ..NewUser::default()
-        }))
-        .await??;
-    // The account exists now: a mail that cannot be queued is logged, and
-    // the user can ask for another link (`/api/oauth/send_email_link`).
-    if let Err(e) = super::email::mail_verification_link(&state, &user).await {
-        tracing::error!(user = %user.id, error = %e, "could not queue the verification mail");
-    }
-    let tokens = account_tokens(&state, &user, &client).await?;
+    let r = state.engine.check_account(AccountFields {
+        username: b.username,
+        email: b.email,
+        password: b.password,
+        role: b.role,
+        company: b.company,
+    })?;
+    state.account_mail.check_send(&client_ip(&req), r.email())?;
+    let (user, tokens) = state.engine.create_account(r, &state.account_mail).await?;
     metrics::counter!("tessera_registrations_total", "api" => "api_oauth").increment(1);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

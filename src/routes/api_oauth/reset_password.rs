@@ -18,17 +18,13 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tessera_actors::directory::codes::RESET_PREFIX;
-use tessera_actors::directory::{
-    CodeEffect, CodeError, CodePurpose, CodeRef, IssueCode, RedeemCode, UserStatus,
-};
-use tessera_actors::password::check_policy;
-use tessera_actors::secret;
+use tessera_actors::flows::password::reset_address;
+use tessera_actors::flows::{FlowError, NewPassword};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::form::is_form;
 use crate::extract::session::client_ip;
-use crate::routes::registration::user_by_email;
 use crate::state::AppState;
 use crate::views;
 
@@ -61,52 +57,6 @@ pub struct ResetMessage {
 
 const SENT: &str = "if an account has this address, a reset link was sent to it";
 
-/// Mail a reset link to the active account with this address, or do the
-/// same work for nothing (shared by the API and the page).
-pub async fn request_reset(
-    req: &HttpRequest,
-    state: &AppState,
-    email: &str,
-) -> Result<(), ApiError> {
-    let email = email.trim();
-    if email.is_empty() || email.len() > 254 {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "email: an e-mail address is required",
-        ));
-    }
-    state.account_mail.check_send(&client_ip(req), email)?;
-    let ttl = state.engine.config.accounts.code_ttl;
-    match user_by_email(state, email).filter(|u| u.status == UserStatus::Active) {
-        Some(user) => {
-            let issued = state
-                .engine
-                .directory
-                .send(IssueCode {
-                    user: user.id,
-                    purpose: CodePurpose::Reset,
-                    ttl,
-                    attempts: 1,
-                    application_id: None,
-                })
-                .await??;
-            let link = state.account_mail.reset_link(&issued.secret);
-            let mail = crate::mail::reset_password(&issued.email, &user.username, &link, ttl)?;
-            crate::mail::send(state, mail).await?;
-        }
-        None => {
-            // What the known path does, without anything to keep: a token
-            // made and hashed, and the two durable writes waited for.
-            let t = secret::new_secret(RESET_PREFIX);
-            std::hint::black_box(secret::sha256(t.as_bytes()));
-            let _ = crate::mail::reset_password(email, "", &state.account_mail.reset_link(&t), ttl);
-            state.engine.store.durable().await?;
-            state.engine.store.durable().await?;
-        }
-    }
-    Ok(())
-}
-
 #[utoipa::path(tag = "api_oauth", request_body(content = ResetBody, description = "JSON or form"), responses(
     (status = 200, description = "Always the same answer, whether or not the address has an account", body = ResetMessage),
     (status = 400, description = "Missing email", body = ErrorBody),
@@ -120,7 +70,12 @@ pub async fn reset_password(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let b: ResetBody = parse_body(&req, &body)?;
-    request_reset(&req, &state, &b.email).await?;
+    let email = reset_address(&b.email)?;
+    state.account_mail.check_send(&client_ip(&req), email)?;
+    state
+        .engine
+        .request_password_reset(email, &state.account_mail)
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ResetMessage { message: SENT }))
@@ -160,14 +115,6 @@ pub async fn confirm_page(q: web::Query<ConfirmQuery>) -> HttpResponse {
     }
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "invalid_token",
-        "the reset link is unknown, used or expired",
-    )
-}
-
 #[utoipa::path(tag = "api_oauth", request_body(content = ConfirmBody, description = "JSON or form (the page's form gets an HTML answer)"), responses(
     (status = 200, description = "The password was changed; every session and token of the user has ended", body = ResetMessage),
     (status = 400, description = "Missing field or a password outside the policy", body = ErrorBody),
@@ -187,19 +134,16 @@ pub async fn confirm(
     let ip = client_ip(&req);
     state.account_mail.check_verify(&ip)?;
     let token = b.token.trim().to_string();
-    if let Err(m) = check_policy(&b.password) {
-        if form {
-            return Ok(reset_page(&token, Some(m), StatusCode::BAD_REQUEST));
-        }
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            format!("password: {m}"),
-        ));
-    }
-    if b.password_confirm
+    let differs = b
+        .password_confirm
         .as_ref()
-        .is_some_and(|c| c != &b.password)
-    {
+        .is_some_and(|c| c != &b.password);
+    let password = match NewPassword::parse(b.password) {
+        Ok(p) => p,
+        Err(m) if form => return Ok(reset_page(&token, Some(m.0), StatusCode::BAD_REQUEST)),
+        Err(m) => return Err(m.into()),
+    };
+    if differs {
         if form {
             return Ok(reset_page(
                 &token,
@@ -212,41 +156,23 @@ pub async fn confirm(
             "password_confirm: differs from password",
         ));
     }
-    // A token that cannot be one costs no argon2 run.
-    let redeemed = if token.starts_with(RESET_PREFIX) && token.len() <= 128 {
-        let hash = state.engine.passwords.hash(b.password).await?;
-        state
-            .engine
-            .directory
-            .send(RedeemCode {
-                purpose: CodePurpose::Reset,
-                code: CodeRef::Link(token),
-                effect: CodeEffect::SetPassword(hash),
-            })
-            .await?
-    } else {
-        Err(CodeError::Invalid)
-    };
-    let user = match redeemed {
-        Ok(r) => r.user,
-        Err(CodeError::Invalid) => {
+    let user = match state
+        .engine
+        .reset_password(token, password, &state.account_mail)
+        .await
+    {
+        Ok(user) => user,
+        Err(e @ FlowError::InvalidCode(_)) => {
             state.account_mail.verify_failed(&ip);
             if form {
                 return Ok(link_invalid_page());
             }
-            return Err(invalid_token());
+            return Err(e.into());
         }
-        Err(CodeError::Directory(e)) => return Err(ApiError::from(e)),
+        Err(e) => return Err(e.into()),
     };
-    // The new hash is durable; now end every session and token.
-    state.engine.end_user_access(user.id).await?;
     // A proven mailbox lifts a login lock on the account.
     state.limits.account.succeed(&format!("acct:{}", user.id));
-    let notice =
-        crate::mail::password_changed(&user.email, &user.username, state.engine.clock.now())?;
-    if let Err(e) = crate::mail::send(&state, notice).await {
-        tracing::error!(user = %user.id, error = %e, "could not queue the password-changed notice");
-    }
     tracing::info!(user = %user.id, "password reset by mailed link");
     if form {
         return Ok(views::message(&views::MessagePage {

@@ -8,12 +8,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use tessera_actors::directory::SetPasswordHash;
+use tessera_actors::flows::NewPassword;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::PasswordCaller;
-use crate::routes::admin::users::hash_new_password;
 use crate::state::AppState;
 
 /// A new password.
@@ -41,7 +40,7 @@ pub struct PasswordChanged {
     (status = 503, description = "The password pool is saturated; see Retry-After", body = ErrorBody),
 ))]
 #[put("/api/users/password")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(user = %caller.0.user.id))]
 pub async fn change_password(
     req: HttpRequest,
     caller: PasswordCaller,
@@ -79,22 +78,12 @@ pub async fn change_password(
         }
         state.limits.account.succeed(&key);
     }
-    let password_hash = hash_new_password(&state.engine, b.password).await?;
-    state
-        .engine
-        .directory
-        .send(SetPasswordHash {
-            id: user.id,
-            password_hash,
-        })
-        .await??;
-    let sessions_closed = state.engine.end_user_access(user.id).await?;
+    let password = NewPassword::parse(b.password)?;
     // The owner hears of it, whoever changed it.
-    let notice =
-        crate::mail::password_changed(&user.email, &user.username, state.engine.clock.now())?;
-    if let Err(e) = crate::mail::send(&state, notice).await {
-        tracing::error!(user = %user.id, error = %e, "could not queue the password-changed notice");
-    }
+    let sessions_closed = state
+        .engine
+        .change_password(&user, password, &state.account_mail)
+        .await?;
     tracing::info!(user = %user.id, recovery = caller.recovery_only, "password changed");
     Ok(HttpResponse::Ok().json(PasswordChanged {
         message: "the password was changed; every session and token of the account has ended",

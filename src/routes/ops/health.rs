@@ -20,8 +20,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let e = &state.engine;
     let keys = e.keys.is_ready();
     let actors = e.is_ready();
-    let failed = !e.store.writable();
-    let low_space = !e.store.space_ok();
+    let failed = !e.store_health().writable();
+    let low_space = !e.store_health().space_ok();
     let writable = !failed && !low_space;
     let ready = actors && writable;
     let body = json!({"status": if ready { "ready" } else { "not_ready" }, "keys_loaded": keys, "actors_up": actors, "store_writable": writable, "store_low_space": low_space, "store_write_failed": failed});

@@ -5,14 +5,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use tessera_actors::flows::FlowError;
 
 use super::{body_error, retry_after, see_other, sentence};
 use crate::browser::{open_session, return_to_form_targets, safe_return_to};
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::csrf::{csrf_ok, new_csrf_cookie};
-use crate::extract::session::session_cookie;
-use crate::routes::registration::{application, redeem, registration_disabled, start};
+use crate::extract::session::{client_ip, session_cookie};
 use crate::state::AppState;
 use crate::views;
 
@@ -99,6 +99,12 @@ fn register_page(
     r
 }
 
+/// The form again, saying what went wrong.
+fn form_error(state: &AppState, f: &RegisterFields, e: ApiError) -> HttpResponse {
+    let page = register_page(state, f, Some(&sentence(&e)), e.status);
+    retry_after(page, &e)
+}
+
 fn code_page(
     state: &AppState,
     email: &str,
@@ -122,8 +128,8 @@ fn code_page(
     r
 }
 
-fn disabled_page() -> HttpResponse {
-    views::api_error(&registration_disabled())
+fn disabled_page(e: FlowError) -> HttpResponse {
+    views::api_error(&ApiError::from(e))
 }
 
 #[utoipa::path(tag = "pages", params(RegisterQuery), responses(
@@ -131,13 +137,13 @@ fn disabled_page() -> HttpResponse {
     (status = 403, description = "Registration is disabled", content_type = "text/html"),
 ))]
 #[get("/auth/register")]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(application_id = q.application_id.as_deref()))]
 pub async fn register_page_get(
     state: web::Data<AppState>,
     q: web::Query<RegisterQuery>,
 ) -> HttpResponse {
-    if !state.engine.config.accounts.registration_enabled {
-        return disabled_page();
+    if let Err(e) = state.engine.registration_open() {
+        return disabled_page(e);
     }
     let fields = RegisterFields {
         username: "",
@@ -164,8 +170,8 @@ pub async fn register_page_post(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if !state.engine.config.accounts.registration_enabled {
-        return disabled_page();
+    if let Err(e) = state.engine.registration_open() {
+        return disabled_page(e);
     }
     let f: RegisterForm = match parse_body(&req, &body) {
         Ok(f) => f,
@@ -198,22 +204,28 @@ pub async fn register_page_post(
             StatusCode::BAD_REQUEST,
         );
     }
-    let client = match application(&state, f.application_id.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return body_error(&req, &e),
-    };
-    if let Err(e) = start(
-        &req,
-        &state,
-        &client,
+    // A client that cannot be used is the request's fault, not the form's.
+    let r = match state.engine.check_registration(
+        f.application_id.as_deref(),
         f.username.clone(),
         &email,
         f.password,
-    )
-    .await
+    ) {
+        Ok(r) => r,
+        Err(e @ (FlowError::UnknownApplication | FlowError::Unavailable(_))) => {
+            return body_error(&req, &e.into())
+        }
+        Err(e) => return form_error(&state, &fields, e.into()),
+    };
+    if let Err(e) = state.account_mail.check_send(&client_ip(&req), r.email()) {
+        return form_error(&state, &fields, e);
+    }
+    if let Err(e) = state
+        .engine
+        .start_registration(r, &state.account_mail)
+        .await
     {
-        let page = register_page(&state, &fields, Some(&sentence(&e)), e.status);
-        return retry_after(page, &e);
+        return form_error(&state, &fields, e.into());
     }
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("email", &email);
@@ -230,8 +242,8 @@ pub async fn register_page_post(
 #[get("/auth/register/code")]
 #[tracing::instrument(skip_all)]
 pub async fn code_page_get(state: web::Data<AppState>, q: web::Query<CodeQuery>) -> HttpResponse {
-    if !state.engine.config.accounts.registration_enabled {
-        return disabled_page();
+    if let Err(e) = state.engine.registration_open() {
+        return disabled_page(e);
     }
     let email = q.email.as_deref().unwrap_or("").trim();
     let email = if email.len() <= 254 { email } else { "" };
@@ -254,8 +266,8 @@ pub async fn code_page_post(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if !state.engine.config.accounts.registration_enabled {
-        return disabled_page();
+    if let Err(e) = state.engine.registration_open() {
+        return disabled_page(e);
     }
     let f: CodeForm = match parse_body(&req, &body) {
         Ok(f) => f,
@@ -272,7 +284,21 @@ pub async fn code_page_post(
             StatusCode::FORBIDDEN,
         );
     }
-    let (user, client) = match redeem(&req, &state, email, f.code.trim().to_string()).await {
+    let ip = client_ip(&req);
+    let redeemed = match state.account_mail.check_verify(&ip) {
+        Ok(()) => state
+            .engine
+            .redeem_registration(email, f.code.trim().to_string())
+            .await
+            .map_err(|e| {
+                if matches!(e, FlowError::InvalidCode(_)) {
+                    state.account_mail.verify_failed(&ip);
+                }
+                ApiError::from(e)
+            }),
+        Err(e) => Err(e),
+    };
+    let (user, client) = match redeemed {
         Ok(done) => done,
         Err(e) => {
             let page = code_page(&state, email, return_to, Some(&sentence(&e)), e.status);

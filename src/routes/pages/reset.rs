@@ -5,12 +5,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use tessera_actors::flows::password::reset_address;
 
 use super::{body_error, retry_after, sentence};
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::csrf::{csrf_ok, new_csrf_cookie};
-use crate::routes::api_oauth::reset_password::request_reset;
+use crate::extract::session::client_ip;
 use crate::state::AppState;
 use crate::views;
 
@@ -39,6 +40,17 @@ fn reset_page(
     );
     let _ = r.add_cookie(&cookie);
     r
+}
+
+/// Ask the engine for a reset link, within this client's and this
+/// address's mail limits.
+async fn request_reset(req: &HttpRequest, state: &AppState, email: &str) -> Result<(), ApiError> {
+    let email = reset_address(email)?;
+    state.account_mail.check_send(&client_ip(req), email)?;
+    Ok(state
+        .engine
+        .request_password_reset(email, &state.account_mail)
+        .await?)
 }
 
 #[utoipa::path(tag = "pages", responses(

@@ -1,0 +1,82 @@
+//! Every owner's storage, gathered into the one value the engine starts
+//! with. Choosing a backend happens here and nowhere else: an owner only
+//! ever sees its own trait object, and the server only sees the health
+//! trait.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::directory::{DirectoryStore, SledDirectoryStore};
+use crate::federation::{FederationStore, SledFederationStore};
+use crate::keys::{KeyStore, SledKeyStore};
+use crate::mailer::{MailStore, SledMailStore};
+use crate::revocation::{RevocationStore, SledRevocationStore};
+use crate::sessions::{SessionStore, SledSessionStore};
+use crate::store::{Store, StoreError};
+use crate::tokens::{SledTokenStore, TokenStore};
+
+/// Resolves once everything written so far is durable. A backend may share
+/// one flush (or one transaction commit) among every writer waiting at the
+/// same moment.
+pub type Durable = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
+/// What the server needs to know about the backend as a whole: whether
+/// writes can still be made durable, and how big it is. Read by `/health`
+/// and the metrics.
+pub trait StoreHealth: Send + Sync + 'static {
+    /// `false` once a write failed for good (a full disk under sled); writes
+    /// answer `503` until the process is restarted.
+    fn writable(&self) -> bool;
+    /// `false` while the backend refuses writes for a transient reason (the
+    /// free-space reserve is short); writes come back by themselves.
+    fn space_ok(&self) -> bool;
+    /// Bytes the backend occupies.
+    fn size_on_disk(&self) -> u64;
+    /// Make everything written so far durable, blocking; at shutdown.
+    fn flush_blocking(&self) -> Result<(), StoreError>;
+}
+
+impl StoreHealth for Store {
+    fn writable(&self) -> bool {
+        Store::writable(self)
+    }
+    fn space_ok(&self) -> bool {
+        Store::space_ok(self)
+    }
+    fn size_on_disk(&self) -> u64 {
+        Store::size_on_disk(self)
+    }
+    fn flush_blocking(&self) -> Result<(), StoreError> {
+        Store::flush_blocking(self)
+    }
+}
+
+/// One storage value per owner, and the backend's health. Each owner takes
+/// its own out when the engine starts it.
+pub struct Stores {
+    pub keys: Box<dyn KeyStore>,
+    pub tokens: Box<dyn TokenStore>,
+    pub revocations: Box<dyn RevocationStore>,
+    pub directory: Box<dyn DirectoryStore>,
+    pub sessions: Box<dyn SessionStore>,
+    pub mail: Box<dyn MailStore>,
+    pub federation: Box<dyn FederationStore>,
+    pub health: Arc<dyn StoreHealth>,
+}
+
+impl Stores {
+    /// Every owner over the one embedded sled database.
+    pub fn sled(store: &Store) -> Result<Stores, StoreError> {
+        Ok(Stores {
+            keys: Box::new(SledKeyStore::new(store)?),
+            tokens: Box::new(SledTokenStore::new(store)?),
+            revocations: Box::new(SledRevocationStore::new(store)?),
+            directory: Box::new(SledDirectoryStore::new(store)?),
+            sessions: Box::new(SledSessionStore::new(store)?),
+            mail: Box::new(SledMailStore::new(store)?),
+            federation: Box::new(SledFederationStore::new(store)?),
+            health: Arc::new(store.clone()),
+        })
+    }
+}

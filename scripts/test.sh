@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The whole test run, as CI runs it (.ci/run calls this), on a fresh Debian
+# machine with nothing installed by hand:
+#
+#   1. installs what the tests need and is missing, from Debian packages
+#      (needs root and apt-get; with everything present it needs neither):
+#        prometheus              promtool and prometheus (tests/api/metrics_dashboard.rs)
+#        chromium chromium-driver  the browser test (tests/browser)
+#        python3 python3-venv    the schemathesis virtualenv
+#        postgresql              a server on 127.0.0.1:5432, user postgres
+#                                with trust auth (nothing uses it yet: failing
+#                                to get it is logged, never fatal)
+#   2. cargo fmt --all -- --check
+#   3. cargo clippy --all-targets -- -D warnings
+#   4. cargo test --workspace
+#   5. tests/schemathesis/run.sh
+#
+# `cargo test` alone stays the quick local loop. apt-get update runs at most
+# once per run, and only when something has to be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "test.sh: $*" >&2; }
+
+can_install() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; }
+
+APT_UPDATED=0
+apt_install() {
+    if ! can_install; then
+        log "cannot install $* (needs root and apt-get)"
+        return 1
+    fi
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        apt-get update -qq || return 1
+        APT_UPDATED=1
+    fi
+    log "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# --- what the tests need -------------------------------------------------
+
+missing=()
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    missing+=(prometheus)
+fi
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v python3 >/dev/null || missing+=(python3)
+# `python3 -m venv` needs ensurepip, which Debian ships apart.
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if ! apt_install "${missing[@]}"; then
+        log "missing: ${missing[*]}; install these Debian packages, or run this script as root"
+        exit 1
+    fi
+fi
+
+# rustfmt and clippy are rustup components, not Debian packages.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null; then
+        rustup component add rustfmt clippy
+    else
+        log "cargo fmt / cargo clippy missing and no rustup to add them"
+        exit 1
+    fi
+fi
+
+# --- PostgreSQL (for what comes next; never fatal today) -----------------
+
+pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+
+# The newest installed server version, e.g. 15 (empty if none).
+pg_version() {
+    find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |
+        sort -n | tail -1
+}
+
+start_postgres() {
+    if ! command -v pg_ctlcluster >/dev/null || [ -z "$(pg_version)" ]; then
+        apt_install postgresql || return 1
+    fi
+    local v
+    v=$(pg_version)
+    [ -n "$v" ] || return 1
+    if [ ! -d "/etc/postgresql/$v/main" ]; then
+        pg_createcluster "$v" main || return 1
+    fi
+    pg_ctlcluster "$v" main start || return 1
+    for _ in $(seq 1 60); do
+        pg_answers && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# Tests connect as postgres over loopback without a password. Debian's
+# default asks for one there, so trust is put first for that user only.
+trust_postgres() {
+    psql -h 127.0.0.1 -U postgres -w -tAc 'select 1' >/dev/null 2>&1 && return 0
+    can_install || return 1
+    local v hba
+    v=$(pg_version)
+    hba=/etc/postgresql/$v/main/pg_hba.conf
+    [ -n "$v" ] && [ -f "$hba" ] || return 1
+    log "trusting user postgres on loopback in $hba"
+    sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$hba"
+    pg_ctlcluster "$v" main reload || return 1
+    sleep 1
+    psql -h 127.0.0.1 -U postgres -w -tAc 'select 1' >/dev/null 2>&1
+}
+
+if pg_answers || start_postgres; then
+    if command -v psql >/dev/null && trust_postgres; then
+        log "postgresql: answering on 127.0.0.1:5432 (user postgres, trust)"
+    else
+        log "postgresql: answering on 127.0.0.1:5432, but user postgres cannot log in without a password"
+    fi
+else
+    log "postgresql: not available on 127.0.0.1:5432 (not needed by these tests yet)"
+fi
+
+# --- the checks ------------------------------------------------------------
+
+step() {
+    local started=$SECONDS
+    log "== $*"
+    "$@"
+    log "== done in $((SECONDS - started)) s: $*"
+}
+
+step cargo fmt --all -- --check
+step cargo clippy --all-targets -- -D warnings
+step cargo test --workspace
+step bash tests/schemathesis/run.sh
+log "all passed in $SECONDS s"

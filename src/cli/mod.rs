@@ -1,0 +1,350 @@
+//! Administrative subcommands a person runs from a shell. They open the
+//! store directly and go through the same engine operations as the server.
+//! While a server holds the store (it is locked), the commands that the
+//! admin API also offers go to that server instead: its URL is `--url`
+//! (`TESSERA_URL`), else the configured bind address, else the public URL;
+//! its admin token is `TESSERA_ADMIN_TOKEN` (the `admin_token` setting),
+//! else the token the server wrote into the data directory. The output is
+//! the same either way.
+//!
+//! - `local` — the commands over an engine on the store.
+//! - `remote` — the same commands through a running server's admin API.
+
+mod local;
+mod remote;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use tessera_actors::clock::SystemClock;
+use tessera_actors::directory::{ClientSpec, Role};
+use tessera_actors::domain::{GrantType, TokenFormat};
+use tessera_actors::keys::KeyInfo;
+use tessera_actors::store::{Store, StoreError};
+use tessera_actors::Engine;
+
+use crate::configuration::Settings;
+
+/// Where the subcommands run: the configured store, or the server that
+/// holds it.
+pub struct Target<'a> {
+    pub settings: &'a Settings,
+    /// The running server's base URL (`--url`, `TESSERA_URL`).
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCmd {
+    /// Register a client and print its id and secret (shown once).
+    Create(CreateClientArgs),
+    /// List clients.
+    List,
+    /// Delete a client.
+    Delete { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateClientArgs {
+    #[arg(long)]
+    pub client_id: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A public client (no secret; PKCE).
+    #[arg(long)]
+    pub public: bool,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Allowed grant (repeatable): authorization_code, refresh_token, client_credentials.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// Audience the client may request tokens for (repeatable).
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// A resource server that may introspect every token.
+    #[arg(long)]
+    pub introspect_any: bool,
+    /// Audience this client answers to when introspecting (repeatable).
+    #[arg(long = "introspect-audience")]
+    pub introspect_audiences: Vec<String>,
+    /// jwt or opaque.
+    #[arg(long)]
+    pub access_token_format: Option<String>,
+    #[arg(long)]
+    pub first_party: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user (the password is read from stdin unless given).
+    Create(CreateUserArgs),
+    /// List users.
+    List,
+    /// Delete a user (by id, username or e-mail) and end their sessions.
+    Delete { user: String },
+    /// Set a user's password, read from stdin; ends their sessions.
+    SetPassword { user: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub email: String,
+    /// The password (visible in the process list and shell history: prefer
+    /// stdin, which is read when this is absent).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Mark the e-mail address as verified.
+    #[arg(long)]
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// List the key set.
+    List,
+    /// Rotate now: next becomes current, a new next is published.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EntityCmd {
+    /// Create an entity (tenant) and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List entities with their members.
+    List,
+    /// Delete an entity, its API keys, and revoke its entity tokens.
+    Delete { entity: String },
+    /// Add a member (by user id, username or e-mail) or change their role.
+    AddMember {
+        entity: String,
+        user: String,
+        /// member or admin.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Remove a member and revoke their entity token.
+    RemoveMember { entity: String, user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCmd {
+    /// Create an API key for an entity; the key is printed once.
+    Create {
+        entity: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List an entity's API keys (never their secrets).
+    List { entity: String },
+    /// Revoke an API key.
+    Revoke { entity: String, key_id: String },
+}
+
+/// Run `cmd` on an engine over the store, or, when a server holds the
+/// store, through that server's admin API; inside an actix System either
+/// way, the engine shut down cleanly after.
+fn run<C, L, LF, R, RF>(target: &Target, cmd: C, local: L, remote: R) -> anyhow::Result<()>
+where
+    L: FnOnce(Engine, C) -> LF,
+    LF: Future<Output = anyhow::Result<()>>,
+    R: FnOnce(remote::Admin, C) -> RF,
+    RF: Future<Output = anyhow::Result<()>>,
+{
+    let settings = target.settings;
+    let system = actix_web::rt::System::new();
+    system.block_on(async {
+        match Store::open_with(&settings.data_dir, settings.store_options()) {
+            Ok(store) => {
+                let engine =
+                    Engine::start(settings.engine_config()?, store, Arc::new(SystemClock))?;
+                let r = local(engine.clone(), cmd).await;
+                engine.shutdown();
+                r
+            }
+            Err(locked @ StoreError::Locked { .. }) => {
+                let admin = remote::Admin::connect(target, &locked).await?;
+                remote(admin, cmd).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+pub fn client(target: &Target, cmd: ClientCmd) -> anyhow::Result<()> {
+    run(target, cmd, local::client, remote::client)
+}
+
+pub fn keys(target: &Target, cmd: KeysCmd) -> anyhow::Result<()> {
+    run(target, cmd, local::keys, remote::keys)
+}
+
+pub fn user(target: &Target, cmd: UserCmd) -> anyhow::Result<()> {
+    // Read before the store is opened, so a slow typist holds no lock.
+    let password = match &cmd {
+        UserCmd::Create(a) => Some(match &a.password {
+            Some(p) => p.clone(),
+            None => read_password()?,
+        }),
+        UserCmd::SetPassword { .. } => Some(read_password()?),
+        UserCmd::List | UserCmd::Delete { .. } => None,
+    };
+    run(target, (cmd, password), local::user, remote::user)
+}
+
+pub fn entity(target: &Target, cmd: EntityCmd) -> anyhow::Result<()> {
+    run(target, cmd, local::entity, remote::entity)
+}
+
+pub fn apikey(target: &Target, cmd: ApiKeyCmd) -> anyhow::Result<()> {
+    run(target, cmd, local::apikey, remote::apikey)
+}
+
+/// One line of stdin (without its line ending), prompting on a terminal.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!pw.is_empty(), "no password on stdin");
+    Ok(pw)
+}
+
+/// The client `client create` asks for.
+fn client_spec(a: CreateClientArgs) -> anyhow::Result<ClientSpec> {
+    let grant_types = if a.grant_types.is_empty() {
+        None
+    } else {
+        Some(
+            a.grant_types
+                .iter()
+                .map(|g| {
+                    GrantType::parse(g).ok_or_else(|| anyhow::anyhow!("unknown grant type {g:?}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        )
+    };
+    let format = a
+        .access_token_format
+        .as_deref()
+        .map(str::parse::<TokenFormat>)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    Ok(ClientSpec {
+        client_id: a.client_id,
+        name: a.name,
+        public: a.public,
+        grant_types,
+        scope: a.scope,
+        audiences: a.audiences,
+        redirect_uris: a.redirect_uris,
+        introspect_any: a.introspect_any,
+        introspect_audiences: a.introspect_audiences,
+        access_token_format: format,
+        first_party: a.first_party,
+        ..ClientSpec::default()
+    })
+}
+
+fn role(s: &str) -> anyhow::Result<Role> {
+    match s {
+        "member" => Ok(Role::Member),
+        "admin" => Ok(Role::Admin),
+        other => anyhow::bail!("unknown role {other:?} (member or admin)"),
+    }
+}
+
+// What the commands print, the same whether they ran here or on a server.
+
+fn print_client_created(client_id: &str, secret: Option<&str>) {
+    println!("client_id:     {client_id}");
+    if let Some(s) = secret {
+        println!("client_secret: {s}");
+        println!("(the secret is shown once; only its hash is stored)");
+    }
+}
+
+fn print_client_line(client_id: &str, name: &str, public: bool, grants: &[&str], scope: &str) {
+    println!(
+        "{}\t{}\t{}\t{}\tscope={:?}",
+        client_id,
+        name,
+        if public { "public" } else { "confidential" },
+        grants.join(","),
+        scope
+    );
+}
+
+fn print_keys(keys: &[KeyInfo]) {
+    for k in keys {
+        println!(
+            "{}\t{}\t{:?}\tcreated {}\texpires {}",
+            k.kid,
+            k.alg.as_str(),
+            k.state,
+            tessera_actors::clock::rfc3339(k.created_at),
+            k.expires_at
+                .map(tessera_actors::clock::rfc3339)
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+}
+
+fn print_user_created(id: &uuid::Uuid, username: &str, email: &str) {
+    println!("user_id:  {id}");
+    println!("username: {username}");
+    println!("email:    {email}");
+}
+
+/// `status`: `Active`, `Pending` or `Disabled`; `created`: RFC 3339.
+fn print_user_line(
+    id: &uuid::Uuid,
+    username: &str,
+    email: &str,
+    verified: bool,
+    status: &str,
+    created: &str,
+) {
+    println!(
+        "{}\t{}\t{}\t{}\t{}\tcreated {}",
+        id,
+        username,
+        email,
+        if verified { "verified" } else { "unverified" },
+        status,
+        created
+    );
+}
+
+fn print_api_key_created(id: &uuid::Uuid, secret: &str) {
+    println!("id:     {id}");
+    println!("apikey: {secret}");
+    println!("(the key is shown once; only its hash is stored)");
+}
+
+/// `last_used`: RFC 3339, if ever.
+fn print_api_key_line(id: &uuid::Uuid, name: &str, created: &str, last_used: Option<&str>) {
+    println!(
+        "{}\t{}\tcreated {}\tlast used {}",
+        id,
+        name,
+        created,
+        last_used.unwrap_or("never")
+    );
+}
