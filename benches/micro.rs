@@ -23,6 +23,7 @@ use tessera_actors::directory::{Client, ClientSpec, CreateClient};
 use tessera_actors::keys::material::{generate, GeneratedKey, JwtType, KeyAlg, PublicJwk, Signer};
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::store::Store;
+use tessera_actors::stores::Stores;
 use tessera_actors::tokens::{Grant, NewToken, RecordUnpersisted, TokenKind};
 use tessera_actors::Engine;
 
@@ -150,7 +151,12 @@ fn seeded_engine(n: usize) -> Seeded {
     let (engine, client, sample, jwt) = system.block_on(async {
         let store = Store::open(&settings.data_dir).expect("store");
         let config = settings.engine_config().expect("config");
-        let engine = Engine::start(config, store, Arc::new(SystemClock)).expect("engine");
+        let engine = Engine::start(
+            config,
+            Stores::sled(&store).expect("stores"),
+            Arc::new(SystemClock),
+        )
+        .expect("engine");
         let spec = ClientSpec {
             client_id: Some("bench".into()),
             scope: Some("read write".into()),

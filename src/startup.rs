@@ -12,6 +12,7 @@ use tessera_actors::clock::{SharedClock, SystemClock};
 
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::store::Store;
+use tessera_actors::stores::Stores;
 use tessera_actors::Engine;
 use utoipa_actix_web::AppExt;
 
@@ -25,6 +26,7 @@ pub struct Application {
     port: u16,
     server: Server,
     engine: Engine,
+    store: Store,
     admin_token: String,
     issuer: String,
 }
@@ -60,7 +62,7 @@ impl Application {
         // load, and a gauge set before it exists is lost.
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::register_token_series(config.access_token_format);
-        let engine = Engine::start(config, store, clock.clone())?;
+        let engine = Engine::start(config, Stores::sled(&store)?, clock.clone())?;
         engine
             .ensure_account_client()
             .await
@@ -127,6 +129,7 @@ impl Application {
             port: addr.port(),
             server,
             engine,
+            store,
             admin_token,
             issuer,
         })
@@ -137,6 +140,12 @@ impl Application {
     }
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+    /// The embedded store under the engine. Nothing in the server reaches
+    /// it (the owners do, through their storage traits); tests inspect it
+    /// and inject faults through it.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
     pub fn admin_token(&self) -> &str {
         &self.admin_token

@@ -15,7 +15,7 @@ use crate::mailer::{Mailer, MailerConfig};
 use crate::password::PasswordPool;
 use crate::revocation::{RevocationList, RevokedSet};
 use crate::sessions::{SessionConfig, SessionRegistry, SessionsView};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::stores::{StoreHealth, Stores};
 use crate::timing::TimedAddr;
 use crate::tokens::{TokenIndex, TokenIssuer};
@@ -108,7 +108,6 @@ pub struct Engine {
     pub config: Arc<EngineConfig>,
     pub(crate) issuer_arc: Arc<str>,
     pub clock: SharedClock,
-    pub store: Store,
     pub keys: Arc<KeysView>,
     pub clients: Arc<ClientsView>,
     pub users: Arc<UsersView>,
@@ -128,21 +127,20 @@ pub struct Engine {
     pub federation: TimedAddr<Federation>,
     pub federation_links: Arc<LinksView>,
     /// The backend's health, whatever the backend.
-    health: Arc<dyn StoreHealth>,
+    pub(crate) health: Arc<dyn StoreHealth>,
     arbiters: Arc<Vec<ArbiterHandle>>,
 }
 
 impl Engine {
-    /// Load every actor's state from the store and start them. Must run
+    /// Load every actor's state from its storage (`Stores::sled` today;
+    /// the caller picks the backend) and start them. Must run
     /// inside an actix `System`. Keys exist and are published when this
     /// returns, so the server is ready to sign.
     pub fn start(
         config: EngineConfig,
-        store: Store,
+        stores: Stores,
         clock: SharedClock,
     ) -> Result<Engine, EngineError> {
-        // The one place a storage backend is chosen.
-        let stores = Stores::sled(&store)?;
         let keys = Arc::new(KeysView::default());
         let clients = Arc::new(ClientsView::default());
         let users = Arc::new(UsersView::default());
@@ -227,7 +225,6 @@ impl Engine {
             issuer_arc: Arc::from(config.issuer.as_str()),
             config: Arc::new(config),
             clock,
-            store,
             keys,
             clients,
             users,

@@ -33,6 +33,10 @@ pub trait StoreHealth: Send + Sync + 'static {
     fn space_ok(&self) -> bool;
     /// Bytes the backend occupies.
     fn size_on_disk(&self) -> u64;
+    /// Resolves once everything written so far is durable. Also what the
+    /// account flows wait on to take as long as a real write when they
+    /// imitate one (so timing says nothing about whether an account exists).
+    fn durable(&self) -> Durable;
     /// Make everything written so far durable, blocking; at shutdown.
     fn flush_blocking(&self) -> Result<(), StoreError>;
 }
@@ -46,6 +50,10 @@ impl StoreHealth for Store {
     }
     fn size_on_disk(&self) -> u64 {
         Store::size_on_disk(self)
+    }
+    fn durable(&self) -> Durable {
+        let store = self.clone();
+        Box::pin(async move { store.durable().await })
     }
     fn flush_blocking(&self) -> Result<(), StoreError> {
         Store::flush_blocking(self)

@@ -22,6 +22,7 @@ use tessera_actors::directory::{ClientSpec, Role};
 use tessera_actors::domain::{GrantType, TokenFormat};
 use tessera_actors::keys::KeyInfo;
 use tessera_actors::store::{Store, StoreError};
+use tessera_actors::stores::Stores;
 use tessera_actors::Engine;
 
 use crate::configuration::Settings;
@@ -167,8 +168,11 @@ where
     system.block_on(async {
         match Store::open_with(&settings.data_dir, settings.store_options()) {
             Ok(store) => {
-                let engine =
-                    Engine::start(settings.engine_config()?, store, Arc::new(SystemClock))?;
+                let engine = Engine::start(
+                    settings.engine_config()?,
+                    Stores::sled(&store)?,
+                    Arc::new(SystemClock),
+                )?;
                 let r = local(engine.clone(), cmd).await;
                 engine.shutdown();
                 r

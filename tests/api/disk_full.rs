@@ -405,7 +405,7 @@ async fn a_short_free_space_reserve_refuses_writes_until_space_returns() {
     // Starts with room (a first start writes its signing key), then the
     // reserve is raised above what the filesystem has free.
     let app = spawn_app_with(|s| s.store.reserve_bytes = 0).await;
-    app.engine.store.set_reserve_bytes(u64::MAX);
+    app.store.set_reserve_bytes(u64::MAX);
     let r = app
         .admin(
             reqwest::Method::POST,
@@ -424,9 +424,9 @@ async fn a_short_free_space_reserve_refuses_writes_until_space_returns() {
     let body: Value = r.json().await.expect("readyz JSON");
     assert_eq!(body["store_low_space"], true, "{body}");
     assert_eq!(body["store_write_failed"], false, "{body}");
-    assert!(app.engine.store.writable(), "nothing poisoned the store");
+    assert!(app.store.writable(), "nothing poisoned the store");
 
-    app.engine.store.set_reserve_bytes(0);
+    app.store.set_reserve_bytes(0);
     let c = app.cc_client().await;
     let token = app.get_token(&c).await;
     assert_eq!(app.revoke(&c, &token).await, StatusCode::OK);
@@ -440,14 +440,14 @@ async fn a_short_free_space_reserve_refuses_writes_until_space_returns() {
     assert_eq!(r.status(), StatusCode::OK);
 
     // Short again: a revocation is refused and not published.
-    app.engine.store.set_reserve_bytes(u64::MAX);
+    app.store.set_reserve_bytes(u64::MAX);
     let other = app.get_token(&c).await;
     assert_eq!(
         app.revoke(&c, &other).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
     app.assert_active(&c, &other).await;
-    app.engine.store.set_reserve_bytes(0);
+    app.store.set_reserve_bytes(0);
     assert_eq!(app.revoke(&c, &other).await, StatusCode::OK);
     app.assert_inactive(&c, &other).await;
 }

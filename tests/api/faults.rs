@@ -13,7 +13,7 @@ pub(crate) async fn a_failing_flush_makes_revocation_503_and_acknowledges_nothin
     let app = spawn_app().await;
     let c = app.cc_client().await;
     let token = app.get_token(&c).await;
-    let faults = app.engine.store.faults().clone();
+    let faults = app.store.faults().clone();
 
     faults.fail_flush.store(true, Ordering::SeqCst);
     let r = app.revoke_with(&c, &[("token", &token)]).await;
@@ -46,7 +46,7 @@ async fn writes_that_must_be_durable_fail_with_5xx_while_the_disk_is_full() {
     let opaque = app
         .create_client(json!({"access_token_format": "opaque"}))
         .await;
-    let faults = app.engine.store.faults().clone();
+    let faults = app.store.faults().clone();
     faults.fail_flush.store(true, Ordering::SeqCst);
 
     // An opaque token exists only in the store: no token without the disk.
@@ -120,7 +120,7 @@ async fn writes_that_must_be_durable_fail_with_5xx_while_the_disk_is_full() {
 #[actix_web::test]
 async fn an_unacknowledged_client_creation_can_be_retried() {
     let app = spawn_app().await;
-    let faults = app.engine.store.faults().clone();
+    let faults = app.store.faults().clone();
     faults.fail_flush.store(true, Ordering::SeqCst);
     let r = app
         .admin(
@@ -161,7 +161,7 @@ async fn an_unacknowledged_client_creation_can_be_retried() {
 async fn an_unacknowledged_secret_rotation_does_not_take_effect() {
     let app = spawn_app().await;
     let c = app.cc_client().await;
-    let faults = app.engine.store.faults().clone();
+    let faults = app.store.faults().clone();
     faults.fail_flush.store(true, Ordering::SeqCst);
     let r = app
         .admin(
@@ -175,7 +175,6 @@ async fn an_unacknowledged_secret_rotation_does_not_take_effect() {
     // Any later durable write flushes whatever the failed one left behind.
     app.create_client(json!({"client_id": "unrelated"})).await;
     let stored = app
-        .engine
         .store
         .tree("clients")
         .unwrap()

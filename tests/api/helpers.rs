@@ -10,6 +10,7 @@ use tessera::startup::Application;
 use tessera_actors::clock::{Clock, ManualClock};
 use tessera_actors::keys::{KeyState, StoredKey, Tick};
 use tessera_actors::secret::{b64url, b64url_decode};
+use tessera_actors::store::Store;
 use tessera_actors::Engine;
 
 /// The exact body of every inactive introspection answer.
@@ -24,6 +25,8 @@ pub struct TestApp {
     /// The `iss` of every token (the address, as no issuer is configured).
     pub issuer: String,
     pub engine: Engine,
+    /// The embedded store, for inspection and fault injection.
+    pub store: Store,
     pub admin_token: String,
     pub clock: ManualClock,
     pub http: reqwest::Client,
@@ -87,6 +90,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the application builds");
     let port = app.port();
     let engine = app.engine().clone();
+    let store = app.store().clone();
     let admin_token = app.admin_token().to_string();
     let issuer = app.issuer().to_string();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -95,6 +99,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         port,
         issuer,
         engine,
+        store,
         admin_token,
         clock,
         http: http_client(),
@@ -287,7 +292,7 @@ impl TestApp {
     /// The stored key in `state` (private part included), read from the
     /// store, so tests can sign tokens with the server's own key.
     pub fn stored_key(&self, state: KeyState) -> StoredKey {
-        let tree = self.engine.store.tree("keys").expect("keys tree");
+        let tree = self.store.tree("keys").expect("keys tree");
         tree.iter()
             .values()
             .map(|v| tessera_actors::store::decode::<StoredKey>(&v.expect("read")).expect("decode"))

@@ -124,8 +124,8 @@ impl Engine {
                 let t = secret::new_secret(RESET_PREFIX);
                 std::hint::black_box(secret::sha256(t.as_bytes()));
                 let _ = mails.reset_password(email, "", &t, ttl);
-                self.store.durable().await?;
-                self.store.durable().await?;
+                self.health.durable().await?;
+                self.health.durable().await?;
             }
         }
         Ok(())

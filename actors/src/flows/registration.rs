@@ -193,12 +193,12 @@ impl Engine {
                 // The same durable writes as a new registration (the user
                 // and the code), and the owner hears of it if the account
                 // is live (the third write: the queued mail).
-                self.store.durable().await?;
-                self.store.durable().await?;
+                self.health.durable().await?;
+                self.health.durable().await?;
                 if u.status == UserStatus::Active {
                     self.queue_mail(mails.account_exists(&u.email)?).await?;
                 } else {
-                    self.store.durable().await?;
+                    self.health.durable().await?;
                 }
             }
         }

@@ -7,9 +7,7 @@
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use tessera_actors::directory::{
-    CodeEffect, CodeError, CodePurpose, CodeRef, IssueCode, RedeemCode, User,
-};
+use tessera_actors::directory::{CodeEffect, CodeError, CodePurpose, CodeRef, RedeemCode};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::session::client_ip;
@@ -19,25 +17,6 @@ use crate::state::AppState;
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LinkSent {
     message: String,
-}
-
-/// Mint a verification link for `user` and mail it to their address.
-pub async fn mail_verification_link(state: &AppState, user: &User) -> Result<(), ApiError> {
-    let ttl = state.engine.config.accounts.code_ttl;
-    let issued = state
-        .engine
-        .directory
-        .send(IssueCode {
-            user: user.id,
-            purpose: CodePurpose::VerifyEmail,
-            ttl,
-            attempts: 1,
-            application_id: None,
-        })
-        .await??;
-    let link = state.account_mail.verify_link(&issued.secret);
-    let mail = crate::mail::verify_email(&issued.email, &user.username, &link, ttl)?;
-    crate::mail::send(state, mail).await
 }
 
 #[utoipa::path(tag = "api_oauth", security(("bearer" = [])), responses(
@@ -61,7 +40,10 @@ pub async fn send_email_link(
     state
         .account_mail
         .check_send(&client_ip(&req), &user.email)?;
-    mail_verification_link(&state, &user).await?;
+    state
+        .engine
+        .mail_verification_link(&user, &state.account_mail)
+        .await?;
     Ok(HttpResponse::Ok().json(LinkSent {
         message: format!("a verification link was sent to {}", user.email),
     }))

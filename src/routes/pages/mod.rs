@@ -17,4 +17,3 @@ pub mod reset;
 
 // The page helpers live in `crate::browser`, where the pages of every
 // route family reach them; re-exported for the handlers here.
-pub use crate::browser::{body_error, retry_after, see_other, sentence};

@@ -7,7 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use tessera_actors::flows::FlowError;
 
-use super::{body_error, retry_after, see_other, sentence};
+use crate::browser::{body_error, retry_after, see_other, sentence};
 use crate::browser::{open_session, return_to_form_targets, safe_return_to};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;

@@ -7,7 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use tessera_actors::flows::password::reset_address;
 
-use super::{body_error, retry_after, sentence};
+use crate::browser::{body_error, retry_after, sentence};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
 use crate::extract::csrf::{csrf_ok, new_csrf_cookie};

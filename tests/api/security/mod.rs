@@ -300,7 +300,7 @@ fn stored_bytes(app: &TestApp) -> Vec<Vec<u8>> {
         ACCOUNT_CODES,
         FEDERATION_LINKS,
     ] {
-        let tree = app.engine.store.tree(name).expect("tree");
+        let tree = app.store.tree(name).expect("tree");
         for kv in tree.iter() {
             let (k, v) = kv.expect("read");
             out.push(k.to_vec());
@@ -361,7 +361,6 @@ async fn mailed_links_tokens_and_passwords_are_stored_hashed_never_raw() {
     let code = sink.mail_to("coder@example.com").await.code();
     assert_eq!(code.len(), 6, "{code}");
     let codes: Vec<Vec<u8>> = app
-        .engine
         .store
         .tree(tessera_actors::store::trees::ACCOUNT_CODES)
         .unwrap()
@@ -382,8 +381,7 @@ async fn mailed_links_tokens_and_passwords_are_stored_hashed_never_raw() {
     // Control: the scan sees what is stored in the clear.
     assert!(stored_anywhere(&stored, "keeper@example.com"));
     assert!(
-        !app.engine
-            .store
+        !app.store
             .tree(tessera_actors::store::trees::ACCOUNT_CODES)
             .unwrap()
             .is_empty(),
