@@ -63,6 +63,7 @@ impl Application {
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::register_token_series(config.access_token_format);
         let engine = Engine::start(config, Stores::sled(&store)?, clock.clone())?;
+        engine.seal_start().await?;
         engine
             .ensure_account_client()
             .await

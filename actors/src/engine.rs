@@ -253,6 +253,15 @@ impl Engine {
         self.health.as_ref()
     }
 
+    /// One group-committed durable flush, right after [`Engine::start`].
+    /// Keys made on a first start are flushed without a generation bump;
+    /// this flush records the store's generation marker, so damage to what
+    /// start wrote is refused at the next open even if the process is
+    /// killed right away.
+    pub async fn seal_start(&self) -> Result<(), StoreError> {
+        self.health.durable().await
+    }
+
     /// Ready when keys are loaded and every actor's mailbox is open.
     pub fn is_ready(&self) -> bool {
         self.keys.is_ready()

@@ -173,6 +173,7 @@ where
                     Stores::sled(&store)?,
                     Arc::new(SystemClock),
                 )?;
+                engine.seal_start().await?;
                 let r = local(engine.clone(), cmd).await;
                 engine.shutdown();
                 r
