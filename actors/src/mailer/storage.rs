@@ -1,7 +1,8 @@
 //! Where `Mailer` keeps its queue: whole mail records by id, dead letters
 //! included.
 
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::records::SledRecords;
+use crate::store::{trees, Store, StoreError};
 use crate::stores::Durable;
 
 use super::QueuedMail;
@@ -16,38 +17,25 @@ pub trait MailStore: Send + 'static {
     fn durable(&self) -> Durable;
 }
 
-pub struct SledMailStore {
-    tree: sled::Tree,
-    store: Store,
-}
+pub struct SledMailStore(SledRecords);
 
 impl SledMailStore {
     pub fn new(store: &Store) -> Result<Self, StoreError> {
-        Ok(SledMailStore {
-            tree: store.tree(trees::MAIL)?,
-            store: store.clone(),
-        })
+        SledRecords::new(store, trees::MAIL).map(SledMailStore)
     }
 }
 
 impl MailStore for SledMailStore {
     fn load_all(&self) -> Result<Vec<QueuedMail>, StoreError> {
-        self.tree
-            .iter()
-            .values()
-            .map(|v| store::decode(&v?))
-            .collect()
+        self.0.load_all()
     }
     fn put(&self, m: &QueuedMail) -> Result<(), StoreError> {
-        self.tree.insert(m.id.as_bytes(), store::encode(m)?)?;
-        Ok(())
+        self.0.put(&m.id, m)
     }
     fn delete(&self, id: &uuid::Uuid) -> Result<(), StoreError> {
-        self.tree.remove(id.as_bytes())?;
-        Ok(())
+        self.0.delete(id)
     }
     fn durable(&self) -> Durable {
-        let store = self.store.clone();
-        Box::pin(async move { store.durable().await })
+        self.0.durable()
     }
 }

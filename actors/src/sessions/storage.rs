@@ -2,7 +2,8 @@
 //! registry decides what is live, so the store only loads, puts and
 //! deletes.
 
-use crate::store::{self, trees, Store, StoreError};
+use crate::store::records::SledRecords;
+use crate::store::{trees, Store, StoreError};
 use crate::stores::Durable;
 
 use super::Session;
@@ -18,38 +19,25 @@ pub trait SessionStore: Send + 'static {
     fn durable(&self) -> Durable;
 }
 
-pub struct SledSessionStore {
-    tree: sled::Tree,
-    store: Store,
-}
+pub struct SledSessionStore(SledRecords);
 
 impl SledSessionStore {
     pub fn new(store: &Store) -> Result<Self, StoreError> {
-        Ok(SledSessionStore {
-            tree: store.tree(trees::SESSIONS)?,
-            store: store.clone(),
-        })
+        SledRecords::new(store, trees::SESSIONS).map(SledSessionStore)
     }
 }
 
 impl SessionStore for SledSessionStore {
     fn load_all(&self) -> Result<Vec<Session>, StoreError> {
-        self.tree
-            .iter()
-            .values()
-            .map(|v| store::decode(&v?))
-            .collect()
+        self.0.load_all()
     }
     fn put(&self, s: &Session) -> Result<(), StoreError> {
-        self.tree.insert(s.id.as_bytes(), store::encode(s)?)?;
-        Ok(())
+        self.0.put(&s.id, s)
     }
     fn delete(&self, id: &uuid::Uuid) -> Result<(), StoreError> {
-        self.tree.remove(id.as_bytes())?;
-        Ok(())
+        self.0.delete(id)
     }
     fn durable(&self) -> Durable {
-        let store = self.store.clone();
-        Box::pin(async move { store.durable().await })
+        self.0.durable()
     }
 }

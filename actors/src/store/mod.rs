@@ -8,6 +8,7 @@ mod codec;
 mod faults;
 mod flusher;
 mod open;
+pub mod records;
 mod space;
 #[cfg(test)]
 mod tests;
