@@ -84,6 +84,14 @@ impl Application {
                 &settings.public_url(),
             )?,
         });
+        let pruned = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(crate::state::PRUNE_EVERY);
+            loop {
+                every.tick().await;
+                pruned.prune_limits();
+            }
+        });
         let workers = settings
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));

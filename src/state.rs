@@ -28,6 +28,27 @@ impl Limits {
     }
 }
 
+/// How often the failure limiters forget keys whose window has passed.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl AppState {
+    /// Forget every limiter key whose window has passed and that is not
+    /// locked: without this, each distinct login, address or IP that ever
+    /// failed would stay in memory for the life of the process.
+    pub fn prune_limits(&self) {
+        for l in [
+            &self.limits.account,
+            &self.limits.ip,
+            &self.limits.totp,
+            &self.account_mail.send_ip,
+            &self.account_mail.send_email,
+            &self.account_mail.verify_ip,
+        ] {
+            l.prune();
+        }
+    }
+}
+
 /// What every handler shares.
 pub struct AppState {
     pub engine: Engine,

@@ -76,6 +76,15 @@ impl RateLimiter {
         self.map.remove(key);
     }
 
+    /// Keys remembered now (failing or locked).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Forget keys idle for longer than the window (called periodically).
     pub fn prune(&self) {
         let now = self.clock.now();
@@ -123,5 +132,31 @@ mod tests {
         rl.succeed("a");
         rl.fail("a");
         assert!(rl.check("a").is_ok());
+    }
+
+    #[test]
+    fn prune_forgets_idle_keys_and_keeps_locked_ones() {
+        let clock = ManualClock::default();
+        let rl = RateLimiter::new(
+            Policy {
+                allowance: 1,
+                window: 60,
+                base_lock: 600,
+                max_lock: 600,
+            },
+            Arc::new(clock.clone()),
+        );
+        rl.fail("idle");
+        rl.fail("locked");
+        rl.fail("locked");
+        assert!(rl.check("locked").is_err());
+        assert_eq!(rl.len(), 2);
+        clock.advance(61);
+        rl.prune();
+        assert_eq!(rl.len(), 1, "the idle key is forgotten");
+        assert!(rl.check("locked").is_err(), "a lock outlives its window");
+        clock.advance(600);
+        rl.prune();
+        assert!(rl.is_empty());
     }
 }

@@ -12,6 +12,8 @@
 //! - [`users`] — deleting a user, disabling one, ending a user's access.
 //! - [`federation`] — the local user for an upstream login: by link, by
 //!   verified e-mail, or made new.
+//! - [`entities`] — ending entity tokens when an entity or a membership
+//!   ends.
 //! - [`personal`] — personal tokens, and revoking a token with its family.
 //! - [`introspection`] — RFC 7662/7009 over the published views.
 //! - [`account_client`] — the built-in first-party client.
