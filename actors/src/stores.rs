@@ -52,8 +52,7 @@ impl StoreHealth for Store {
         Store::size_on_disk(self)
     }
     fn durable(&self) -> Durable {
-        let store = self.clone();
-        Box::pin(async move { store.durable().await })
+        self.durable_boxed()
     }
     fn flush_blocking(&self) -> Result<(), StoreError> {
         Store::flush_blocking(self)

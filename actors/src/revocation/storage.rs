@@ -81,7 +81,6 @@ impl RevocationStore for SledRevocationStore {
         Ok(self.tree.apply_batch(batch)?)
     }
     fn durable(&self) -> Durable {
-        let store = self.store.clone();
-        Box::pin(async move { store.durable().await })
+        self.store.durable_boxed()
     }
 }

@@ -147,6 +147,12 @@ impl Store {
         rx.await.map_err(|_| StoreError::FlusherGone)?
     }
 
+    /// [`Store::durable`] as an owned future, for the storage traits.
+    pub fn durable_boxed(&self) -> crate::stores::Durable {
+        let store = self.clone();
+        Box::pin(async move { store.durable().await })
+    }
+
     /// Blocking flush, for shutdown and the CLI. Refused like a durable
     /// flush after a failed write or while the free-space reserve is short.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {

@@ -34,7 +34,6 @@ impl SledRecords {
     }
     /// Resolves once everything written so far is durable (group commit).
     pub fn durable(&self) -> Durable {
-        let store = self.store.clone();
-        Box::pin(async move { store.durable().await })
+        self.store.durable_boxed()
     }
 }

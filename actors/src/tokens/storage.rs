@@ -119,8 +119,7 @@ impl TokenStore for SledTokenStore {
         self.flip(Table::Refresh, key, |m: &RefreshMeta| !m.used, used)
     }
     fn durable(&self) -> Durable {
-        let store = self.store.clone();
-        Box::pin(async move { store.durable().await })
+        self.store.durable_boxed()
     }
 }
 
