@@ -42,6 +42,9 @@
 //! - [`store`] — the sled backend: open and corruption checks, tree
 //!   ownership, codecs, the free-space reserve and group-committed
 //!   durability.
+//! - [`pg`] — the PostgreSQL backend: the same storage traits over one
+//!   table per record kind, group-committed writes, conditional single-use
+//!   updates, bounded expiry sweeps, embedded migrations.
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
 //! - [`timing`] — the engine's actor addresses stamp each message, so every
 //!   actor's mailbox wait and handling time are exported as metrics.
@@ -78,6 +81,7 @@ pub mod keys;
 pub mod mailer;
 pub mod oauth;
 pub mod password;
+pub mod pg;
 pub mod ratelimit;
 pub mod revocation;
 pub mod secret;

@@ -39,6 +39,11 @@ pub trait StoreHealth: Send + Sync + 'static {
     fn durable(&self) -> Durable;
     /// Make everything written so far durable, blocking; at shutdown.
     fn flush_blocking(&self) -> Result<(), StoreError>;
+    /// `true` while the database cannot be reached (PostgreSQL): writes
+    /// answer `503` and come back by themselves once it answers again.
+    fn unavailable(&self) -> bool {
+        false
+    }
 }
 
 impl StoreHealth for Store {
@@ -85,5 +90,10 @@ impl Stores {
             federation: Box::new(SledFederationStore::new(store)?),
             health: Arc::new(store.clone()),
         })
+    }
+
+    /// Every owner over one PostgreSQL database.
+    pub fn postgres(pg: &crate::pg::Pg) -> Stores {
+        pg.stores()
     }
 }

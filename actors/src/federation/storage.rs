@@ -37,9 +37,33 @@ impl SledFederationStore {
     }
 }
 
-/// The sled key: `provider \0 sub` (a provider name has no NUL).
+/// The stored key: `provider \0 sub` (a provider name has no NUL).
 pub(super) fn link_key(provider: &str, subject: &str) -> String {
     format!("{provider}\0{subject}")
+}
+
+/// A link as every backend stores it: its key and the user's 16 bytes.
+pub(crate) fn encode_link(link: &FederationLink) -> (Vec<u8>, Vec<u8>) {
+    (
+        link_key(&link.provider, &link.subject).into_bytes(),
+        link.user_id.as_bytes().to_vec(),
+    )
+}
+
+/// The link a stored key and value hold.
+pub(crate) fn decode_link(k: &[u8], v: &[u8]) -> Result<FederationLink, StoreError> {
+    let key = std::str::from_utf8(k)
+        .map_err(|_| StoreError::Decode("malformed federation link key".into()))?;
+    let (provider, subject) = key
+        .split_once('\0')
+        .ok_or_else(|| StoreError::Decode("malformed federation link key".into()))?;
+    let user_id = uuid::Uuid::from_slice(v)
+        .map_err(|_| StoreError::Decode("malformed federation link".into()))?;
+    Ok(FederationLink {
+        provider: provider.to_string(),
+        subject: subject.to_string(),
+        user_id,
+    })
 }
 
 impl FederationStore for SledFederationStore {
@@ -47,27 +71,14 @@ impl FederationStore for SledFederationStore {
         let mut out = Vec::new();
         for kv in self.tree.iter() {
             let (k, v) = kv?;
-            let key = std::str::from_utf8(&k)
-                .map_err(|_| StoreError::Decode("malformed federation link key".into()))?;
-            let (provider, subject) = key
-                .split_once('\0')
-                .ok_or_else(|| StoreError::Decode("malformed federation link key".into()))?;
-            let user_id = uuid::Uuid::from_slice(&v)
-                .map_err(|_| StoreError::Decode("malformed federation link".into()))?;
-            out.push(FederationLink {
-                provider: provider.to_string(),
-                subject: subject.to_string(),
-                user_id,
-            });
+            out.push(decode_link(&k, &v)?);
         }
         Ok(out)
     }
 
     fn put_durable(&self, link: &FederationLink) -> Durable {
-        let key = link_key(&link.provider, &link.subject);
-        let write = self
-            .tree
-            .insert(key.as_bytes(), link.user_id.as_bytes().as_slice());
+        let (key, value) = encode_link(link);
+        let write = self.tree.insert(key.as_slice(), value);
         let store = self.store.clone();
         let tree = self.tree.clone();
         Box::pin(async move {
@@ -75,8 +86,8 @@ impl FederationStore for SledFederationStore {
             if let Err(e) = store.durable().await {
                 // Nothing unacknowledged may stay in the tree.
                 let undo = match prev {
-                    Some(p) => tree.insert(key.as_bytes(), p).map(|_| ()),
-                    None => tree.remove(key.as_bytes()).map(|_| ()),
+                    Some(p) => tree.insert(key.as_slice(), p).map(|_| ()),
+                    None => tree.remove(key.as_slice()).map(|_| ()),
                 };
                 if let Err(u) = undo {
                     tracing::error!(error = %u, "could not take back a federation link");

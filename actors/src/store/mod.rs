@@ -69,6 +69,23 @@ pub enum StoreError {
     Decode(String),
     #[error("the store's flusher has stopped")]
     FlusherGone,
+    /// The database cannot be reached, or did not answer in time: the
+    /// write may be retried once it is back.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database's schema does not match this binary.
+    #[error("{0}")]
+    Schema(String),
+}
+
+impl StoreError {
+    /// The same error for another waiter of a shared commit.
+    pub fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(s) => StoreError::Unavailable(s.clone()),
+            other => StoreError::Write(other.to_string()),
+        }
+    }
 }
 
 impl From<sled::Error> for StoreError {

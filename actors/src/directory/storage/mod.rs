@@ -120,21 +120,33 @@ fn undo_all(undo: Vec<Undo>) {
 }
 
 /// Consent key: the user's 16 bytes, then the client id.
-fn consent_key(user: &uuid::Uuid, client: &str) -> Vec<u8> {
+pub(crate) fn consent_key(user: &uuid::Uuid, client: &str) -> Vec<u8> {
     let mut k = user.as_bytes().to_vec();
     k.extend_from_slice(client.as_bytes());
     k
 }
 
+/// A stored consent: the key names the user and the client.
+pub(crate) fn decode_consent(
+    k: &[u8],
+    v: &[u8],
+) -> Result<(uuid::Uuid, String, Scope), StoreError> {
+    let (u, c) = k.split_at(16.min(k.len()));
+    let (Ok(user), Ok(client)) = (uuid::Uuid::from_slice(u), std::str::from_utf8(c)) else {
+        return Err(StoreError::Decode("malformed consent key".into()));
+    };
+    Ok((user, client.to_string(), store::decode(v)?))
+}
+
 /// Code keys: `u/<purpose>/<user id>` → the record; `t/<sha256>` → that
 /// key, so a link finds its record.
-fn record_key(purpose: CodePurpose, user: &uuid::Uuid) -> Vec<u8> {
+pub(crate) fn record_key(purpose: CodePurpose, user: &uuid::Uuid) -> Vec<u8> {
     let mut k = format!("u/{}/", purpose.tag()).into_bytes();
     k.extend_from_slice(user.as_bytes());
     k
 }
 
-fn token_index_key(hash: &SecretHash) -> Vec<u8> {
+pub(crate) fn token_index_key(hash: &SecretHash) -> Vec<u8> {
     let mut k = b"t/".to_vec();
     k.extend_from_slice(hash);
     k
@@ -206,11 +218,7 @@ impl DirectoryStore for SledDirectoryStore {
         let mut consents = Vec::new();
         for kv in self.consents.iter() {
             let (k, v) = kv?;
-            let (u, c) = k.split_at(16.min(k.len()));
-            let (Ok(user), Ok(client)) = (uuid::Uuid::from_slice(u), std::str::from_utf8(c)) else {
-                return Err(StoreError::Decode("malformed consent key".into()));
-            };
-            consents.push((user, client.to_string(), store::decode(&v)?));
+            consents.push(decode_consent(&k, &v)?);
         }
         Ok(DirectoryState {
             clients: values(&self.clients)?,

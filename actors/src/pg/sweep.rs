@@ -1,0 +1,87 @@
+//! Deleting expired rows in bounded batches: never one huge `DELETE`, so a
+//! sweep holds no long lock and a busy table never grows without end.
+//! One node sweeps at a time (a transaction-scoped advisory lock); the
+//! others skip that round.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::db_error;
+use super::tables::Table;
+use crate::store::StoreError;
+
+/// Rows one statement deletes at most.
+pub const BATCH: i64 = 1000;
+/// How long after its expiry a row is kept: the owners drop expired records
+/// from their views by their own clock, and a little slack keeps a node
+/// whose clock runs behind from reloading a record another node swept.
+pub const GRACE_SECS: i64 = 3600;
+const EVERY: Duration = Duration::from_secs(60);
+/// The advisory lock the sweeping node holds (any constant that no other
+/// lock uses).
+const SWEEP_LOCK: i64 = 0x7465_7373_0001;
+
+pub(super) async fn run(pool: PgPool) {
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match sweep(&pool, now - GRACE_SECS).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "expired rows deleted"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed; it runs again in a minute"),
+        }
+    }
+}
+
+/// Delete every row that expired before `before`, `BATCH` rows per
+/// transaction; answers how many went.
+pub async fn sweep(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
+    let mut total = 0;
+    for table in Table::ALL.into_iter().filter(|t| t.expires()) {
+        loop {
+            let mut tx = pool.begin().await.map_err(db_error)?;
+            let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(SWEEP_LOCK)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            if !ours {
+                return Ok(total);
+            }
+            let sql = format!(
+                "DELETE FROM {t} WHERE id IN \
+                 (SELECT id FROM {t} WHERE expires_at < $1 LIMIT $2)",
+                t = table.name()
+            );
+            let gone = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(before)
+                .bind(BATCH)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            tx.commit().await.map_err(db_error)?;
+            total += gone;
+            if gone < BATCH as u64 {
+                break;
+            }
+            // Let the owners' writes through between batches.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    Ok(total)
+}
+
+impl super::Pg {
+    /// Run one sweep now (tests, and `tessera store sweep`).
+    pub fn sweep_expired(&self, before: i64) -> Result<u64, StoreError> {
+        let pool = self.pool().clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.spawn(async move {
+            let _ = tx.send(sweep(&pool, before).await);
+        })?;
+        rx.recv()
+            .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
+    }
+}
