@@ -45,6 +45,7 @@
     )
 )]
 
+pub mod backend;
 pub mod browser;
 pub mod cli;
 pub mod configuration;

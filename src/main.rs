@@ -71,6 +71,26 @@ enum Command {
     /// Manage entities' API keys (through /admin/entities/{id}/apikeys while a server holds the store).
     #[command(subcommand)]
     Apikey(ApiKeyCmd),
+    /// Apply the PostgreSQL schema's pending migrations (store.backend = "postgres").
+    Migrate,
+    /// Move a store between backends.
+    #[command(subcommand)]
+    Store(StoreCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCmd {
+    /// Copy every record from one store to another (stop the server first):
+    /// a sled directory or a postgres:// URL on either side. The target ends
+    /// up empty or complete; a second run is a no-op.
+    Copy {
+        /// Source: a sled data directory or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// Target: a sled data directory (new or empty) or a postgres:// URL.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 fn main() {
@@ -99,7 +119,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => cli::user(&target(&settings, cli.url), cmd),
         Command::Entity(cmd) => cli::entity(&target(&settings, cli.url), cmd),
         Command::Apikey(cmd) => cli::apikey(&target(&settings, cli.url), cmd),
+        Command::Migrate => migrate(&settings),
+        Command::Store(StoreCmd::Copy { from, to }) => store_copy(&from, &to),
     }
+}
+
+fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    if settings.store.backend != tessera::configuration::Backend::Postgres {
+        anyhow::bail!(
+            "tessera migrate is for store.backend = \"postgres\"; sled needs no migration"
+        );
+    }
+    let pg = tessera_actors::pg::Pg::connect_for_migration(&settings.store.pg_options()?)?;
+    let (before, after) = pg.migrate()?;
+    if before == after {
+        println!("schema is at version {after}: nothing to do");
+    } else {
+        println!("schema migrated from version {before} to {after}");
+    }
+    Ok(())
+}
+
+fn store_copy(from: &str, to: &str) -> anyhow::Result<()> {
+    use tessera::cli::store_copy::{copy, Location};
+    let (from, to) = (Location::parse(from), Location::parse(to));
+    let report = copy(&from, &to)?;
+    for (table, n) in &report.counts {
+        println!("{table:<18} {n:>10}");
+    }
+    let total: usize = report.counts.iter().map(|(_, n)| n).sum();
+    if report.unchanged {
+        println!("{to} already holds these {total} records: nothing copied");
+    } else {
+        println!("copied {total} records from {from} to {to}; every record compared equal");
+    }
+    Ok(())
 }
 
 fn target(settings: &Settings, url: Option<String>) -> Target<'_> {

@@ -12,7 +12,6 @@ use tessera_actors::clock::{SharedClock, SystemClock};
 
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::store::Store;
-use tessera_actors::stores::Stores;
 use tessera_actors::Engine;
 use utoipa_actix_web::AppExt;
 
@@ -26,7 +25,7 @@ pub struct Application {
     port: u16,
     server: Server,
     engine: Engine,
-    store: Store,
+    backend: crate::backend::Opened,
     admin_token: String,
     issuer: String,
 }
@@ -47,7 +46,7 @@ impl Application {
                 "ignoring the environment variable {name}: it is not a configuration key"
             );
         }
-        let store = Store::open_with(&settings.data_dir, settings.store_options())?;
+        let backend = crate::backend::Opened::open(&settings, false)?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
         let addr = listener.local_addr()?;
@@ -62,7 +61,7 @@ impl Application {
         // load, and a gauge set before it exists is lost.
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::register_token_series(config.access_token_format);
-        let engine = Engine::start(config, Stores::sled(&store)?, clock.clone())?;
+        let engine = Engine::start(config, backend.stores()?, clock.clone())?;
         engine.seal_start().await?;
         engine
             .ensure_account_client()
@@ -138,7 +137,7 @@ impl Application {
             port: addr.port(),
             server,
             engine,
-            store,
+            backend,
             admin_token,
             issuer,
         })
@@ -150,11 +149,15 @@ impl Application {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
-    /// The embedded store under the engine. Nothing in the server reaches
-    /// it (the owners do, through their storage traits); tests inspect it
-    /// and inject faults through it.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The embedded store under the engine, when sled is the backend.
+    /// Nothing in the server reaches it (the owners do, through their
+    /// storage traits); tests inspect it and inject faults through it.
+    pub fn store(&self) -> Option<&Store> {
+        self.backend.sled()
+    }
+    /// The database under the engine, when PostgreSQL is the backend.
+    pub fn database(&self) -> Option<&tessera_actors::pg::Pg> {
+        self.backend.postgres()
     }
     pub fn admin_token(&self) -> &str {
         &self.admin_token

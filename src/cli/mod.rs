@@ -12,6 +12,7 @@
 
 mod local;
 mod remote;
+pub mod store_copy;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,8 +22,6 @@ use tessera_actors::clock::SystemClock;
 use tessera_actors::directory::{ClientSpec, Role};
 use tessera_actors::domain::{GrantType, TokenFormat};
 use tessera_actors::keys::KeyInfo;
-use tessera_actors::store::{Store, StoreError};
-use tessera_actors::stores::Stores;
 use tessera_actors::Engine;
 
 use crate::configuration::Settings;
@@ -166,11 +165,11 @@ where
     let settings = target.settings;
     let system = actix_web::rt::System::new();
     system.block_on(async {
-        match Store::open_with(&settings.data_dir, settings.store_options()) {
-            Ok(store) => {
+        match crate::backend::Opened::open(settings, true) {
+            Ok(backend) => {
                 let engine = Engine::start(
                     settings.engine_config()?,
-                    Stores::sled(&store)?,
+                    backend.stores()?,
                     Arc::new(SystemClock),
                 )?;
                 engine.seal_start().await?;
@@ -178,8 +177,8 @@ where
                 engine.shutdown();
                 r
             }
-            Err(locked @ StoreError::Locked { .. }) => {
-                let admin = remote::Admin::connect(target, &locked).await?;
+            Err(e) if e.in_use() => {
+                let admin = remote::Admin::connect(target, &e).await?;
                 remote(admin, cmd).await
             }
             Err(e) => Err(e.into()),

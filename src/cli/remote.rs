@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera_actors::keys::KeyInfo;
-use tessera_actors::store::StoreError;
 
 use super::{
     client_spec, print_api_key_created, print_api_key_line, print_client_created,
@@ -67,7 +66,10 @@ struct ErrorBody {
 
 impl Admin {
     /// Find the server that holds the store (`locked` says which store).
-    pub async fn connect(target: &Target<'_>, locked: &StoreError) -> anyhow::Result<Admin> {
+    pub async fn connect(
+        target: &Target<'_>,
+        locked: &dyn std::fmt::Display,
+    ) -> anyhow::Result<Admin> {
         let Some(token) = admin_token(target) else {
             anyhow::bail!(
                 "{locked}; no admin token to reach that server's admin API: set TESSERA_ADMIN_TOKEN"

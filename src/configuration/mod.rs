@@ -25,7 +25,8 @@ use serde::Deserialize;
 pub use limits::{LimitSettings, PolicySettings};
 pub use mail::MailSettings;
 pub use sections::{
-    AccountSettings, KeySettings, LogSettings, SessionSettings, StoreSettings, TokenSettings,
+    AccountSettings, Backend, KeySettings, LogSettings, SessionSettings, StoreSettings,
+    TokenSettings,
 };
 
 #[derive(Debug, Clone, Deserialize)]

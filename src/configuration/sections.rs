@@ -105,21 +105,75 @@ pub struct KeySettings {
     pub rotation_period: i64,
 }
 
-/// The embedded store.
+/// Which backend keeps the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The embedded store under `data_dir` (the default).
+    #[default]
+    Sled,
+    /// A PostgreSQL database at `store.database_url`.
+    Postgres,
+}
+
+/// The store: embedded (sled) or PostgreSQL.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
-    /// Bytes that must stay free on the data directory's filesystem. Below
-    /// it, writes answer `503` without touching the disk, and they come back
-    /// by themselves once space is freed.
+    /// `sled` (default) or `postgres`.
+    pub backend: Backend,
+    /// With `postgres`: `postgres://user:password@host:port/db`; TLS with
+    /// `?sslmode=require` (or `verify-full`).
+    pub database_url: Option<String>,
+    /// With `postgres`: connections in the pool.
+    pub pool_size: u32,
+    /// With `postgres`: longest a statement may run, in milliseconds; past
+    /// it the request answers `503` instead of hanging.
+    pub statement_timeout_ms: u64,
+    /// With `postgres`: apply pending migrations at start. With `false`,
+    /// `tessera migrate` does, and an out-of-date schema refuses to start.
+    pub migrate: bool,
+    /// With `sled`: bytes that must stay free on the data directory's
+    /// filesystem. Below it, writes answer `503` without touching the disk,
+    /// and they come back by themselves once space is freed.
     pub reserve_bytes: u64,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
+        let pg = tessera_actors::pg::PgOptions::new("");
         StoreSettings {
+            backend: Backend::Sled,
+            database_url: None,
+            pool_size: pg.pool_size,
+            statement_timeout_ms: u64::try_from(pg.statement_timeout.as_millis()).unwrap_or(5000),
+            migrate: pg.migrate,
             reserve_bytes: tessera_actors::store::DEFAULT_RESERVE_BYTES,
         }
+    }
+}
+
+impl StoreSettings {
+    /// How PostgreSQL is reached; an error names what is missing.
+    pub fn pg_options(&self) -> anyhow::Result<tessera_actors::pg::PgOptions> {
+        let Some(url) = self.database_url.as_deref().filter(|u| !u.is_empty()) else {
+            anyhow::bail!(
+                "store.backend = \"postgres\" needs store.database_url \
+                 (or TESSERA_STORE__DATABASE_URL), e.g. postgres://tessera@127.0.0.1:5432/tessera"
+            );
+        };
+        if self.pool_size == 0 {
+            anyhow::bail!("store.pool_size must be at least 1");
+        }
+        if self.statement_timeout_ms == 0 {
+            anyhow::bail!("store.statement_timeout_ms must be at least 1");
+        }
+        Ok(tessera_actors::pg::PgOptions {
+            url: url.to_string(),
+            pool_size: self.pool_size,
+            statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
+            migrate: self.migrate,
+        })
     }
 }
 

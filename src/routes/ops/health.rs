@@ -12,7 +12,7 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(tag = "ops", responses(
     (status = 200, description = "Store open and writable, keys loaded, actors up"),
-    (status = 503, description = "Not ready: free space below the store's reserve (until space is freed), or a failed store write (until restarted)")
+    (status = 503, description = "Not ready (`reason` says why): store_unavailable (the database cannot be reached; back by itself), store_low_space (free space below the store's reserve, until space is freed), store_write_failed (a failed sled write, until restarted), actors_down")
 ))]
 #[get("/readyz")]
 #[tracing::instrument(skip_all)]
@@ -20,11 +20,24 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let e = &state.engine;
     let keys = e.keys.is_ready();
     let actors = e.is_ready();
-    let failed = !e.store_health().writable();
-    let low_space = !e.store_health().space_ok();
-    let writable = !failed && !low_space;
+    let health = e.store_health();
+    let unavailable = health.unavailable();
+    let failed = !health.writable() && !unavailable;
+    let low_space = !health.space_ok();
+    let writable = !failed && !low_space && !unavailable;
     let ready = actors && writable;
-    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "keys_loaded": keys, "actors_up": actors, "store_writable": writable, "store_low_space": low_space, "store_write_failed": failed});
+    let reason = if unavailable {
+        Some("store_unavailable")
+    } else if failed {
+        Some("store_write_failed")
+    } else if low_space {
+        Some("store_low_space")
+    } else if !actors {
+        Some("actors_down")
+    } else {
+        None
+    };
+    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "reason": reason, "keys_loaded": keys, "actors_up": actors, "store_writable": writable, "store_low_space": low_space, "store_write_failed": failed, "store_unavailable": unavailable});
     if ready {
         HttpResponse::Ok().json(body)
     } else {
