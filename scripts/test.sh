@@ -8,12 +8,15 @@
 #        chromium chromium-driver  the browser test (tests/browser)
 #        python3 python3-venv    the schemathesis virtualenv
 #        postgresql              a server on 127.0.0.1:5432, user postgres
-#                                with trust auth (nothing uses it yet: failing
-#                                to get it is logged, never fatal)
+#                                with trust auth: the suite's second run and
+#                                the PostgreSQL tests make a database each
+#                                there (unless TESSERA_TEST_DATABASE_URL
+#                                names another server)
 #   2. cargo fmt --all -- --check
 #   3. cargo clippy --all-targets -- -D warnings
-#   4. cargo test --workspace
-#   5. tests/schemathesis/run.sh
+#   4. cargo test --workspace               (the store backend: sled)
+#   5. the integration suite again with TESSERA_TEST_BACKEND=postgres
+#   6. tests/schemathesis/run.sh
 #
 # `cargo test` alone stays the quick local loop. apt-get update runs at most
 # once per run, and only when something has to be installed.
@@ -66,7 +69,7 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     fi
 fi
 
-# --- PostgreSQL (for what comes next; never fatal today) -----------------
+# --- PostgreSQL: the second backend the suite runs on ---------------------
 
 pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 
@@ -110,14 +113,19 @@ trust_postgres() {
     psql -h 127.0.0.1 -U postgres -w -tAc 'select 1' >/dev/null 2>&1
 }
 
-if pg_answers || start_postgres; then
+if [ -n "${TESSERA_TEST_DATABASE_URL:-}" ]; then
+    log "postgresql: using TESSERA_TEST_DATABASE_URL"
+elif pg_answers || start_postgres; then
+    command -v psql >/dev/null || apt_install postgresql-client || true
     if command -v psql >/dev/null && trust_postgres; then
         log "postgresql: answering on 127.0.0.1:5432 (user postgres, trust)"
     else
         log "postgresql: answering on 127.0.0.1:5432, but user postgres cannot log in without a password"
+        exit 1
     fi
 else
-    log "postgresql: not available on 127.0.0.1:5432 (not needed by these tests yet)"
+    log "postgresql: nothing answers on 127.0.0.1:5432 and it could not be installed and started"
+    exit 1
 fi
 
 # --- the checks ------------------------------------------------------------
@@ -132,5 +140,8 @@ step() {
 step cargo fmt --all -- --check
 step cargo clippy --all-targets -- -D warnings
 step cargo test --workspace
+# The integration suite once more, every server over PostgreSQL (a fresh
+# database per test). Tests of sled's own machinery start on sled either way.
+step env TESSERA_TEST_BACKEND=postgres cargo test --test api
 step bash tests/schemathesis/run.sh
 log "all passed in $SECONDS s"

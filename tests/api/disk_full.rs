@@ -19,7 +19,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, INACTIVE};
+use crate::helpers::{spawn_sled_app_with, INACTIVE};
 use crate::process::{Server, ADMIN_TOKEN};
 
 /// A tmpfs mounted for the test; unmounted when dropped, whatever happened.
@@ -404,8 +404,8 @@ async fn real_disk_full(mnt: &Path, logs: &Path) {
 async fn a_short_free_space_reserve_refuses_writes_until_space_returns() {
     // Starts with room (a first start writes its signing key), then the
     // reserve is raised above what the filesystem has free.
-    let app = spawn_app_with(|s| s.store.reserve_bytes = 0).await;
-    app.store.set_reserve_bytes(u64::MAX);
+    let app = spawn_sled_app_with(|s| s.store.reserve_bytes = 0).await;
+    app.store().set_reserve_bytes(u64::MAX);
     let r = app
         .admin(
             reqwest::Method::POST,
@@ -424,9 +424,9 @@ async fn a_short_free_space_reserve_refuses_writes_until_space_returns() {
     let body: Value = r.json().await.expect("readyz JSON");
     assert_eq!(body["store_low_space"], true, "{body}");
     assert_eq!(body["store_write_failed"], false, "{body}");
-    assert!(app.store.writable(), "nothing poisoned the store");
+    assert!(app.store().writable(), "nothing poisoned the store");
 
-    app.store.set_reserve_bytes(0);
+    app.store().set_reserve_bytes(0);
     let c = app.cc_client().await;
     let token = app.get_token(&c).await;
     assert_eq!(app.revoke(&c, &token).await, StatusCode::OK);
@@ -440,14 +440,14 @@ async fn a_short_free_space_reserve_refuses_writes_until_space_returns() {
     assert_eq!(r.status(), StatusCode::OK);
 
     // Short again: a revocation is refused and not published.
-    app.store.set_reserve_bytes(u64::MAX);
+    app.store().set_reserve_bytes(u64::MAX);
     let other = app.get_token(&c).await;
     assert_eq!(
         app.revoke(&c, &other).await,
         StatusCode::SERVICE_UNAVAILABLE
     );
     app.assert_active(&c, &other).await;
-    app.store.set_reserve_bytes(0);
+    app.store().set_reserve_bytes(0);
     assert_eq!(app.revoke(&c, &other).await, StatusCode::OK);
     app.assert_inactive(&c, &other).await;
 }

@@ -10,10 +10,10 @@ use crate::helpers::*;
 
 #[actix_web::test]
 pub(crate) async fn a_failing_flush_makes_revocation_503_and_acknowledges_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_sled_app_with(|_| {}).await;
     let c = app.cc_client().await;
     let token = app.get_token(&c).await;
-    let faults = app.store.faults().clone();
+    let faults = app.store().faults().clone();
 
     faults.fail_flush.store(true, Ordering::SeqCst);
     let r = app.revoke_with(&c, &[("token", &token)]).await;
@@ -42,11 +42,11 @@ pub(crate) async fn a_failing_flush_makes_revocation_503_and_acknowledges_nothin
 
 #[actix_web::test]
 async fn writes_that_must_be_durable_fail_with_5xx_while_the_disk_is_full() {
-    let app = spawn_app().await;
+    let app = spawn_sled_app_with(|_| {}).await;
     let opaque = app
         .create_client(json!({"access_token_format": "opaque"}))
         .await;
-    let faults = app.store.faults().clone();
+    let faults = app.store().faults().clone();
     faults.fail_flush.store(true, Ordering::SeqCst);
 
     // An opaque token exists only in the store: no token without the disk.
@@ -119,8 +119,8 @@ async fn writes_that_must_be_durable_fail_with_5xx_while_the_disk_is_full() {
 /// back must succeed, and the store must agree with what the API showed.
 #[actix_web::test]
 async fn an_unacknowledged_client_creation_can_be_retried() {
-    let app = spawn_app().await;
-    let faults = app.store.faults().clone();
+    let app = spawn_sled_app_with(|_| {}).await;
+    let faults = app.store().faults().clone();
     faults.fail_flush.store(true, Ordering::SeqCst);
     let r = app
         .admin(
@@ -159,9 +159,9 @@ async fn an_unacknowledged_client_creation_can_be_retried() {
 /// secret is the one the operator still holds.
 #[actix_web::test]
 async fn an_unacknowledged_secret_rotation_does_not_take_effect() {
-    let app = spawn_app().await;
+    let app = spawn_sled_app_with(|_| {}).await;
     let c = app.cc_client().await;
-    let faults = app.store.faults().clone();
+    let faults = app.store().faults().clone();
     faults.fail_flush.store(true, Ordering::SeqCst);
     let r = app
         .admin(
@@ -175,7 +175,7 @@ async fn an_unacknowledged_secret_rotation_does_not_take_effect() {
     // Any later durable write flushes whatever the failed one left behind.
     app.create_client(json!({"client_id": "unrelated"})).await;
     let stored = app
-        .store
+        .store()
         .tree("clients")
         .unwrap()
         .get(c.id.as_bytes())

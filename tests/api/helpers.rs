@@ -13,6 +13,8 @@ use tessera_actors::secret::{b64url, b64url_decode};
 use tessera_actors::store::Store;
 use tessera_actors::Engine;
 
+pub use crate::testdb::{suite_backend, TestBackend, TestDb};
+
 /// The exact body of every inactive introspection answer.
 pub const INACTIVE: &str = r#"{"active":false}"#;
 /// The built-in first-party client every server registers at start.
@@ -25,12 +27,18 @@ pub struct TestApp {
     /// The `iss` of every token (the address, as no issuer is configured).
     pub issuer: String,
     pub engine: Engine,
-    /// The embedded store, for inspection and fault injection.
-    pub store: Store,
+    /// The embedded store, for inspection and fault injection (sled only:
+    /// see [`TestApp::store`]).
+    pub sled: Option<Store>,
+    /// The database, when the backend is PostgreSQL.
+    pub pg: Option<tessera_actors::pg::Pg>,
     pub admin_token: String,
     pub clock: ManualClock,
     pub http: reqwest::Client,
+    pub data_dir: std::path::PathBuf,
     _data_dir: tempfile::TempDir,
+    /// The test's own database (PostgreSQL), dropped last.
+    pub db: Option<TestDb>,
 }
 
 /// A registered client and its secret.
@@ -73,16 +81,43 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Start the server with settings adjusted by `configure`.
+/// Start the server, on the suite's backend (`TESSERA_TEST_BACKEND`), with
+/// settings adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    init_test_tracing();
-    let dir = tempfile::tempdir().expect("temporary data dir");
+    spawn_app_on(suite_backend(), configure).await
+}
+
+/// Start the server on sled whatever the suite's backend: for tests of the
+/// embedded store itself (its fault injection, its free-space reserve).
+pub async fn spawn_sled_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(TestBackend::Sled, configure).await
+}
+
+/// Settings for `backend`: PostgreSQL gets a fresh database of its own.
+pub fn test_settings(dir: &std::path::Path, backend: TestBackend) -> (Settings, Option<TestDb>) {
     let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
-        data_dir: dir.path().to_path_buf(),
+        data_dir: dir.to_path_buf(),
         workers: Some(2),
         ..Settings::default()
     };
+    let db = match backend {
+        TestBackend::Sled => None,
+        TestBackend::Postgres => {
+            let db = TestDb::create();
+            settings.store.backend = tessera::configuration::Backend::Postgres;
+            settings.store.database_url = Some(db.url.clone());
+            settings.store.pool_size = 4;
+            Some(db)
+        }
+    };
+    (settings, db)
+}
+
+pub async fn spawn_app_on(backend: TestBackend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_tracing();
+    let dir = tempfile::tempdir().expect("temporary data dir");
+    let (mut settings, db) = test_settings(dir.path(), backend);
     configure(&mut settings);
     let clock = ManualClock::default();
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
@@ -90,7 +125,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the application builds");
     let port = app.port();
     let engine = app.engine().clone();
-    let store = app.store().clone();
+    let sled = app.store().cloned();
+    let pg = app.database().cloned();
     let admin_token = app.admin_token().to_string();
     let issuer = app.issuer().to_string();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -99,15 +135,35 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         port,
         issuer,
         engine,
-        store,
+        sled,
+        pg,
         admin_token,
         clock,
         http: http_client(),
+        data_dir: dir.path().to_path_buf(),
         _data_dir: dir,
+        db,
     }
 }
 
 impl TestApp {
+    /// The embedded store. Only a test started on sled has one: a test of
+    /// sled's own behaviour starts with [`spawn_sled_app_with`].
+    pub fn store(&self) -> &Store {
+        self.sled
+            .as_ref()
+            .expect("this test inspects the sled store: start it with spawn_sled_app_with")
+    }
+
+    /// Every stored record, by table, whichever the backend.
+    pub fn records(&self) -> tessera::cli::store_copy::Records {
+        match (&self.sled, &self.pg) {
+            (Some(s), _) => tessera::cli::store_copy::sled_records(s).expect("read the store"),
+            (_, Some(pg)) => tessera::cli::store_copy::pg_records(pg).expect("read the database"),
+            _ => unreachable!("a test app has a backend"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -292,10 +348,11 @@ impl TestApp {
     /// The stored key in `state` (private part included), read from the
     /// store, so tests can sign tokens with the server's own key.
     pub fn stored_key(&self, state: KeyState) -> StoredKey {
-        let tree = self.store.tree("keys").expect("keys tree");
-        tree.iter()
-            .values()
-            .map(|v| tessera_actors::store::decode::<StoredKey>(&v.expect("read")).expect("decode"))
+        self.records()
+            .remove("keys")
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, v)| tessera_actors::store::decode::<StoredKey>(v).expect("decode"))
             .find(|k| k.state == state)
             .expect("a key in that state")
     }

@@ -190,7 +190,7 @@ async fn without_smtp_mails_land_in_the_file_outbox() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let outbox = app.store.path().join("outbox");
+    let outbox = app.data_dir.join("outbox");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let eml = loop {
         let found = std::fs::read_dir(&outbox).ok().and_then(|d| {

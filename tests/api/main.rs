@@ -2,6 +2,8 @@
 //! a temporary store, a hand-driven clock, and plain HTTP.
 //!
 //! - `helpers` — `spawn_app()`, the `TestApp` handle and HTTP helpers.
+//! - `testdb` — the suite's backend (`TESSERA_TEST_BACKEND`) and a fresh
+//!   PostgreSQL database per test.
 //! - `process` — the `tessera` binary as a child process.
 //! - `smtp_sink` — a loopback SMTP server that keeps what it receives, and
 //!   `spawn_app_with_mail()`.
@@ -9,6 +11,7 @@
 mod helpers;
 mod process;
 mod smtp_sink;
+mod testdb;
 
 mod account_revocation;
 mod accounts;
@@ -35,6 +38,7 @@ mod jwt;
 mod keys;
 mod ops;
 mod personal_tokens;
+mod postgres;
 mod revocation;
 mod schema_regressions;
 mod sessions;

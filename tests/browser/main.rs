@@ -20,6 +20,9 @@ mod helpers;
 #[allow(dead_code, unused_imports)]
 #[path = "../api/smtp_sink.rs"]
 mod smtp_sink;
+#[allow(dead_code)]
+#[path = "../api/testdb.rs"]
+mod testdb;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -6,6 +6,10 @@
 //! fires, every accepted mail is delivered exactly once, and the key set is
 //! consistent.
 //!
+//! It runs on the suite's backend (`TESSERA_TEST_BACKEND`): over a sled
+//! directory, or over a PostgreSQL database of its own that every restart
+//! opens again.
+//!
 //! Replay a run with `TESSERA_CRASH_SEED=<seed>` (printed on failure and at
 //! the end); `TESSERA_CRASH_ROUNDS` changes the number of kill points. The
 //! seed fixes every random choice (timings, operations, kill delays); how
@@ -80,6 +84,30 @@ async fn set_up(life: &Life) -> Setup {
     }
 }
 
+/// The settings that put every server life on the suite's backend: for
+/// PostgreSQL, one database kept for the whole test.
+struct BackendEnv {
+    db: Option<crate::helpers::TestDb>,
+}
+
+impl BackendEnv {
+    fn new() -> BackendEnv {
+        BackendEnv {
+            db: (crate::helpers::suite_backend() == crate::helpers::TestBackend::Postgres)
+                .then(crate::helpers::TestDb::create),
+        }
+    }
+    fn env(&self) -> Vec<(&str, &str)> {
+        match &self.db {
+            Some(db) => vec![
+                ("TESSERA_STORE__BACKEND", "postgres"),
+                ("TESSERA_STORE__DATABASE_URL", db.url.as_str()),
+            ],
+            None => Vec::new(),
+        }
+    }
+}
+
 fn check_time(start: Instant, seed: u64, what: &str) {
     assert!(
         start.elapsed() < TIME_CAP,
@@ -104,7 +132,8 @@ async fn nothing_acknowledged_is_lost_across_60_kill_9s() {
     let out = data.join("outbox");
     let log = |n: usize| dir.path().join(format!("run{n}.log"));
 
-    let mut server = Server::start(&data, &log(0));
+    let backend = BackendEnv::new();
+    let mut server = Server::start_with_env(&data, &log(0), &backend.env());
     let life = Life::new(&server);
     let setup = Rc::new(set_up(&life).await);
     let ledger: Shared = Rc::new(RefCell::new(Ledger::default()));
@@ -181,7 +210,7 @@ async fn nothing_acknowledged_is_lost_across_60_kill_9s() {
             }
         }
         check_time(start, seed, &format!("after kill {kills}"));
-        server = Server::start(&data, &log(round + 1));
+        server = Server::start_with_env(&data, &log(round + 1), &backend.env());
         let life = Life::new(&server);
         let last = round + 1 == rounds;
         let mut sample = rng.fork();
@@ -265,7 +294,8 @@ async fn nothing_acknowledged_is_lost_across_60_kill_9s() {
 async fn a_code_not_redeemed_before_a_kill_9_is_void_after_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let s = Server::start(&data, &dir.path().join("run1.log"));
+    let backend = BackendEnv::new();
+    let s = Server::start_with_env(&data, &dir.path().join("run1.log"), &backend.env());
     let life = Life::new(&s);
     let setup = set_up_login_only(&life).await;
     let session = life.login().await;
@@ -274,7 +304,7 @@ async fn a_code_not_redeemed_before_a_kill_9_is_void_after_restart() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     s.kill();
 
-    let s = Server::start(&data, &dir.path().join("run2.log"));
+    let s = Server::start_with_env(&data, &dir.path().join("run2.log"), &backend.env());
     let life = Life::new(&s);
     let r = life
         .exchange(&setup, &code, &verifier)
