@@ -28,6 +28,11 @@ impl Opened {
                 if !pg.hold_server_lock(alone).map_err(OpenError::Store)? {
                     return Err(OpenError::InUse(pg.target().to_string()));
                 }
+                tracing::info!(
+                    database = pg.target(),
+                    tls = pg.tls_in_use().unwrap_or(false),
+                    "store: PostgreSQL"
+                );
                 Ok(Opened::Postgres(pg))
             }
         }

@@ -229,6 +229,20 @@ async fn probe(pool: PgPool, health: Arc<Health>) {
 }
 
 impl super::Pg {
+    /// Whether this process's connections to the database are encrypted
+    /// (`sslmode` in the URL), as the server sees them.
+    pub fn tls_in_use(&self) -> Result<bool, StoreError> {
+        let pool = self.pool().clone();
+        self.block(async move {
+            let ssl: Option<bool> =
+                sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                    .fetch_optional(&pool)
+                    .await
+                    .map_err(db_error)?;
+            Ok(ssl.unwrap_or(false))
+        })
+    }
+
     /// Apply every pending migration (the `tessera migrate` command);
     /// answers the schema version before and after.
     pub fn migrate(&self) -> Result<(i64, i64), StoreError> {

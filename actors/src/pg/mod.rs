@@ -336,9 +336,16 @@ async fn load(pool: &PgPool, table: Table) -> Result<Rows, StoreError> {
     let started = std::time::Instant::now();
     let sql = format!("SELECT id, payload FROM {} ORDER BY id", table.name());
     let mut rows = Vec::new();
+    // One read of a whole table may take longer than any one write should:
+    // the statement timeout is lifted for this transaction only.
+    let mut tx = pool.begin().await.map_err(conn_error)?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
     {
         let mut stream =
-            sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>(sqlx::AssertSqlSafe(sql)).fetch(pool);
+            sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
         while let Some(row) = stream.try_next().await.map_err(db_error)? {
             rows.push(row);
             if rows.len() % LOAD_PROGRESS_EVERY == 0 {
@@ -346,6 +353,7 @@ async fn load(pool: &PgPool, table: Table) -> Result<Rows, StoreError> {
             }
         }
     }
+    tx.commit().await.map_err(db_error)?;
     if rows.len() >= LOAD_PROGRESS_EVERY {
         tracing::info!(
             table = table.name(),
