@@ -391,6 +391,7 @@ pub(crate) fn code_flow(
             cpu: process_cpu_secs() - cpu_before,
             faults: process_minor_faults().saturating_sub(faults_before),
             server_cpu: server_cpu_secs().zip(server_before).map(|(a, b)| a - b),
+            db_cpu: None,
         };
         print_report(&r);
         runs.push(r);

@@ -14,6 +14,8 @@
 //! cargo bench --bench load -- --scenario code-flow --connections 16 --users 16
 //! cargo bench --bench load -- --scenario code-flow --login-once --requests 20000
 //! cargo bench --bench load -- --scenario faults --tokens 1000000 --rounds 3
+//! cargo bench --bench load -- --backend postgres --scenario revoke          # any scenario over PostgreSQL
+//! cargo bench --bench load -- --scenario startup --tokens 1000000          # start-up with 1M tokens, sled and PostgreSQL
 //! cargo bench --bench load -- --url http://127.0.0.1:8080 --admin-token $TOKEN --scenario code-flow
 //! cargo bench --bench load -- --url http://127.0.0.1:3000 --client-id peer --client-secret ... --no-baseline
 //! ```
@@ -60,6 +62,7 @@
 //! time, and compares the two p99s.
 
 mod code_flow;
+mod database;
 mod faults;
 mod fixture;
 mod generator;
@@ -71,6 +74,7 @@ mod report;
 mod requests;
 mod servers;
 mod setup_http;
+mod startup;
 mod steady;
 mod workload;
 
@@ -133,6 +137,9 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("== tessera load harness: scenario {:?}", opts.scenario);
+    if opts.scenario == Scenario::Startup {
+        return startup::startup(&opts);
+    }
     println!(
         "machine: {cores} cores, {:.1} GiB; load average at start: {}",
         mem_total_gib(),
@@ -247,7 +254,9 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         && match opts.scenario {
             Scenario::Introspect | Scenario::IntrospectRevoke => true,
             Scenario::ClientCredentials | Scenario::Revoke => opts.baseline,
-            Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => false,
+            Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {
+                false
+            }
         };
     let baseline = if wants_baseline || opts.hold.is_some() {
         Some(start_baseline(opts.workers, fixture.active_body.clone())?)

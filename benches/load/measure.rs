@@ -20,6 +20,9 @@ pub(crate) struct Report {
     pub(crate) faults: u64,
     /// CPU seconds the --server-pid process used in the run.
     pub(crate) server_cpu: Option<f64>,
+    /// CPU seconds PostgreSQL's processes used in the run (--backend
+    /// postgres).
+    pub(crate) db_cpu: Option<f64>,
 }
 
 impl Report {
@@ -109,7 +112,9 @@ pub(crate) fn measure_loads(
     let cpu_before = process_cpu_secs();
     let faults_before = process_minor_faults();
     let server_before = server_cpu_secs();
+    let db_before = database_cpu_secs();
     let results = run_phase(rt, addr, loads, opts.duration, opts.max_requests);
+    let db_cpu = database_cpu_secs().zip(db_before).map(|(a, b)| a - b);
     let cpu = process_cpu_secs() - cpu_before;
     let faults = process_minor_faults().saturating_sub(faults_before);
     let server_cpu = server_cpu_secs().zip(server_before).map(|(a, b)| a - b);
@@ -123,6 +128,7 @@ pub(crate) fn measure_loads(
             cpu,
             faults,
             server_cpu,
+            db_cpu,
         })
         .collect();
     for r in &reports {
@@ -152,6 +158,7 @@ pub(crate) fn measure(
         cpu: 0.0,
         faults: 0,
         server_cpu: None,
+        db_cpu: None,
     })
 }
 
@@ -175,6 +182,29 @@ pub(crate) fn server_cpu_secs() -> Option<f64> {
         0 => None,
         pid => cpu_secs_of(&format!("/proc/{pid}/stat")),
     }
+}
+
+/// Whether the in-process server runs over PostgreSQL (its CPU is then
+/// reported beside the process's).
+pub(crate) static DATABASE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// CPU seconds of every `postgres` process on the machine so far (the
+/// database server the in-process tessera writes to).
+pub(crate) fn database_cpu_secs() -> Option<f64> {
+    if !DATABASE.load(Ordering::Relaxed) {
+        return None;
+    }
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let path = entry.path();
+        let is_pg =
+            std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim() == "postgres");
+        if is_pg {
+            total += cpu_secs_of(&path.join("stat").to_string_lossy()).unwrap_or(0.0);
+        }
+    }
+    Some(total)
 }
 
 /// User plus system CPU seconds from a `/proc/.../stat` file.

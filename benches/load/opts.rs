@@ -24,6 +24,9 @@ pub(crate) enum Scenario {
     /// Introspection quiet, then with concurrent revocations and a login
     /// storm at the same time: p99 ratio and revoked-but-active.
     Faults,
+    /// Start-up time and RSS with --tokens live opaque tokens in the
+    /// store, on sled and on PostgreSQL in the same run.
+    Startup,
 }
 
 impl Scenario {
@@ -116,6 +119,17 @@ pub(crate) struct Opts {
     /// Access token format of the in-process server (jwt, opaque).
     #[arg(long)]
     pub(crate) format: Option<String>,
+    /// Store of the in-process server: sled (a temporary directory) or
+    /// postgres (a fresh database on --database-url's server, dropped after).
+    #[arg(long, default_value = "sled")]
+    pub(crate) backend: String,
+    /// With --backend postgres: the server to make the database on.
+    #[arg(
+        long,
+        env = "TESSERA_TEST_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub(crate) database_url: String,
     /// Target an already running server (loopback only), e.g. http://127.0.0.1:8080
     #[arg(long)]
     pub(crate) url: Option<String>,
@@ -215,6 +229,10 @@ impl Opts {
             "--rate must be in (0, 10,000,000]"
         );
         anyhow::ensure!(self.revoke_every >= 1, "--revoke-every must be at least 1");
+        anyhow::ensure!(
+            self.backend == "sled" || self.backend == "postgres",
+            "--backend is sled or postgres"
+        );
         anyhow::ensure!(
             self.hold.is_none_or(|h| h <= 600),
             "--hold is at most 600 seconds"

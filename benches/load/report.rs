@@ -20,6 +20,7 @@ pub(crate) fn combine(label: &str, runs: Vec<Report>) -> Option<Report> {
         first.cpu += r.cpu;
         first.faults += r.faults;
         first.server_cpu = first.server_cpu.zip(r.server_cpu).map(|(a, b)| a + b);
+        first.db_cpu = first.db_cpu.zip(r.db_cpu).map(|(a, b)| a + b);
     }
     first.label = label.to_string();
     Some(first)
@@ -57,6 +58,13 @@ pub(crate) fn print_report(r: &Report) {
             "server CPU (pid {}): {:.2} cores busy",
             SERVER_PID.load(Ordering::Relaxed),
             c / secs
+        );
+    }
+    if let Some(c) = r.db_cpu {
+        println!(
+            "PostgreSQL CPU: {:.2} cores busy ({:.0}% of the machine's CPU time used in the run)",
+            c / secs,
+            100.0 * c / (c + r.cpu).max(1e-9)
         );
     }
     let line = |name: &str, h: &Histogram<u64>| {
@@ -197,6 +205,7 @@ pub(crate) fn summarize(
         "p99_ms": q(&s.all, 0.99),
         "errors": r.errors(),
         "server_cores": r.server_cpu.map(|c| c / r.elapsed.as_secs_f64().max(1e-9)),
+        "postgres_cores": r.db_cpu.map(|c| c / r.elapsed.as_secs_f64().max(1e-9)),
         "generator_cores": r.cpu / r.elapsed.as_secs_f64().max(1e-9),
         "unexpected_bodies": s.bad_body,
         "revoked_but_active": s.revoked_but_active,
@@ -273,7 +282,7 @@ pub(crate) fn summarize(
             println!("errors {}", r.errors());
         }
         // Summarized by their own functions.
-        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => {}
+        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(

@@ -52,6 +52,8 @@ pub(crate) struct Target {
     pub(crate) paths: Paths,
     pub(crate) describe: String,
     pub(crate) _dir: Option<tempfile::TempDir>,
+    /// --backend postgres: the run's database, dropped with the target.
+    pub(crate) _db: Option<crate::database::BenchDb>,
 }
 
 /// Where the standard endpoints are.
@@ -100,8 +102,17 @@ pub(crate) fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
     if let Some(q) = opts.password_queue {
         settings.sessions.password_queue = q;
     }
+    let db = if opts.backend == "postgres" {
+        let db = crate::database::BenchDb::create(&opts.database_url)?;
+        settings.store.backend = tessera::configuration::Backend::Postgres;
+        settings.store.database_url = Some(db.url.clone());
+        Some(db)
+    } else {
+        None
+    };
     let describe = format!(
-        "{}, {} access tokens, password pool {} at once + queue to {}",
+        "{} store, {}, {} access tokens, password pool {} at once + queue to {}",
+        opts.backend,
         settings.keys.algorithm,
         settings.tokens.access_token_format,
         settings
@@ -168,6 +179,7 @@ pub(crate) fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
         paths: Paths::tessera(),
         describe,
         _dir: Some(dir),
+        _db: db,
     })
 }
 
@@ -213,6 +225,7 @@ pub(crate) fn external_target(url: &str, opts: &Opts) -> anyhow::Result<Target> 
         paths: Paths::tessera(),
         describe: "external server's configuration".into(),
         _dir: None,
+        _db: None,
     })
 }
 

@@ -34,7 +34,9 @@ pub(crate) fn steady(
         Scenario::ClientCredentials => Mode::Fixed,
         Scenario::Revoke => Mode::Revoke,
         // Run by their own modules, never here.
-        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => Mode::Login,
+        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {
+            Mode::Login
+        }
     };
     let wl = Arc::new(Workload::new(mode, fixture, opts));
     let name = &opts.name;
@@ -47,7 +49,7 @@ pub(crate) fn steady(
             format!("{name} client_credentials ({})", target.describe)
         }
         Scenario::Revoke => format!("{name} revocation (durable)"),
-        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults => {
+        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {
             format!("{name} logins")
         }
     };
