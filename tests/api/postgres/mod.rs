@@ -125,6 +125,19 @@ async fn without_migrate_an_empty_database_refuses_until_tessera_migrate_runs() 
     drop(app);
 }
 
+#[actix_web::test]
+async fn sslmode_in_the_url_encrypts_the_connections() {
+    // The test server (Debian's default configuration) has ssl = on.
+    let db = TestDb::create();
+    let plain = Pg::connect(&PgOptions::new(format!("{}?sslmode=disable", db.url))).unwrap();
+    assert!(!plain.tls_in_use().unwrap());
+    let tls = Pg::connect(&PgOptions::new(format!("{}?sslmode=require", db.url))).unwrap();
+    assert!(
+        tls.tls_in_use().unwrap(),
+        "sslmode=require connects over TLS"
+    );
+}
+
 /// Two processes' stores over one database race for one code and one
 /// refresh rotation: the database decides, and exactly one wins each.
 #[actix_web::test]
@@ -264,4 +277,57 @@ async fn acknowledged_writes_survive_a_restart_on_postgres() {
     assert_eq!(v["active"], true, "{v}");
     again.assert_inactive(&c, &gone).await;
     let _ = Duration::from_secs(0);
+}
+
+/// While a server uses the database, the CLI's admin commands go through
+/// its admin API (as with sled's lock): written directly, the running
+/// server's views would not know of them.
+#[actix_web::test]
+async fn the_cli_goes_through_the_server_that_uses_the_database() {
+    use crate::process::{stderr, stdout, tessera, Server, ADMIN_TOKEN};
+    let db = TestDb::create();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("TESSERA_STORE__BACKEND", "postgres"),
+        ("TESSERA_STORE__DATABASE_URL", db.url.as_str()),
+    ];
+    let s = Server::start_with_env(&dir.path().join("a"), &dir.path().join("serve.log"), &env);
+    // Another data directory: only the database is shared.
+    let o = tessera(&dir.path().join("b"))
+        .envs(env)
+        .env("TESSERA_URL", &s.address)
+        .args([
+            "client",
+            "create",
+            "--client-id",
+            "via-api",
+            "--scope",
+            "read",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("via-api"), "{}", stdout(&o));
+    let r = crate::helpers::http_client()
+        .get(s.url("/admin/clients/via-api"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the running server knows the client"
+    );
+    s.kill();
+    // With no server, the CLI opens the database itself.
+    let o = tessera(&dir.path().join("b"))
+        .envs(env)
+        .args(["client", "list"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("via-api"), "{}", stdout(&o));
 }
