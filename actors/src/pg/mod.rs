@@ -128,40 +128,29 @@ impl Pg {
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let timeout = self.inner.timeout;
-        self.spawn(async move {
-            let r = match tokio::time::timeout(timeout, f).await {
+        self.wait(async move {
+            match tokio::time::timeout(timeout, f).await {
                 Ok(r) => r,
                 Err(_) => Err(timed_out(timeout)),
-            };
-            let _ = tx.send(r);
-        })?;
-        rx.recv()
-            .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
+            }
+        })
     }
 
-    /// Run `f` on the backend's runtime; the answer is awaited from any
-    /// runtime. Bounded by the statement timeout.
-    pub fn run<T, F>(&self, f: F) -> impl Future<Output = Result<T, StoreError>> + Send + 'static
+    /// [`Pg::block`] without the bound: for what may rightly take longer
+    /// than one statement (a start-up load, a whole-store copy, a sweep),
+    /// each of whose statements is bounded on its own.
+    pub(crate) fn wait<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let timeout = self.inner.timeout;
-        let spawned = self.spawn(async move {
-            let r = match tokio::time::timeout(timeout, f).await {
-                Ok(r) => r,
-                Err(_) => Err(timed_out(timeout)),
-            };
-            let _ = tx.send(r);
-        });
-        async move {
-            spawned?;
-            rx.await
-                .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
-        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.spawn(async move {
+            let _ = tx.send(f.await);
+        })?;
+        rx.recv()
+            .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
     }
 
     fn spawn(&self, f: impl Future<Output = ()> + Send + 'static) -> Result<(), StoreError> {
@@ -287,12 +276,7 @@ impl Pg {
     /// longer than a statement should); progress is logged as it streams.
     pub fn load(&self, table: Table) -> Result<Rows, StoreError> {
         let pool = self.pool().clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.spawn(async move {
-            let _ = tx.send(load(&pool, table).await);
-        })?;
-        rx.recv()
-            .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
+        self.wait(async move { load(&pool, table).await })
     }
 
     /// One record by key.
@@ -313,13 +297,10 @@ impl Pg {
     /// is): `store copy` moves a whole store this way.
     pub fn write_all(&self, rows: Vec<Op>) -> Result<(), StoreError> {
         let pool = self.pool().clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.spawn(async move {
+        self.wait(async move {
             let refs: Vec<&Op> = rows.iter().collect();
-            let _ = tx.send(committer::write(&pool, &refs).await);
-        })?;
-        rx.recv()
-            .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
+            committer::write(&pool, &refs).await
+        })
     }
 
     /// Every owner's store over this database.

@@ -74,14 +74,9 @@ pub async fn sweep(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
 }
 
 impl super::Pg {
-    /// Run one sweep now (tests, and `tessera store sweep`).
+    /// Run one sweep now, deleting what expired before `before`.
     pub fn sweep_expired(&self, before: i64) -> Result<u64, StoreError> {
         let pool = self.pool().clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.spawn(async move {
-            let _ = tx.send(sweep(&pool, before).await);
-        })?;
-        rx.recv()
-            .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
+        self.wait(async move { sweep(&pool, before).await })
     }
 }

@@ -137,3 +137,56 @@ async fn cut_connections_are_replaced_without_a_failed_request_afterwards() {
     }
     app.assert_active(&c, &t).await;
 }
+
+/// A statement that cannot finish within `statement_timeout_ms` (here: a
+/// table another session holds locked) is a `503`, not a hung request.
+#[actix_web::test]
+async fn a_statement_past_the_timeout_is_a_503_not_a_hung_request() {
+    let mut app = spawn_app_on(TestBackend::Postgres, |s| {
+        s.store.statement_timeout_ms = 1000
+    })
+    .await;
+    let url = app.db.as_ref().unwrap().url.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        crate::testdb::block(async move {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            sqlx::query("LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            sqlx::query("SELECT pg_sleep(4)")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        })
+    });
+    locked_rx.recv().unwrap();
+    let started = Instant::now();
+    let r = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/clients",
+            Some(json!({"client_id": "blocked", "scope": "read"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(header(&r, "retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "answered within the timeout, not after the lock: {:?}",
+        started.elapsed()
+    );
+    holder.join().unwrap();
+    // A fresh connection: the idle one may meet the server's keep-alive end.
+    app.http = crate::helpers::http_client();
+    // The lock gone, the same write succeeds.
+    let c = app
+        .create_client(json!({"client_id": "blocked", "scope": "read"}))
+        .await;
+    assert_eq!(c.id, "blocked");
+}
