@@ -213,20 +213,23 @@ impl Pg {
         })
     }
 
-    /// Every owner's staged writes as one unit: at shutdown, and whenever
-    /// "everything written so far" must be durable.
-    pub fn flush_all(&self) -> Durable {
-        let mut ops = Vec::new();
-        let mut owners = Vec::new();
-        let all: Vec<Arc<Pending>> = self
-            .inner
+    /// Every owner still alive that stages writes.
+    fn stagers(&self) -> Vec<Arc<Pending>> {
+        self.inner
             .stagers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .filter_map(std::sync::Weak::upgrade)
-            .collect();
-        for p in all {
+            .collect()
+    }
+
+    /// Every owner's staged writes as one unit: at shutdown, and whenever
+    /// "everything written so far" must be durable.
+    pub fn flush_all(&self) -> Durable {
+        let mut ops = Vec::new();
+        let mut owners = Vec::new();
+        for p in self.stagers() {
             let taken = p.take();
             if !taken.is_empty() {
                 ops.extend(taken);
@@ -247,14 +250,7 @@ impl Pg {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let pg = Pg { inner };
-                let waiting = pg
-                    .inner
-                    .stagers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .iter()
-                    .filter_map(std::sync::Weak::upgrade)
-                    .any(|p| !p.is_empty());
+                let waiting = pg.stagers().iter().any(|p| !p.is_empty());
                 if waiting {
                     let all = pg.flush_all();
                     drop(pg);
