@@ -39,8 +39,10 @@ impl PgDirectoryStore {
         }
     }
 
-    /// Run `f` inside the unit's transaction, opening it if needed.
-    fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Run `f` inside the unit's transaction: a write opens it if needed;
+    /// a read uses it when one is open (so it sees the unit's own writes),
+    /// else any connection.
+    fn in_unit<T, F>(&self, write: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>
@@ -51,27 +53,9 @@ impl PgDirectoryStore {
         let pool = self.pg.pool().clone();
         self.pg.block(async move {
             let mut guard = unit.lock().await;
-            let tx = match &mut *guard {
-                Some(tx) => tx,
-                None => guard.insert(pool.begin().await.map_err(conn_error)?),
-            };
-            f(tx).await
-        })
-    }
-
-    /// Run a read inside the unit's transaction if one is open (so it sees
-    /// the unit's own writes), else on any connection.
-    fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>
-            + Send
-            + 'static,
-    {
-        let unit = self.unit.clone();
-        let pool = self.pg.pool().clone();
-        self.pg.block(async move {
-            let mut guard = unit.lock().await;
+            if guard.is_none() && write {
+                *guard = Some(pool.begin().await.map_err(conn_error)?);
+            }
             match &mut *guard {
                 Some(tx) => f(tx).await,
                 None => {
@@ -80,6 +64,16 @@ impl PgDirectoryStore {
                 }
             }
         })
+    }
+
+    fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.in_unit(true, f)
     }
 
     fn put(&self, table: Table, id: Vec<u8>, payload: Vec<u8>) -> Result<(), StoreError> {
@@ -93,7 +87,9 @@ impl PgDirectoryStore {
     }
 
     fn get(&self, table: Table, id: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(move |c| Box::pin(async move { get(c, table, &id, false).await }))
+        self.in_unit(false, move |c| {
+            Box::pin(async move { get(c, table, &id, false).await })
+        })
     }
 
     /// Replace the record at `id` with `new` (or delete it, and `also`)

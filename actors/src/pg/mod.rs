@@ -275,19 +275,6 @@ impl Pg {
         self.wait(async move { load(&pool, table).await })
     }
 
-    /// One record by key.
-    pub fn get(&self, table: Table, id: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
-        let pool = self.pool().clone();
-        self.block(async move {
-            let sql = format!("SELECT payload FROM {} WHERE id = $1", table.name());
-            sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .fetch_optional(&pool)
-                .await
-                .map_err(db_error)
-        })
-    }
-
     /// Write every row of `rows` in one transaction: all of them or none.
     /// Not bounded by the statement timeout as a whole (each statement
     /// is): `store copy` moves a whole store this way.
