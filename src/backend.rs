@@ -18,12 +18,29 @@ impl Opened {
     /// exclusively, and is refused with [`StoreError::Locked`]-like
     /// semantics when a server holds it, as sled refuses a second opener.
     pub fn open(settings: &Settings, alone: bool) -> Result<Opened, OpenError> {
+        if settings.cluster.enabled && settings.store.backend != Backend::Postgres {
+            return Err(OpenError::Config(anyhow::anyhow!(
+                "cluster.enabled needs store.backend = \"postgres\": the nodes share one database"
+            )));
+        }
         match settings.store.backend {
             Backend::Sled => Store::open_with(&settings.data_dir, settings.store_options())
                 .map(Opened::Sled)
                 .map_err(OpenError::Store),
             Backend::Postgres => {
-                let opts = settings.store.pg_options().map_err(OpenError::Config)?;
+                let mut opts = settings.store.pg_options().map_err(OpenError::Config)?;
+                // A cluster node's writes carry events, under an id of this
+                // process (a restarted node is a new writer).
+                if settings.cluster.enabled && !alone {
+                    opts.origin = Some(i64::from_be_bytes(
+                        tessera_actors::secret::random_bytes::<8>(),
+                    ));
+                    // Which node a connection belongs to, for operators
+                    // reading pg_stat_activity.
+                    if let Some(node) = settings.cluster.node_id.as_deref() {
+                        opts.application_name = format!("tessera {node}");
+                    }
+                }
                 let pg = Pg::connect(&opts).map_err(OpenError::Store)?;
                 if !pg.hold_server_lock(alone).map_err(OpenError::Store)? {
                     return Err(OpenError::InUse(pg.target().to_string()));

@@ -76,6 +76,19 @@ enum Command {
     /// Move a store between backends.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// The cluster's nodes, from the shared database.
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCmd {
+    /// Every node with its heartbeat, readiness and lag behind the feed.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +134,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey(cmd) => cli::apikey(&target(&settings, cli.url), cmd),
         Command::Migrate => migrate(&settings),
         Command::Store(StoreCmd::Copy { from, to }) => store_copy(&from, &to),
+        Command::Cluster(ClusterCmd::Status { json }) => cluster_status(&settings, json),
     }
+}
+
+fn cluster_status(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    if settings.store.backend != tessera::configuration::Backend::Postgres {
+        anyhow::bail!("a cluster runs on store.backend = \"postgres\"");
+    }
+    let pg = tessera_actors::pg::Pg::connect(&settings.store.pg_options()?)?;
+    let timeout = std::time::Duration::from_millis(settings.cluster.node_timeout_ms);
+    let nodes = tessera_actors::cluster::Cluster::status(&pg, timeout)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&nodes)?);
+        return Ok(());
+    }
+    println!(
+        "{:<32} {:<5} {:<5} {:>12} {:>10} {:>14} {:>10}",
+        "NODE", "LIVE", "READY", "APPLIED", "LAG", "HEARTBEAT AGO", "UP"
+    );
+    for n in &nodes {
+        println!(
+            "{:<32} {:<5} {:<5} {:>12} {:>10} {:>13.1}s {:>9.0}s",
+            n.node_id,
+            if n.live { "yes" } else { "no" },
+            if n.ready { "yes" } else { "no" },
+            n.applied_seq,
+            n.lag_events,
+            n.heartbeat_age_seconds,
+            n.up_seconds
+        );
+    }
+    if nodes.is_empty() {
+        println!("(no node has joined the cluster on this database)");
+    }
+    Ok(())
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {

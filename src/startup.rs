@@ -9,6 +9,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
 use tessera_actors::clock::{SharedClock, SystemClock};
+use tessera_actors::cluster::Cluster;
+use tessera_actors::revocation::UseCluster;
 
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::store::Store;
@@ -23,6 +25,7 @@ use crate::state::{AppState, Limits};
 
 pub struct Application {
     port: u16,
+    cluster: Option<Cluster>,
     server: Server,
     engine: Engine,
     backend: crate::backend::Opened,
@@ -61,8 +64,34 @@ impl Application {
         // load, and a gauge set before it exists is lost.
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::register_token_series(config.access_token_format);
+        // A cluster node loads its snapshot after noting the feed's seq, and
+        // replays what came after.
+        let snapshot = match (settings.cluster.enabled, backend.postgres()) {
+            (true, Some(pg)) => Some((pg.clone(), Cluster::snapshot_seq(pg)?)),
+            _ => None,
+        };
         let engine = Engine::start(config, backend.stores()?, clock.clone())?;
         engine.seal_start().await?;
+        let cluster = match snapshot {
+            Some((pg, seq)) => {
+                let c = Cluster::new(&pg, settings.cluster.config(addr.port())?, seq)?;
+                c.start(engine.appliers())?;
+                engine
+                    .revocations
+                    .addr()
+                    .send(UseCluster(c.clone()))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the revocation list is down: {e}"))?;
+                tracing::info!(
+                    node = c.node_id(),
+                    snapshot_seq = seq,
+                    strict = c.strict(),
+                    "cluster node started"
+                );
+                Some(c)
+            }
+            None => None,
+        };
         engine
             .ensure_account_client()
             .await
@@ -82,6 +111,7 @@ impl Application {
                 &settings.federation,
                 &settings.public_url(),
             )?,
+            cluster: cluster.clone(),
         });
         let pruned = state.clone();
         actix_web::rt::spawn(async move {
@@ -135,6 +165,7 @@ impl Application {
         .run();
         Ok(Application {
             port: addr.port(),
+            cluster,
             server,
             engine,
             backend,
@@ -158,6 +189,10 @@ impl Application {
     /// The database under the engine, when PostgreSQL is the backend.
     pub fn database(&self) -> Option<&tessera_actors::pg::Pg> {
         self.backend.postgres()
+    }
+    /// This node's membership, when it runs in a cluster.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
     }
     pub fn admin_token(&self) -> &str {
         &self.admin_token

@@ -64,4 +64,19 @@ pub struct AppState {
     pub openapi: String,
     /// Upstream OpenID providers users may log in with.
     pub upstreams: crate::federation::Upstreams,
+    /// This node's membership, when it runs in a cluster.
+    pub cluster: Option<tessera_actors::cluster::Cluster>,
+}
+
+impl AppState {
+    /// Whether introspection must refuse to answer: a strict cluster node
+    /// that may have missed a revocation says `503`, never a stale
+    /// `active`. Answers the reason.
+    pub fn refuse_introspection(&self) -> Option<String> {
+        let c = self.cluster.as_ref()?;
+        if !c.strict() {
+            return None;
+        }
+        c.not_serving()
+    }
 }

@@ -274,6 +274,42 @@ impl Engine {
             && self.federation.connected()
     }
 
+    /// Where a cluster's feed delivers other nodes' changes: each owner
+    /// with the tables it keeps in memory.
+    pub fn appliers(&self) -> crate::cluster::Appliers {
+        use crate::pg::tables::Table as T;
+        crate::cluster::Appliers {
+            owners: vec![
+                (
+                    vec![T::Revoked, T::RevokedSubjects],
+                    self.revocations.addr().clone().recipient(),
+                ),
+                (
+                    vec![
+                        T::AccessTokens,
+                        T::AuthCodes,
+                        T::RefreshTokens,
+                        T::EntityTokens,
+                    ],
+                    self.issuer.addr().clone().recipient(),
+                ),
+                (vec![T::Keys], self.key_rotator.addr().clone().recipient()),
+                (
+                    vec![T::Clients, T::Users, T::Consents, T::Entities, T::ApiKeys],
+                    self.directory.addr().clone().recipient(),
+                ),
+                (
+                    vec![T::Sessions],
+                    self.session_registry.addr().clone().recipient(),
+                ),
+                (
+                    vec![T::FederationLinks],
+                    self.federation.addr().clone().recipient(),
+                ),
+            ],
+        }
+    }
+
     /// Stop every actor thread and flush the store.
     pub fn shutdown(&self) {
         for a in self.arbiters.iter() {

@@ -44,7 +44,12 @@
 //!   durability.
 //! - [`pg`] — the PostgreSQL backend: the same storage traits over one
 //!   table per record kind, group-committed writes, conditional single-use
-//!   updates, bounded expiry sweeps, embedded migrations.
+//!   updates, bounded expiry sweeps, embedded migrations, and the
+//!   change feed's events.
+//! - [`cluster`] — several nodes on one database: each listens to the
+//!   change feed and hands the owners what the others wrote, heartbeats,
+//!   knows when it may not answer, and holds strict revocations until
+//!   every live node applied them.
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
 //! - [`timing`] — the engine's actor addresses stamp each message, so every
 //!   actor's mailbox wait and handling time are exported as metrics.
@@ -69,6 +74,7 @@
 )]
 
 pub mod clock;
+pub mod cluster;
 pub mod directory;
 pub mod domain;
 pub mod engine;

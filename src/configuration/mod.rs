@@ -12,6 +12,7 @@
 //! Unknown keys in a file are fatal (a typo must not pass silently); an
 //! environment variable that is not a key is ignored with a warning.
 
+mod cluster;
 mod engine;
 mod env;
 mod limits;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use cluster::{ClusterSettings, Revocation};
 pub use limits::{LimitSettings, PolicySettings};
 pub use mail::MailSettings;
 pub use sections::{
@@ -53,6 +55,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Upstream OpenID providers (`[federation.providers.NAME]`).
     pub federation: crate::federation::FederationSettings,
+    /// Several nodes on one PostgreSQL database.
+    pub cluster: ClusterSettings,
     /// `TESSERA_*` environment variables that are not settings and were
     /// left out; the server warns about each once logging is up.
     #[serde(skip)]
@@ -85,6 +89,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             limits: LimitSettings::default(),
             federation: Default::default(),
+            cluster: ClusterSettings::default(),
             ignored_env: Vec::new(),
         }
     }

@@ -173,6 +173,8 @@ impl StoreSettings {
             pool_size: self.pool_size,
             statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
             migrate: self.migrate,
+            origin: None,
+            application_name: "tessera".into(),
         })
     }
 }

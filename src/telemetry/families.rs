@@ -145,6 +145,59 @@ pub(super) fn describe() {
         Unit::Seconds,
         "Age of the current signing key"
     );
+    // Cluster (only a cluster node exports these).
+    describe_gauge!(
+        "tessera_cluster_applied_seq",
+        "Every feed event up to this sequence number is in this node's views"
+    );
+    describe_gauge!(
+        "tessera_cluster_lag_events",
+        "Feed events this node was woken for and has not applied yet"
+    );
+    describe_gauge!(
+        "tessera_cluster_lag_seconds",
+        Unit::Seconds,
+        "Time since this node's last whole self-check began (heartbeat and feed read); past cluster.max_lag it is not ready"
+    );
+    describe_gauge!(
+        "tessera_cluster_ready",
+        "1 while this node's views are fresh enough to answer from"
+    );
+    describe_gauge!(
+        "tessera_cluster_nodes_live",
+        "Nodes (this one included) whose heartbeat is fresher than cluster.node_timeout"
+    );
+    describe_gauge!(
+        "tessera_cluster_uptime_seconds",
+        Unit::Seconds,
+        "Time since this node joined the cluster"
+    );
+    describe_histogram!(
+        "tessera_cluster_apply_delay_seconds",
+        Unit::Seconds,
+        "From another node's commit to this node having applied it (the feed latency)"
+    );
+    describe_counter!(
+        "tessera_cluster_feed_reconnects_total",
+        "Times the feed listener's connection was lost and made again (the events table is read after each)"
+    );
+    describe_counter!(
+        "tessera_cluster_catchup_reads_total",
+        "Reads of the events table"
+    );
+    describe_counter!(
+        "tessera_cluster_strict_waits_total",
+        "Strict revocations by outcome (applied: every live node had it; timeout: answered 503)"
+    );
+    describe_histogram!(
+        "tessera_cluster_strict_wait_seconds",
+        Unit::Seconds,
+        "How long strict revocations waited for every live node"
+    );
+    describe_counter!(
+        "tessera_cluster_events_pruned_total",
+        "Feed events deleted once every live node had them and their retention passed"
+    );
 }
 
 /// Series that exist from the start, at zero: `rate()` and `increase()`

@@ -20,6 +20,7 @@ mod api_oauth_tokens;
 mod cli;
 mod cli_remote;
 mod client_auth;
+mod cluster;
 mod concurrency;
 mod configuration;
 mod crash;

@@ -26,6 +26,9 @@ impl ConsentsView {
     pub(super) fn clear(&self) {
         self.map.clear();
     }
+    pub(super) fn withdraw(&self, user: uuid::Uuid, client: String) {
+        self.map.remove(&(user, client));
+    }
 }
 
 /// Remember that `user` agreed to `scope` for `client` (merged with any

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod entities;
+mod remote;
 pub mod storage;
 pub mod users;
 

@@ -315,3 +315,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Links other nodes made, from the cluster's feed.
+impl Handler<crate::cluster::Apply> for Federation {
+    type Result = ();
+    fn handle(&mut self, msg: crate::cluster::Apply, _: &mut Self::Context) {
+        for c in msg.0.iter() {
+            if c.table != crate::pg::tables::Table::FederationLinks {
+                continue;
+            }
+            match &c.payload {
+                Some(v) => match storage::decode_link(&c.id, v) {
+                    Ok(l) => {
+                        self.links
+                            .map
+                            .insert(link_key(&l.provider, &l.subject), l.user_id);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "a federation link from the feed could not be read")
+                    }
+                },
+                None => {
+                    if let Ok(k) = std::str::from_utf8(&c.id) {
+                        self.links.map.remove(k);
+                    }
+                }
+            }
+        }
+        metrics::gauge!("tessera_federation_links").set(self.links.len() as f64);
+    }
+}

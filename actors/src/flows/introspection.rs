@@ -195,8 +195,20 @@ impl Engine {
     /// tokens of other clients are left alone and still answer `Ok`, so the
     /// endpoint is no oracle. Revoking a refresh token revokes its family.
     pub async fn revoke(&self, caller: &Client, token: &str) -> Result<(), OAuthError> {
-        let Some(rec) = self.lookup(token) else {
-            return Ok(());
+        let rec = match self.lookup(token) {
+            Some(rec) => rec,
+            // Issued by another node of a cluster, and not applied here
+            // yet: read it, or a 200 would leave it alive.
+            None if token.len() <= MAX_TOKEN_LEN => {
+                self.issuer
+                    .send(crate::tokens::FetchToken(secret::token_key(token)))
+                    .await??;
+                match self.lookup(token) {
+                    Some(rec) => rec,
+                    None => return Ok(()),
+                }
+            }
+            None => return Ok(()),
         };
         if rec.grant.client_id != caller.client_id {
             return Ok(());

@@ -129,6 +129,35 @@ impl KeySet {
     }
 }
 
+/// The keys a rotation changes: next becomes current, current retires,
+/// and a new next is made.
+fn rotated(
+    keys: &[StoredKey],
+    alg: KeyAlg,
+    retire_after: i64,
+    now: i64,
+) -> Result<Vec<StoredKey>, RotateError> {
+    let mut changed = Vec::new();
+    for k in keys {
+        let mut k = k.clone();
+        match k.state {
+            KeyState::Current => {
+                k.state = KeyState::Retired;
+                k.retired_at = Some(now);
+                k.expires_at = Some(now.saturating_add(retire_after));
+            }
+            KeyState::Next => {
+                k.state = KeyState::Current;
+                k.activated_at = Some(now);
+            }
+            KeyState::Retired => continue,
+        }
+        changed.push(k);
+    }
+    changed.push(new_stored(alg, KeyState::Next, now)?);
+    Ok(changed)
+}
+
 fn new_stored(alg: KeyAlg, state: KeyState, now: i64) -> Result<StoredKey, KeyError> {
     let g = material::generate(alg)?;
     Ok(StoredKey {
@@ -181,38 +210,42 @@ impl KeyRotator {
     }
 
     fn reload(&mut self) -> Result<(), RotateError> {
-        self.set.keys = self.store.load()?;
         let now = self.clock.now();
-        let mut upsert = Vec::new();
-        let mut remove = Vec::new();
-        if self.set.by_state(KeyState::Current).is_none() {
-            // First start (or a next key that never got promoted): promote a
-            // next key if there is one, otherwise generate.
-            if let Some(k) = self.set.keys.iter_mut().find(|k| k.state == KeyState::Next) {
-                k.state = KeyState::Current;
-                k.activated_at = Some(now);
-                upsert.push(k.clone());
-            } else {
-                let k = new_stored(self.cfg.alg, KeyState::Current, now)?;
-                upsert.push(k.clone());
-                self.set.keys.push(k);
-            }
-        }
-        match self.set.by_state(KeyState::Next) {
-            Some(n) if n.alg == self.cfg.alg => {}
-            other => {
-                if let Some(n) = other {
-                    remove.push(n.kid.clone());
+        let alg = self.cfg.alg;
+        self.set.keys = self.store.change(&mut |stored| {
+            let mut keys = stored.to_vec();
+            let mut upsert = Vec::new();
+            let mut remove = Vec::new();
+            if !keys.iter().any(|k| k.state == KeyState::Current) {
+                // First start (or a next key that never got promoted):
+                // promote a next key if there is one, otherwise generate.
+                if let Some(k) = keys.iter_mut().find(|k| k.state == KeyState::Next) {
+                    k.state = KeyState::Current;
+                    k.activated_at = Some(now);
+                    upsert.push(k.clone());
+                } else {
+                    upsert.push(new_stored(alg, KeyState::Current, now)?);
                 }
-                self.set.keys.retain(|k| k.state != KeyState::Next);
-                let k = new_stored(self.cfg.alg, KeyState::Next, now)?;
-                upsert.push(k.clone());
-                self.set.keys.push(k);
             }
-        }
-        if !upsert.is_empty() || !remove.is_empty() {
-            self.store.commit(&upsert, &remove)?;
-        }
+            match keys.iter().find(|k| k.state == KeyState::Next) {
+                Some(n) if n.alg == alg && !upsert.iter().any(|u| u.kid == n.kid) => {}
+                other => {
+                    if let Some(n) = other {
+                        if n.alg != alg {
+                            remove.push(n.kid.clone());
+                        }
+                    }
+                    upsert.push(new_stored(alg, KeyState::Next, now)?);
+                }
+            }
+            Ok((upsert, remove))
+        })?;
+        self.publish()
+    }
+
+    /// The key set as stored now (another node changed it).
+    fn refresh(&mut self) -> Result<(), RotateError> {
+        self.set.keys = self.store.load()?;
         self.publish()
     }
 
@@ -260,30 +293,10 @@ impl KeyRotator {
     /// Promote next → current, current → retired, generate a new next.
     fn rotate(&mut self) -> Result<Vec<KeyInfo>, RotateError> {
         let now = self.clock.now();
-        let new_next = new_stored(self.cfg.alg, KeyState::Next, now)?;
-        let mut keys = self.set.keys.clone();
-        for k in keys.iter_mut() {
-            match k.state {
-                KeyState::Current => {
-                    k.state = KeyState::Retired;
-                    k.retired_at = Some(now);
-                    k.expires_at = Some(now.saturating_add(self.cfg.retire_after));
-                }
-                KeyState::Next => {
-                    k.state = KeyState::Current;
-                    k.activated_at = Some(now);
-                }
-                KeyState::Retired => {}
-            }
-        }
-        keys.push(new_next);
-        let changed: Vec<StoredKey> = keys
-            .iter()
-            .filter(|k| k.state != KeyState::Retired || k.retired_at == Some(now))
-            .cloned()
-            .collect();
-        self.store.commit(&changed, &[])?;
-        self.set.keys = keys;
+        let (alg, retire_after) = (self.cfg.alg, self.cfg.retire_after);
+        self.set.keys = self
+            .store
+            .change(&mut |stored| Ok((rotated(stored, alg, retire_after, now)?, Vec::new())))?;
         self.publish()?;
         metrics::counter!("tessera_key_rotations_total").increment(1);
         tracing::info!(kid = ?self.set.by_state(KeyState::Current).map(|k| &k.kid), "signing key rotated");
@@ -291,27 +304,48 @@ impl KeyRotator {
     }
 
     /// Drop retired keys whose last token has expired; rotate when due.
+    /// Decided again on the stored set, so of several nodes ticking at
+    /// once one rotates and the others find it done.
     fn tick(&mut self) -> Result<(), RotateError> {
         let now = self.clock.now();
-        let expired: Vec<String> = self
-            .set
-            .keys
-            .iter()
-            .filter(|k| k.state == KeyState::Retired && k.expires_at.is_some_and(|e| e <= now))
-            .map(|k| k.kid.clone())
-            .collect();
-        if !expired.is_empty() {
-            self.store.commit(&[], &expired)?;
-            self.set.keys.retain(|k| !expired.contains(&k.kid));
-            self.publish()?;
+        let cfg = self.cfg.clone();
+        let plan = |keys: &[StoredKey]| -> (Vec<String>, bool) {
+            let expired = keys
+                .iter()
+                .filter(|k| k.state == KeyState::Retired && k.expires_at.is_some_and(|e| e <= now))
+                .map(|k| k.kid.clone())
+                .collect();
+            let due = keys
+                .iter()
+                .find(|k| k.state == KeyState::Current)
+                .and_then(|k| k.activated_at)
+                .is_some_and(|at| now >= at.saturating_add(cfg.rotation_period));
+            (expired, due)
+        };
+        let (expired, due) = plan(&self.set.keys);
+        if expired.is_empty() && !due {
+            return Ok(());
         }
-        let due = self
-            .set
-            .by_state(KeyState::Current)
-            .and_then(|k| k.activated_at)
-            .is_some_and(|at| now >= at.saturating_add(self.cfg.rotation_period));
-        if due {
-            self.rotate()?;
+        let mut rotated_now = false;
+        self.set.keys = self.store.change(&mut |stored| {
+            let (expired, due) = plan(stored);
+            let kept: Vec<StoredKey> = stored
+                .iter()
+                .filter(|k| !expired.contains(&k.kid))
+                .cloned()
+                .collect();
+            rotated_now = due;
+            let upsert = if due {
+                rotated(&kept, cfg.alg, cfg.retire_after, now)?
+            } else {
+                Vec::new()
+            };
+            Ok((upsert, expired))
+        })?;
+        self.publish()?;
+        if rotated_now {
+            metrics::counter!("tessera_key_rotations_total").increment(1);
+            tracing::info!(kid = ?self.set.by_state(KeyState::Current).map(|k| &k.kid), "signing key rotated");
         }
         Ok(())
     }
@@ -393,5 +427,24 @@ impl Handler<Tick> for KeyRotator {
     type Result = Result<(), RotateError>;
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
         self.tick()
+    }
+}
+
+/// Key changes another node made, from the cluster's feed: the set is
+/// read again whole (it is a handful of rows).
+impl Handler<crate::cluster::Apply> for KeyRotator {
+    type Result = ();
+    fn handle(&mut self, msg: crate::cluster::Apply, ctx: &mut Self::Context) {
+        if !msg
+            .0
+            .iter()
+            .any(|c| c.table == crate::pg::tables::Table::Keys)
+        {
+            return;
+        }
+        if let Err(e) = self.refresh() {
+            tracing::error!(error = %e, "the key set could not be read again; restarting the key rotator");
+            ctx.stop();
+        }
     }
 }

@@ -4,13 +4,41 @@
 
 use crate::store::{self, trees, Store, StoreError};
 
-use super::StoredKey;
+use super::{RotateError, StoredKey};
 
 /// Persistence of the key set: the only writer is `KeyRotator`.
 pub trait KeyStore: Send + 'static {
     fn load(&self) -> Result<Vec<StoredKey>, StoreError>;
     /// Apply upserts and removals atomically and durably.
     fn commit(&self, upsert: &[StoredKey], remove: &[String]) -> Result<(), StoreError>;
+    /// Change the key set as `plan` says, given the set as stored now, with
+    /// no other process changing it meanwhile (several nodes share one
+    /// store: one of them rotates, the others see it done). Answers the set
+    /// after the change.
+    fn change(&self, plan: &mut Plan<'_>) -> Result<Vec<StoredKey>, RotateError> {
+        let keys = self.load()?;
+        let (upsert, remove) = plan(&keys)?;
+        if !upsert.is_empty() || !remove.is_empty() {
+            self.commit(&upsert, &remove)?;
+        }
+        Ok(after(keys, upsert, &remove))
+    }
+}
+
+/// What to upsert and remove, given the stored key set.
+pub type Plan<'a> =
+    dyn FnMut(&[StoredKey]) -> Result<(Vec<StoredKey>, Vec<String>), RotateError> + 'a;
+
+/// The key set once `upsert` and `remove` are applied to `keys`.
+pub fn after(
+    mut keys: Vec<StoredKey>,
+    upsert: Vec<StoredKey>,
+    remove: &[String],
+) -> Vec<StoredKey> {
+    keys.retain(|k| !remove.contains(&k.kid) && !upsert.iter().any(|u| u.kid == k.kid));
+    keys.extend(upsert);
+    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    keys
 }
 
 pub struct SledKeyStore {

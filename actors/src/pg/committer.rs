@@ -107,6 +107,7 @@ pub(super) async fn run(
     mut units: mpsc::UnboundedReceiver<Unit>,
     health: Arc<Health>,
     timeout: Duration,
+    origin: Option<i64>,
 ) {
     while let Some(first) = units.recv().await {
         let mut batch = vec![first];
@@ -122,8 +123,12 @@ pub(super) async fn run(
         }
         let all: Vec<&Op> = batch.iter().flat_map(|u| u.ops.iter()).collect();
         let started = std::time::Instant::now();
-        let result = match tokio::time::timeout(timeout, write(&pool, &all)).await {
-            Ok(r) => r,
+        let result = match tokio::time::timeout(timeout, write(&pool, &all, origin)).await {
+            Ok(Ok(seq)) => {
+                health.committed(seq);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(timed_out(timeout)),
         };
         // The same families as sled's flusher: one dashboard for both.
@@ -154,8 +159,13 @@ pub(super) async fn run(
     }
 }
 
-/// Write `ops` in order in one transaction.
-pub(super) async fn write(pool: &PgPool, ops: &[&Op]) -> Result<(), StoreError> {
+/// Write `ops` in order in one transaction; with an `origin` (a cluster
+/// node), their events too. Answers the highest event seq written.
+pub(super) async fn write(
+    pool: &PgPool,
+    ops: &[&Op],
+    origin: Option<i64>,
+) -> Result<Option<i64>, StoreError> {
     if ops.is_empty() {
         // Nothing to write, but the answer still means "the database is
         // there": a caller waiting on durability must not be told yes while
@@ -164,7 +174,7 @@ pub(super) async fn write(pool: &PgPool, ops: &[&Op]) -> Result<(), StoreError> 
             .execute(pool)
             .await
             .map_err(db_error)?;
-        return Ok(());
+        return Ok(None);
     }
     let mut tx = pool.begin().await.map_err(conn_error)?;
     let mut i = 0;
@@ -191,7 +201,12 @@ pub(super) async fn write(pool: &PgPool, ops: &[&Op]) -> Result<(), StoreError> 
             Op::Delete { table, .. } => delete_rows(&mut tx, *table, &run).await?,
         }
     }
-    tx.commit().await.map_err(db_error)
+    let seq = match origin {
+        Some(origin) => super::feed::record(&mut tx, origin, ops).await?,
+        None => None,
+    };
+    tx.commit().await.map_err(db_error)?;
+    Ok(seq)
 }
 
 /// One `INSERT … ON CONFLICT` for a run of puts; the last put of a key

@@ -13,7 +13,7 @@ use super::{committer, db_error, sweep, Health, Inner, Pg};
 use crate::store::StoreError;
 
 /// The schema version this binary writes: the newest embedded migration.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -30,6 +30,11 @@ pub struct PgOptions {
     /// Apply pending migrations at start (otherwise `tessera migrate` does,
     /// and an out-of-date schema refuses to start).
     pub migrate: bool,
+    /// Write an event for every change, with this origin: a cluster node.
+    pub origin: Option<i64>,
+    /// How the connections name themselves to the server
+    /// (`pg_stat_activity.application_name`).
+    pub application_name: String,
 }
 
 impl PgOptions {
@@ -39,6 +44,8 @@ impl PgOptions {
             pool_size: 10,
             statement_timeout: Duration::from_secs(5),
             migrate: true,
+            origin: None,
+            application_name: "tessera".into(),
         }
     }
 }
@@ -69,7 +76,7 @@ pub(super) fn connect(opts: &PgOptions, check: bool) -> Result<Pg, StoreError> {
     let timeout = opts.statement_timeout;
     let ms = timeout.as_millis().to_string();
     let connect = parsed
-        .application_name("tessera")
+        .application_name(&opts.application_name)
         // Each acknowledged write waits for the WAL flush, whatever the
         // server's default says; a statement stuck past the timeout is
         // cancelled by the server itself.
@@ -122,7 +129,13 @@ pub(super) fn connect(opts: &PgOptions, check: bool) -> Result<Pg, StoreError> {
     let pool = opened?;
     let health = Arc::new(Health::default());
     let (units, rx) = mpsc::unbounded_channel();
-    handle.spawn(committer::run(pool.clone(), rx, health.clone(), timeout));
+    handle.spawn(committer::run(
+        pool.clone(),
+        rx,
+        health.clone(),
+        timeout,
+        opts.origin,
+    ));
     handle.spawn(probe(pool.clone(), health.clone()));
     handle.spawn(sweep::run(pool.clone()));
     let pg = Pg {
@@ -133,6 +146,7 @@ pub(super) fn connect(opts: &PgOptions, check: bool) -> Result<Pg, StoreError> {
             health,
             timeout,
             target,
+            origin: opts.origin,
             held: Default::default(),
             stagers: Default::default(),
         }),

@@ -29,6 +29,8 @@ type Unit = Arc<Mutex<Option<Transaction<'static, Postgres>>>>;
 pub(super) struct PgDirectoryStore {
     pg: Pg,
     unit: Unit,
+    /// The unit's writes, for the change feed's events at commit.
+    written: Arc<std::sync::Mutex<Vec<Op>>>,
 }
 
 impl PgDirectoryStore {
@@ -36,6 +38,7 @@ impl PgDirectoryStore {
         PgDirectoryStore {
             pg: pg.clone(),
             unit: Arc::new(Mutex::new(None)),
+            written: Default::default(),
         }
     }
 
@@ -76,14 +79,31 @@ impl PgDirectoryStore {
         self.in_unit(true, f)
     }
 
+    fn note(&self, op: Op) {
+        if self.pg.origin().is_some() {
+            self.written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(op);
+        }
+    }
+
     fn put(&self, table: Table, id: Vec<u8>, payload: Vec<u8>) -> Result<(), StoreError> {
+        let op = Op::put(table, id.clone(), payload.clone());
         self.write(move |c| {
             Box::pin(async move { committer::put_one(c, table, &id, &payload).await })
-        })
+        })?;
+        self.note(op);
+        Ok(())
     }
 
     fn del(&self, table: Table, id: Vec<u8>) -> Result<bool, StoreError> {
-        self.write(move |c| Box::pin(async move { delete_one(c, table, &id).await }))
+        let op = Op::delete(table, id.clone());
+        let gone = self.write(move |c| Box::pin(async move { delete_one(c, table, &id).await }))?;
+        if gone {
+            self.note(op);
+        }
+        Ok(gone)
     }
 
     fn get(&self, table: Table, id: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
@@ -107,7 +127,14 @@ impl PgDirectoryStore {
         T: serde::de::DeserializeOwned + PartialEq + Clone + Send + 'static,
     {
         let expected = expected.clone();
-        self.write(move |c| {
+        let ops = [
+            Some(match &new {
+                Some(v) => Op::put(table, id.clone(), v.clone()),
+                None => Op::delete(table, id.clone()),
+            }),
+            also_delete.clone().map(|other| Op::delete(table, other)),
+        ];
+        let won = self.write(move |c| {
             Box::pin(async move {
                 let Some(current) = get(c, table, &id, true).await? else {
                     return Ok(false);
@@ -126,7 +153,13 @@ impl PgDirectoryStore {
                 }
                 Ok(true)
             })
-        })
+        })?;
+        if won {
+            for op in ops.into_iter().flatten() {
+                self.note(op);
+            }
+        }
+        Ok(won)
     }
 
     fn values<T: serde::de::DeserializeOwned>(&self, table: Table) -> Result<Vec<T>, StoreError> {
@@ -140,16 +173,29 @@ impl PgDirectoryStore {
     /// End the unit: commit or roll back its transaction, if it has one.
     fn finish(&self, commit: bool) -> Result<(), StoreError> {
         let unit = self.unit.clone();
-        self.pg.block(async move {
-            let Some(tx) = unit.lock().await.take() else {
-                return Ok(());
+        let written = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
+        let origin = self.pg.origin();
+        let seq = self.pg.block(async move {
+            let Some(mut tx) = unit.lock().await.take() else {
+                return Ok(None);
             };
             if commit {
-                tx.commit().await.map_err(db_error)
+                let seq = match origin {
+                    Some(origin) => {
+                        let refs: Vec<&Op> = written.iter().collect();
+                        super::feed::record(&mut tx, origin, &refs).await?
+                    }
+                    None => None,
+                };
+                tx.commit().await.map_err(db_error)?;
+                Ok(seq)
             } else {
-                tx.rollback().await.map_err(db_error)
+                tx.rollback().await.map_err(db_error)?;
+                Ok(None)
             }
-        })
+        })?;
+        self.pg.inner.health.committed(seq);
+        Ok(())
     }
 }
 
@@ -202,7 +248,8 @@ impl DirectoryStore for PgDirectoryStore {
     fn create_client(&mut self, c: &Client) -> Result<bool, StoreError> {
         let id = c.client_id.as_bytes().to_vec();
         let payload = store::encode(c)?;
-        self.write(move |conn| {
+        let op = Op::put(Table::Clients, id.clone(), payload.clone());
+        let won = self.write(move |conn| {
             Box::pin(async move {
                 let won = sqlx::query(
                     "INSERT INTO clients (id, payload) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
@@ -215,7 +262,11 @@ impl DirectoryStore for PgDirectoryStore {
                 .rows_affected();
                 Ok(won == 1)
             })
-        })
+        })?;
+        if won {
+            self.note(op);
+        }
+        Ok(won)
     }
     fn put_client(&mut self, c: &Client) -> Result<(), StoreError> {
         self.put(

@@ -23,12 +23,13 @@
 mod committer;
 mod connect;
 mod directory;
+pub mod feed;
 mod owners;
 mod sweep;
 pub mod tables;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ struct Inner {
     timeout: Duration,
     /// Where the database is, for messages (`host:port/db`, no password).
     target: String,
+    /// This process's id on the change feed, when it is a cluster node:
+    /// its writes then carry events.
+    origin: Option<i64>,
     /// Every owner's staged writes, so a flush of everything (shutdown,
     /// the health check's durability) takes them too.
     stagers: std::sync::Mutex<Vec<std::sync::Weak<Pending>>>,
@@ -84,9 +88,17 @@ impl Drop for Rt {
 pub(crate) struct Health {
     down: AtomicBool,
     size: AtomicU64,
+    /// The highest feed seq this process's own writes took.
+    seq: AtomicI64,
 }
 
 impl Health {
+    pub(crate) fn committed(&self, seq: Option<i64>) {
+        if let Some(s) = seq {
+            self.seq.fetch_max(s, Ordering::AcqRel);
+        }
+    }
+
     fn set_down(&self, down: bool, why: &dyn std::fmt::Display) {
         let was = self.down.swap(down, Ordering::Relaxed);
         if down && !was {
@@ -113,6 +125,25 @@ impl Pg {
     /// The pool, for what runs on this backend's runtime.
     pub(crate) fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// This process's id on the change feed, when it writes events.
+    pub fn origin(&self) -> Option<i64> {
+        self.inner.origin
+    }
+
+    /// The highest feed seq this process's own writes have committed: a
+    /// write acknowledged to a caller has a seq at or below it.
+    pub fn committed_seq(&self) -> i64 {
+        self.inner.health.seq.load(Ordering::Acquire)
+    }
+
+    /// Run `f` on the backend's runtime in the background.
+    pub(crate) fn spawn_task(
+        &self,
+        f: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.spawn(f)
     }
 
     /// `host:port/database` of the store, for messages.
@@ -282,7 +313,7 @@ impl Pg {
         let pool = self.pool().clone();
         self.wait(async move {
             let refs: Vec<&Op> = rows.iter().collect();
-            committer::write(&pool, &refs).await
+            committer::write(&pool, &refs, None).await.map(|_| ())
         })
     }
 

@@ -85,7 +85,73 @@ impl KeyStore for PgKeyStore {
         }
         self.0.commit_blocking(ops)
     }
+
+    /// Under the key lock, in one transaction: every node changes the set
+    /// one at a time, each planning from the set as stored.
+    fn change(
+        &self,
+        plan: &mut crate::keys::storage::Plan<'_>,
+    ) -> Result<Vec<StoredKey>, crate::keys::RotateError> {
+        let pool = self.0.pool().clone();
+        let (tx, rows) = self.0.block(async move {
+            let mut tx = pool.begin().await.map_err(super::conn_error)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(KEYS_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM keys ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            Ok((tx, rows))
+        })?;
+        let keys: Vec<StoredKey> = rows
+            .iter()
+            .map(|v| store::decode(v))
+            .collect::<Result<_, _>>()?;
+        // On an error the transaction is dropped, which rolls it back.
+        let (upsert, remove) = plan(&keys)?;
+        let mut ops = Vec::with_capacity(upsert.len() + remove.len());
+        for k in &upsert {
+            ops.push(Op::put(Table::Keys, k.kid.as_bytes(), store::encode(k)?));
+        }
+        for kid in &remove {
+            ops.push(Op::delete(Table::Keys, kid.as_bytes()));
+        }
+        let origin = self.0.origin();
+        let seq = self.0.block(async move {
+            let mut tx = tx;
+            let refs: Vec<&Op> = ops.iter().collect();
+            for op in &refs {
+                match op {
+                    Op::Put { table, id, payload } => {
+                        super::committer::put_one(&mut tx, *table, id, payload).await?
+                    }
+                    Op::Delete { table, id } => {
+                        let sql = format!("DELETE FROM {} WHERE id = $1", table.name());
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(id.as_slice())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
+                }
+            }
+            let seq = match origin {
+                Some(origin) => super::feed::record(&mut tx, origin, &refs).await?,
+                None => None,
+            };
+            tx.commit().await.map_err(db_error)?;
+            Ok(seq)
+        })?;
+        self.0.inner.health.committed(seq);
+        Ok(crate::keys::storage::after(keys, upsert, &remove))
+    }
 }
+
+/// The lock a change of the key set holds (any constant no other lock uses).
+const KEYS_LOCK: i64 = 0x7465_7373_0004;
 
 struct PgTokenStore(Staged);
 
@@ -104,19 +170,47 @@ impl PgTokenStore {
     fn flip(&self, table: Table, key: u128, new: Vec<u8>) -> Result<bool, StoreError> {
         self.0.settle()?;
         let pool = self.0.pg.pool().clone();
-        self.0.pg.block(async move {
+        let origin = self.0.pg.origin();
+        let (won, seq) = self.0.pg.block(async move {
+            let mut tx = pool.begin().await.map_err(super::conn_error)?;
             let sql = format!(
                 "UPDATE {} SET payload = $2, done = true WHERE id = $1 AND NOT done",
                 table.name()
             );
+            let id = key.to_be_bytes();
             let won = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(key.to_be_bytes().as_slice())
-                .bind(new)
-                .execute(&pool)
+                .bind(id.as_slice())
+                .bind(new.as_slice())
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?
-                .rows_affected();
-            Ok(won == 1)
+                .rows_affected()
+                == 1;
+            let seq = match origin {
+                Some(origin) if won => {
+                    let op = Op::put(table, id, new);
+                    super::feed::record(&mut tx, origin, &[&op]).await?
+                }
+                _ => None,
+            };
+            tx.commit().await.map_err(db_error)?;
+            Ok((won, seq))
+        })?;
+        self.0.pg.inner.health.committed(seq);
+        Ok(won)
+    }
+
+    /// One row read now, for a record another node wrote that this one has
+    /// not applied yet.
+    fn fetch_row(&self, table: Table, key: u128) -> Result<Option<Vec<u8>>, StoreError> {
+        let pool = self.0.pg.pool().clone();
+        self.0.pg.block(async move {
+            let sql = format!("SELECT payload FROM {} WHERE id = $1", table.name());
+            sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(sql))
+                .bind(key.to_be_bytes().as_slice())
+                .fetch_optional(&pool)
+                .await
+                .map_err(db_error)
         })
     }
 }
@@ -150,6 +244,12 @@ impl TokenStore for PgTokenStore {
     }
     fn use_refresh(&self, key: u128, used: &RefreshMeta) -> Result<bool, StoreError> {
         self.flip(Table::RefreshTokens, key, store::encode(used)?)
+    }
+    fn fetch(&self, t: TokenTable, key: u128) -> Result<Option<Vec<u8>>, StoreError> {
+        self.fetch_row(token_table(t), key)
+    }
+    fn shared(&self) -> bool {
+        true
     }
     fn durable(&self) -> Durable {
         self.0.durable()

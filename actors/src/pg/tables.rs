@@ -92,6 +92,19 @@ impl Table {
         }
     }
 
+    /// The table of that SQL name.
+    pub fn named(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether some node keeps this table's rows in memory, so a change
+    /// to one is an event on the cluster's feed. The mail queue is each
+    /// node's own (claimed in SQL), and mailed codes are read from the
+    /// database when used.
+    pub fn fed(self) -> bool {
+        !matches!(self, Table::Mail | Table::AccountCodes)
+    }
+
     /// Whether rows of this table expire (the sweep deletes them).
     pub fn expires(self) -> bool {
         matches!(

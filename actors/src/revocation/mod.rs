@@ -64,6 +64,9 @@ pub struct RevocationList {
     store: Box<dyn RevocationStore>,
     clock: SharedClock,
     view: Arc<RevokedSet>,
+    /// The cluster, when strict: a revocation is answered only once every
+    /// live node applied it.
+    strict: Option<crate::cluster::Cluster>,
 }
 
 impl RevocationList {
@@ -72,7 +75,12 @@ impl RevocationList {
         clock: SharedClock,
         view: Arc<RevokedSet>,
     ) -> Result<Self, StoreError> {
-        let r = RevocationList { store, clock, view };
+        let r = RevocationList {
+            store,
+            clock,
+            view,
+            strict: None,
+        };
         r.reload()?;
         Ok(r)
     }
@@ -173,13 +181,38 @@ impl Handler<RevokeSubject> for RevocationList {
         let written = self.store.put_subject(&msg.sub, cutoff, until);
         let durable = self.store.durable();
         let view = self.view.clone();
+        let strict = self.strict.clone();
         Box::pin(async move {
             written?;
             durable.await?;
             view.subjects.insert(msg.sub, (cutoff, until));
             metrics::counter!("tessera_revocations_total").increment(1);
-            Ok(())
+            settle(strict).await
         })
+    }
+}
+
+/// In strict mode, wait until every live node has applied everything this
+/// node committed so far (the revocation just made durable included).
+async fn settle(strict: Option<crate::cluster::Cluster>) -> Result<(), StoreError> {
+    match strict {
+        Some(c) => {
+            let seq = c.committed_seq();
+            c.settle(seq).await
+        }
+        None => Ok(()),
+    }
+}
+
+/// Make revocations strict (a cluster in strict mode).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UseCluster(pub crate::cluster::Cluster);
+
+impl Handler<UseCluster> for RevocationList {
+    type Result = ();
+    fn handle(&mut self, msg: UseCluster, _: &mut Self::Context) {
+        self.strict = msg.0.strict().then_some(msg.0);
     }
 }
 
@@ -195,6 +228,7 @@ impl Handler<Revoke> for RevocationList {
         let written = self.store.put(&entries);
         let durable = self.store.durable();
         let view = self.view.clone();
+        let strict = self.strict.clone();
         Box::pin(async move {
             written?;
             durable.await?;
@@ -204,7 +238,7 @@ impl Handler<Revoke> for RevocationList {
                 view.insert(*id, *until);
             }
             metrics::counter!("tessera_revocations_total").increment(entries.len() as u64);
-            Ok(())
+            settle(strict).await
         })
     }
 }
@@ -213,5 +247,58 @@ impl Handler<Sweep> for RevocationList {
     type Result = Result<usize, StoreError>;
     fn handle(&mut self, _: Sweep, _: &mut Self::Context) -> Self::Result {
         self.sweep()
+    }
+}
+
+/// Revocations other nodes made, from the cluster's feed. A deletion is
+/// another node's sweep of an entry whose tokens have all expired.
+impl Handler<crate::cluster::Apply> for RevocationList {
+    type Result = ();
+    fn handle(&mut self, msg: crate::cluster::Apply, _: &mut Self::Context) {
+        use crate::pg::tables::Table;
+        for c in msg.0.iter() {
+            let applied = match (c.table, &c.payload) {
+                (Table::Revoked, Some(v)) => <[u8; 16]>::try_from(c.id.as_slice())
+                    .map_err(|_| StoreError::Decode("revocation key is not 16 bytes".into()))
+                    .and_then(|k| {
+                        let until: i64 = crate::store::decode(v)?;
+                        self.view.insert(u128::from_be_bytes(k), until);
+                        Ok(())
+                    }),
+                (Table::Revoked, None) => {
+                    if let Ok(k) = <[u8; 16]>::try_from(c.id.as_slice()) {
+                        let now = self.clock.now();
+                        self.view
+                            .map
+                            .remove_if(&u128::from_be_bytes(k), |_, until| *until < now);
+                    }
+                    Ok(())
+                }
+                (Table::RevokedSubjects, Some(v)) => String::from_utf8(c.id.clone())
+                    .map_err(|_| StoreError::Decode("subject is not UTF-8".into()))
+                    .and_then(|sub| {
+                        let (cutoff, until): (i64, i64) = crate::store::decode(v)?;
+                        let merged = self
+                            .view
+                            .subjects
+                            .get(&sub)
+                            .map_or((cutoff, until), |c| (c.0.max(cutoff), c.1.max(until)));
+                        self.view.subjects.insert(sub, merged);
+                        Ok(())
+                    }),
+                (Table::RevokedSubjects, None) => {
+                    if let Ok(sub) = std::str::from_utf8(&c.id) {
+                        let now = self.clock.now();
+                        self.view.subjects.remove_if(sub, |_, v| v.1 < now);
+                    }
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = applied {
+                tracing::error!(error = %e, "a revocation from the feed could not be applied");
+            }
+        }
+        metrics::gauge!("tessera_revoked_entries").set(self.view.len() as f64);
     }
 }

@@ -368,3 +368,31 @@ impl Handler<SweepSessions> for SessionRegistry {
         self.sweep()
     }
 }
+
+/// Sessions other nodes opened, changed or ended, from the cluster's feed.
+impl Handler<crate::cluster::Apply> for SessionRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: crate::cluster::Apply, _: &mut Self::Context) {
+        let now = self.clock.now();
+        for c in msg.0.iter() {
+            if c.table != crate::pg::tables::Table::Sessions {
+                continue;
+            }
+            match &c.payload {
+                Some(v) => match crate::store::decode::<Session>(v) {
+                    Ok(s) if s.is_live(now) => self.view.publish(Arc::new(s)),
+                    Ok(s) => self.view.unpublish(&s.id),
+                    Err(e) => {
+                        tracing::error!(error = %e, "a session from the feed could not be read")
+                    }
+                },
+                None => {
+                    if let Ok(id) = uuid::Uuid::from_slice(&c.id) {
+                        self.view.unpublish(&id);
+                    }
+                }
+            }
+        }
+        metrics::gauge!("tessera_sessions_active").set(self.view.len() as f64);
+    }
+}

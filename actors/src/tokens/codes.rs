@@ -79,7 +79,13 @@ impl Handler<IssueCode> for TokenIssuer {
         if put.is_ok() {
             self.codes.insert(msg.key, msg.code);
         }
-        // A code lost in a crash only makes the user retry: not awaited.
+        // A code lost in a crash only makes the user retry: not awaited,
+        // unless other nodes share the store: the client may redeem the
+        // code at any of them, which read it from the store.
+        if self.store.shared() && put.is_ok() {
+            let durable = self.store.durable();
+            return durable;
+        }
         Box::pin(async move { put })
     }
 }
@@ -88,6 +94,10 @@ impl Handler<ExchangeCode> for TokenIssuer {
     type Result = ResponseFuture<Result<AuthCode, CodeError>>;
     fn handle(&mut self, msg: ExchangeCode, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
+        // Issued by another node and not on the feed yet: read it.
+        if let Err(e) = self.fetch_code(msg.key) {
+            return Box::pin(async move { Err(e.into()) });
+        }
         let Some(code) = self.codes.get_mut(&msg.key) else {
             return Box::pin(async { Err(CodeError::Invalid) });
         };
@@ -129,10 +139,24 @@ impl Handler<ExchangeCode> for TokenIssuer {
         // shared with other writers has one winner too.
         let won = self.store.consume_code(msg.key, &code);
         let durable = self.store.durable();
+        // Lost to an exchange on another node at the same moment: this is
+        // the replay, and it kills what the winner was issued.
+        let replay = matches!(won, Ok(false)).then(|| {
+            metrics::counter!("tessera_code_replays_total").increment(1);
+            self.revocations.send(Revoke(vec![(
+                code.family,
+                now.saturating_add(msg.family_lifetime),
+            )]))
+        });
         Box::pin(async move {
-            if !won? {
-                return Err(CodeError::Invalid);
+            if let Some(revoke) = replay {
+                return match revoke.await {
+                    Ok(Ok(())) => Err(CodeError::Replayed),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(e) => Err(CodeError::Store(e.to_string())),
+                };
             }
+            won?;
             durable.await?;
             Ok(code)
         })

@@ -20,6 +20,7 @@ pub mod entity;
 pub mod index;
 pub mod personal;
 pub mod refresh;
+mod remote;
 pub mod storage;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ pub use entity::{
 pub use index::{Grant, TokenIndex, TokenKind, TokenOrigin, TokenRecord};
 pub use personal::{DeletePersonal, ListPersonal, PersonalError, PersonalToken};
 pub use refresh::{IssueRefresh, Refresh, RefreshError, RefreshMeta, RefreshOutcome};
+pub use remote::FetchToken;
 pub use storage::{SledTokenStore, Table, TokenStore};
 
 /// An access token as stored on disk.
@@ -130,11 +132,14 @@ impl TokenIssuer {
         // exchange may have been in flight, unanswered, and a code must never
         // work twice. The user only has to retry. Used codes stay, for
         // replay detection.
+        // In a store shared with other nodes, the store decides single
+        // use (a conditional write), so a code not yet redeemed stays good.
+        let shared = self.store.shared();
         self.codes.clear();
         let mut void = Vec::new();
         for (key, bytes) in self.store.load(Table::Code)? {
             let c: AuthCode = store::decode(&bytes)?;
-            if c.consumed && c.exp > now {
+            if (c.consumed || shared) && c.exp > now {
                 self.codes.insert(key, c);
             } else {
                 void.push(key);
@@ -146,12 +151,7 @@ impl TokenIssuer {
         for (key, bytes) in self.store.load(Table::Refresh)? {
             let m: RefreshMeta = store::decode(&bytes)?;
             // A used (rotated) token is kept for reuse detection only.
-            if m.exp > now && !m.used {
-                let rec = self.refresh_record(&m);
-                self.index.insert(key, rec);
-                self.note_refresh(key, &m);
-            }
-            self.refresh.insert(key, m);
+            self.put_refresh(key, m, now);
         }
         self.reload_entity_tokens(now)?;
         metrics::gauge!("tessera_tokens_live").set(self.index.len() as f64);

@@ -142,6 +142,10 @@ impl Handler<Refresh> for TokenIssuer {
     type Result = ResponseFuture<Result<RefreshOutcome, RefreshError>>;
     fn handle(&mut self, msg: Refresh, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
+        // Issued by another node and not on the feed yet: read it.
+        if let Err(e) = self.fetch_refresh(msg.key) {
+            return Box::pin(async move { Err(e.into()) });
+        }
         let Some(meta) = self.refresh.get(&msg.key).cloned() else {
             return Box::pin(async { Err(RefreshError::Invalid) });
         };
@@ -202,7 +206,23 @@ impl Handler<Refresh> for TokenIssuer {
                 self.index.remove(msg.key);
                 self.new_refresh(next).map_err(RefreshError::from)
             }
-            Ok(false) => Err(RefreshError::Invalid),
+            Ok(false) => {
+                // Rotated on another node at the same moment: this is a
+                // reuse, and it ends the family for both.
+                metrics::counter!("tessera_refresh_reuse_detected_total").increment(1);
+                self.refresh.insert(msg.key, used);
+                self.index.remove(msg.key);
+                let revoke = self
+                    .revocations
+                    .send(Revoke(vec![(meta.family, meta.family_deadline)]));
+                return Box::pin(async move {
+                    match revoke.await {
+                        Ok(Ok(())) => Err(RefreshError::Reused),
+                        Ok(Err(e)) => Err(e.into()),
+                        Err(e) => Err(RefreshError::Store(e.to_string())),
+                    }
+                });
+            }
             Err(e) => Err(e.into()),
         };
         let durable = self.store.durable();

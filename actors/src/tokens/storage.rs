@@ -31,6 +31,18 @@ pub trait TokenStore: Send + 'static {
     fn use_refresh(&self, key: u128, used: &RefreshMeta) -> Result<bool, StoreError>;
     /// Resolves once everything written so far is durable (group commit).
     fn durable(&self) -> Durable;
+    /// One record read from the store now: what another process sharing
+    /// the store wrote and this one has not applied yet. A single process
+    /// holds every record in memory already.
+    fn fetch(&self, _t: Table, _key: u128) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    /// Whether other processes share this store, deciding single use in
+    /// it: then a code not yet redeemed stays valid across a restart
+    /// (the store, not this process's memory, says whether it was).
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 pub struct SledTokenStore {

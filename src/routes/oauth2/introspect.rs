@@ -72,6 +72,10 @@ pub async fn introspect(
         );
     }
     let token = form.require("token")?;
+    if let Some(why) = state.refuse_introspection() {
+        metrics::counter!("tessera_introspections_total", "result" => "refused").increment(1);
+        return Err(OAuthError::unavailable(why).into());
+    }
     let body = match engine.introspect(&auth.client, token) {
         Some(active) => {
             metrics::counter!("tessera_introspections_total", "result" => "active").increment(1);

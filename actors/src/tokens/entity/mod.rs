@@ -234,6 +234,31 @@ impl TokenIssuer {
         self.index.forget_entity_meta(key);
     }
 
+    /// An entity token as another node wrote it: it replaces the member's
+    /// previous one here too.
+    pub(in crate::tokens) fn put_entity_token(&mut self, key: u128, t: EntityToken, now: i64) {
+        let member = (t.entity_id, t.user_id);
+        if let Some((old, _)) = self.entity.by_member.get(&member) {
+            if *old != key {
+                let old = *old;
+                self.unpublish_entity_token(old);
+            }
+        }
+        if t.expires_at > now {
+            self.publish_entity_token(key, &t);
+            self.entity.by_member.insert(member, (key, t));
+        } else {
+            self.entity.by_member.remove(&member);
+            self.unpublish_entity_token(key);
+        }
+    }
+
+    /// An entity token another node deleted.
+    pub(in crate::tokens) fn drop_entity_token(&mut self, key: u128) {
+        self.entity.by_member.retain(|_, (k, _)| *k != key);
+        self.unpublish_entity_token(key);
+    }
+
     /// Write a new token for `t`; answers its key and secret.
     fn write_new_entity_token(&mut self, t: &EntityToken) -> Result<(u128, String), StoreError> {
         let secret_value = secret::new_secret(prefix::ENTITY_TOKEN);
