@@ -12,11 +12,21 @@
 #                                the PostgreSQL tests make a database each
 #                                there (unless TESSERA_TEST_DATABASE_URL
 #                                names another server)
+#        haproxy curl postgresql-client
+#                                the cluster example (examples/cluster/run.sh):
+#                                the balancer, its requests, and psql
 #   2. cargo fmt --all -- --check
 #   3. cargo clippy --all-targets -- -D warnings
 #   4. cargo test --workspace               (the store backend: sled)
-#   5. the integration suite again with TESSERA_TEST_BACKEND=postgres
+#   5. the integration suite again with TESSERA_TEST_BACKEND=postgres,
+#      but the cluster tests (tests/api/cluster: they run on PostgreSQL
+#      whatever the suite's backend, so step 4 ran them already)
 #   6. tests/schemathesis/run.sh
+#   7. examples/cluster/run.sh: three nodes of the binary step 4 built,
+#      behind HAProxy, on a database of the same PostgreSQL server
+#   8. the cluster test that restarts PostgreSQL under load, alone (it is
+#      #[ignore]d in the suite; only with the local server this script
+#      started or found, never a TESSERA_TEST_DATABASE_URL server)
 #
 # `cargo test` alone stays the quick local loop. apt-get update runs at most
 # once per run, and only when something has to be installed.
@@ -52,6 +62,9 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v python3 >/dev/null || missing+=(python3)
 # `python3 -m venv` needs ensurepip, which Debian ships apart.
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v curl >/dev/null || missing+=(curl)
+command -v psql >/dev/null || missing+=(postgresql-client)
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! apt_install "${missing[@]}"; then
         log "missing: ${missing[*]}; install these Debian packages, or run this script as root"
@@ -142,6 +155,23 @@ step cargo clippy --all-targets -- -D warnings
 step cargo test --workspace
 # The integration suite once more, every server over PostgreSQL (a fresh
 # database per test). Tests of sled's own machinery start on sled either way.
-step env TESSERA_TEST_BACKEND=postgres cargo test --test api
+step env TESSERA_TEST_BACKEND=postgres cargo test --test api -- --skip cluster::
 step bash tests/schemathesis/run.sh
+# The HAProxy example against the binary `cargo test` built, its database
+# on the suite's PostgreSQL server.
+cluster_example_url() {
+    local url=${TESSERA_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+    local base=${url%%\?*}
+    echo "${base%/*}/tessera_cluster_example${url#"$base"}"
+}
+step env TESSERA_BIN=target/debug/tessera DATABASE_URL="$(cluster_example_url)" \
+    bash examples/cluster/run.sh
+# Last, and alone: it restarts the PostgreSQL server everything else uses.
+if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ] && [ -n "$(pg_version)" ]; then
+    step env TESSERA_TEST_PG_RESTART="pg_ctlcluster $(pg_version) main restart" \
+        cargo test --test api -- --ignored --exact \
+        cluster::faults::a_postgres_restart_under_load_loses_no_acknowledged_write_and_every_node_recovers
+else
+    log "skipping the PostgreSQL restart test: the server is not this machine's pg_ctlcluster one"
+fi
 log "all passed in $SECONDS s"

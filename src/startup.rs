@@ -75,6 +75,7 @@ impl Application {
         let cluster = match snapshot {
             Some((pg, seq)) => {
                 let c = Cluster::new(&pg, settings.cluster.config(addr.port())?, seq)?;
+                crate::telemetry::register_cluster_series();
                 c.start(engine.appliers())?;
                 engine
                     .revocations

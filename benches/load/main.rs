@@ -16,6 +16,7 @@
 //! cargo bench --bench load -- --scenario faults --tokens 1000000 --rounds 3
 //! cargo bench --bench load -- --backend postgres --scenario revoke          # any scenario over PostgreSQL
 //! cargo bench --bench load -- --scenario startup --tokens 1000000          # start-up with 1M tokens, sled and PostgreSQL
+//! cargo bench --bench load -- --scenario cluster --jwts 20000              # three nodes on PostgreSQL (needs target/release/tessera)
 //! cargo bench --bench load -- --url http://127.0.0.1:8080 --admin-token $TOKEN --scenario code-flow
 //! cargo bench --bench load -- --url http://127.0.0.1:3000 --client-id peer --client-secret ... --no-baseline
 //! ```
@@ -61,6 +62,7 @@
 //! login storm (`login-storm`'s closed-loop connections) runs at the same
 //! time, and compares the two p99s.
 
+mod cluster;
 mod code_flow;
 mod database;
 mod faults;
@@ -139,6 +141,9 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     println!("== tessera load harness: scenario {:?}", opts.scenario);
     if opts.scenario == Scenario::Startup {
         return startup::startup(&opts);
+    }
+    if opts.scenario == Scenario::Cluster {
+        return cluster::cluster(&opts);
     }
     println!(
         "machine: {cores} cores, {:.1} GiB; load average at start: {}",
@@ -254,9 +259,11 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         && match opts.scenario {
             Scenario::Introspect | Scenario::IntrospectRevoke => true,
             Scenario::ClientCredentials | Scenario::Revoke => opts.baseline,
-            Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {
-                false
-            }
+            Scenario::LoginStorm
+            | Scenario::CodeFlow
+            | Scenario::Faults
+            | Scenario::Startup
+            | Scenario::Cluster => false,
         };
     let baseline = if wants_baseline || opts.hold.is_some() {
         Some(start_baseline(opts.workers, fixture.active_body.clone())?)

@@ -27,6 +27,10 @@ pub(crate) enum Scenario {
     /// Start-up time and RSS with --tokens live opaque tokens in the
     /// store, on sled and on PostgreSQL in the same run.
     Startup,
+    /// `tessera serve` processes on one PostgreSQL database: one node
+    /// alone, then three (introspection with revocations flowing,
+    /// revocation visibility lag, strict-mode revocation latency).
+    Cluster,
 }
 
 impl Scenario {
@@ -194,6 +198,16 @@ pub(crate) struct Opts {
     /// Write the pool tokens here, one a line (for the wrk script).
     #[arg(long)]
     pub(crate) token_file: Option<PathBuf>,
+    /// cluster: the server binary the nodes run.
+    #[arg(long, default_value = "target/release/tessera")]
+    pub(crate) tessera_bin: PathBuf,
+    /// cluster: revocations/s offered on node a while the lag is sampled.
+    #[arg(long, default_value_t = 1000.0)]
+    pub(crate) revoke_rate: f64,
+    /// cluster: revocations/s flowing while introspection is measured on
+    /// another node, and offered in strict mode.
+    #[arg(long, default_value_t = 200.0)]
+    pub(crate) cluster_revoke_rate: f64,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     pub(crate) bench: bool,

@@ -282,7 +282,11 @@ pub(crate) fn summarize(
             println!("errors {}", r.errors());
         }
         // Summarized by their own functions.
-        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {}
+        Scenario::LoginStorm
+        | Scenario::CodeFlow
+        | Scenario::Faults
+        | Scenario::Startup
+        | Scenario::Cluster => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(

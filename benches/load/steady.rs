@@ -34,9 +34,11 @@ pub(crate) fn steady(
         Scenario::ClientCredentials => Mode::Fixed,
         Scenario::Revoke => Mode::Revoke,
         // Run by their own modules, never here.
-        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {
-            Mode::Login
-        }
+        Scenario::LoginStorm
+        | Scenario::CodeFlow
+        | Scenario::Faults
+        | Scenario::Startup
+        | Scenario::Cluster => Mode::Login,
     };
     let wl = Arc::new(Workload::new(mode, fixture, opts));
     let name = &opts.name;
@@ -49,7 +51,11 @@ pub(crate) fn steady(
             format!("{name} client_credentials ({})", target.describe)
         }
         Scenario::Revoke => format!("{name} revocation (durable)"),
-        Scenario::LoginStorm | Scenario::CodeFlow | Scenario::Faults | Scenario::Startup => {
+        Scenario::LoginStorm
+        | Scenario::CodeFlow
+        | Scenario::Faults
+        | Scenario::Startup
+        | Scenario::Cluster => {
             format!("{name} logins")
         }
     };

@@ -248,6 +248,26 @@ pub(super) fn register_series() {
         .increment(0);
 }
 
+/// A cluster node's series, at zero (a server that is no cluster node
+/// exports none of them): the Cluster row's panels over rare events (a
+/// reconnect, a strict wait, a pruning, another node's change) read 0, not
+/// "no data", from the node's start. The gauges are set at its first
+/// self-check.
+pub fn register_cluster_series() {
+    for name in [
+        "tessera_cluster_feed_reconnects_total",
+        "tessera_cluster_catchup_reads_total",
+        "tessera_cluster_events_pruned_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for outcome in ["applied", "timeout"] {
+        metrics::counter!("tessera_cluster_strict_waits_total", "outcome" => outcome).increment(0);
+    }
+    let _ = metrics::histogram!("tessera_cluster_apply_delay_seconds");
+    let _ = metrics::histogram!("tessera_cluster_strict_wait_seconds");
+}
+
 /// The issuance series of the grants every server offers, at zero, in the
 /// configured access-token format: a panel of issued tokens reads 0, not
 /// "no data", before the first token.

@@ -4,6 +4,12 @@
 //! the example scrape config is valid; and a real Prometheus scraping the
 //! server evaluates every dashboard query to data.
 //!
+//! The Cluster row's families (`tessera_cluster_*`) are exported only by a
+//! cluster node, which the in-process server is not: these checks leave
+//! the queries over them out (`cluster_query`), and the same checks run
+//! for those queries against a real `tessera serve` cluster node over
+//! PostgreSQL (a database of its own, as the cluster tests make).
+//!
 //! promtool and prometheus come from the Debian `prometheus` package, which
 //! `.ci/run` installs. Missing, these tests fail; `TESSERA_SKIP_PROMTOOL=1`
 //! skips the parts that need them, for a local run without the package.
@@ -18,8 +24,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tessera_actors::mailer::{Enqueue, Mail};
 
+use crate::cluster::Node;
 use crate::flow::{create_user, Browser};
-use crate::helpers::{http_client, spawn_app, TestApp};
+use crate::helpers::{http_client, spawn_app, TestApp, TestClient};
+use crate::testdb::TestDb;
 
 fn grafana_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana")
@@ -84,6 +92,45 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         rest = &tail[end..];
     }
     out
+}
+
+/// Whether a query names a cluster family, which only a cluster node
+/// exports (a single server has no feed, peers or strict waits to report).
+fn cluster_query(q: &str) -> bool {
+    metric_names(q)
+        .iter()
+        .any(|n| n.starts_with("tessera_cluster_"))
+}
+
+/// Every `tessera_*` name the dashboards' queries that `keep` accepts
+/// mention, and a line for each `exported` lacks. A quantile needs a real
+/// histogram, never a summary: a `_bucket` must come from a histogram.
+fn named_and_missing(
+    exported: &BTreeMap<String, String>,
+    keep: impl Fn(&str) -> bool,
+) -> (BTreeSet<String>, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut named = BTreeSet::new();
+    for (file, dash) in dashboards() {
+        let qs = queries(&dash);
+        assert!(qs.len() >= 20, "{file}: only {} queries", qs.len());
+        for q in qs.into_iter().filter(|q| keep(q.as_str())) {
+            for name in metric_names(&q) {
+                if !exported.contains_key(&name) {
+                    missing.push(format!("{file}: {name} (in `{q}`)"));
+                }
+                if name.ends_with("_bucket") {
+                    assert_eq!(
+                        exported.get(&name).map(String::as_str),
+                        Some("histogram"),
+                        "{name}"
+                    );
+                }
+                named.insert(name);
+            }
+        }
+    }
+    (named, missing)
 }
 
 /// Sample names in an exposition (histograms as `_bucket`/`_sum`/`_count`)
@@ -189,25 +236,8 @@ async fn warmed_app() -> (TestApp, String) {
 #[actix_web::test]
 async fn every_metric_a_dashboard_names_is_exported() {
     let (_app, text) = warmed_app().await;
-    let exported = exported(&text);
-    let mut missing = Vec::new();
-    let mut named = BTreeSet::new();
-    for (file, dash) in dashboards() {
-        let qs = queries(&dash);
-        assert!(qs.len() >= 20, "{file}: only {} queries", qs.len());
-        for q in qs {
-            for name in metric_names(&q) {
-                if !exported.contains_key(&name) {
-                    missing.push(format!("{file}: {name} (in `{q}`)"));
-                }
-                // A quantile needs a real histogram, never a summary.
-                if name.ends_with("_bucket") {
-                    assert_eq!(exported.get(&name).map(String::as_str), Some("histogram"));
-                }
-                named.insert(name);
-            }
-        }
-    }
+    // The cluster's queries are checked against a cluster node (below).
+    let (named, missing) = named_and_missing(&exported(&text), |q| !cluster_query(q));
     assert!(missing.is_empty(), "not exported:\n{}", missing.join("\n"));
     // The issue's list, each on the dashboard.
     for needed in [
@@ -463,20 +493,8 @@ async fn prometheus_evaluates_every_dashboard_query_to_data() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         drive_some(&app).await;
-        let v = match http
-            .post(format!("{}/api/v1/query", prom.base))
-            .form(&[("query", "count_over_time(up{job=\"tessera\"}[1m])")])
-            .send()
-            .await
-        {
-            Ok(r) => r.json::<Value>().await.unwrap_or(json!(null)),
-            Err(_) => json!(null),
-        };
-        let scrapes = v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if scrapes >= 4.0 {
+        let (count, v) = scrapes(&http, &prom.base).await;
+        if count >= 4.0 {
             break;
         }
         assert!(
@@ -487,16 +505,46 @@ async fn prometheus_evaluates_every_dashboard_query_to_data() {
     }
     let up = instant_query(&http, &prom.base, "up{job=\"tessera\"}").await;
     assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    // The cluster's queries are evaluated on a cluster node (below).
+    let failures = without_data(&http, &prom.base, |q| !cluster_query(q)).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// How many scrapes of the server Prometheus holds from the last minute,
+/// and its answer.
+async fn scrapes(http: &reqwest::Client, base: &str) -> (f64, Value) {
+    let v = match http
+        .post(format!("{base}/api/v1/query"))
+        .form(&[("query", "count_over_time(up{job=\"tessera\"}[1m])")])
+        .send()
+        .await
+    {
+        Ok(r) => r.json::<Value>().await.unwrap_or(json!(null)),
+        Err(_) => json!(null),
+    };
+    let n = v["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (n, v)
+}
+
+/// Every dashboard query `keep` accepts that fails or has no data.
+async fn without_data(
+    http: &reqwest::Client,
+    base: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for (file, dash) in dashboards() {
-        for q in queries(&dash) {
+        for q in queries(&dash).into_iter().filter(|q| keep(q.as_str())) {
             let expr = resolve(&q);
             let v = if q.starts_with("label_values(") {
                 // A Grafana function, not PromQL: ask for its series.
                 let metric = metric_names(&q).into_iter().next().unwrap_or_default();
-                instant_query(&http, &prom.base, &metric).await
+                instant_query(http, base, &metric).await
             } else {
-                instant_query(&http, &prom.base, &expr).await
+                instant_query(http, base, &expr).await
             };
             if v["status"] != "success" {
                 failures.push(format!("{file}: `{expr}` failed: {v}"));
@@ -505,7 +553,7 @@ async fn prometheus_evaluates_every_dashboard_query_to_data() {
             }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    failures
 }
 
 /// One more round of traffic between scrapes (no new users or keys).
@@ -515,4 +563,128 @@ async fn drive_some(app: &TestApp) {
     app.assert_active(&c, &t).await;
     app.assert_inactive(&c, "not-a-token").await;
     let _ = app.revoke(&c, &t).await;
+}
+
+/// A cluster node (strict mode) on a fresh PostgreSQL database that has
+/// issued, introspected and revoked a token, once its self-checks and its
+/// read of the nodes table have set the cluster's gauges; and its
+/// exposition. One node is enough: a node registers the series of what it
+/// has not seen yet (another node's change, a reconnect, a pruning) at
+/// zero from its start.
+async fn warmed_node() -> (Node, TestDb, String) {
+    let db = TestDb::create();
+    let node = Node::start(&db, "metrics-node", "strict");
+    node.wait_ready().await;
+    let r = node
+        .admin(
+            Method::POST,
+            "/admin/clients",
+            Some(json!({"scope": "read", "access_token_format": "opaque"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: Value = r.json().await.expect("client JSON");
+    let client = TestClient {
+        id: body["client_id"].as_str().expect("client_id").to_string(),
+        secret: body["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_string(),
+    };
+    let http = http_client();
+    let token = node.token(&client).await;
+    assert_eq!(node.introspect(&http, &client, &token).await, Some(true));
+    // A strict revocation: a wait for every live node, counted as applied.
+    assert_eq!(
+        node.revoke(&http, &client, &token).await,
+        StatusCode::OK,
+        "{}",
+        node.log()
+    );
+    assert_eq!(node.introspect(&http, &client, &token).await, Some(false));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = http.get(node.url("/metrics")).send().await.expect("scrape");
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.expect("exposition");
+        if sample(&text, "tessera_cluster_nodes_live ").is_some_and(|v| v >= 1.0)
+            && sample(&text, "tessera_cluster_ready ") == Some(1.0)
+        {
+            return (node, db, text);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster gauges were never set:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The port a node listens on.
+fn node_port(node: &Node) -> u16 {
+    node.url("")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("the node's port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_exports_every_metric_the_cluster_row_names() {
+    let (_node, _db, text) = warmed_node().await;
+    let (named, missing) = named_and_missing(&exported(&text), cluster_query);
+    assert!(missing.is_empty(), "not exported:\n{}", missing.join("\n"));
+    for needed in [
+        "tessera_cluster_applied_seq",
+        "tessera_cluster_lag_seconds",
+        "tessera_cluster_lag_events",
+        "tessera_cluster_apply_delay_seconds_bucket",
+        "tessera_cluster_nodes_live",
+        "tessera_cluster_ready",
+        "tessera_cluster_feed_reconnects_total",
+        "tessera_cluster_catchup_reads_total",
+        "tessera_cluster_strict_waits_total",
+        "tessera_cluster_strict_wait_seconds_bucket",
+        "tessera_cluster_events_pruned_total",
+    ] {
+        assert!(named.contains(needed), "no panel shows {needed}");
+    }
+    // The strict revocation shows, and so does every help text.
+    let waits = sample(
+        &text,
+        r#"tessera_cluster_strict_waits_total{outcome="applied"}"#,
+    );
+    assert!(waits.is_some_and(|v| v >= 1.0), "strict waits: {waits:?}");
+    for l in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        if let Some(f) = l.split_whitespace().next() {
+            assert!(text.contains(&format!("# HELP {f} ")), "{f} has no # HELP");
+        }
+    }
+    let (ok, out) = promtool(&["check", "metrics"], &text);
+    assert!(ok, "promtool check metrics:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_evaluates_the_cluster_row_on_a_cluster_node() {
+    let Some(bin) = tool("prometheus") else {
+        return;
+    };
+    let (node, _db, _) = warmed_node().await;
+    let prom = start_prometheus(&bin, node_port(&node));
+    let http = http_client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (count, v) = scrapes(&http, &prom.base).await;
+        if count >= 4.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "prometheus never scraped the node: {v}\n{}",
+            node.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let failures = without_data(&http, &prom.base, cluster_query).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,5 +1,5 @@
 //! A cluster: several nodes on one PostgreSQL database, each answering
-//! from its own memory (see `CLUSTER.md`).
+//! from its own memory (see the README, "Running a cluster").
 //!
 //! - **The feed.** Every change a view depends on is an event in the same
 //!   transaction (`pg::feed`). Each node listens for the wake-up, reads the

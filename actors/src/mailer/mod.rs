@@ -148,6 +148,10 @@ pub struct Mailer {
     in_flight: HashSet<uuid::Uuid>,
 }
 
+/// How long a claimed attempt may outlive its own timeout before another
+/// node may try the mail.
+const CLAIM_MARGIN_SECS: i64 = 30;
+
 impl Mailer {
     pub fn open(
         config: MailerConfig,
@@ -204,6 +208,31 @@ impl Mailer {
             .collect();
         for m in due {
             let id = m.id;
+            // Several nodes may share the queue: one attempt at a time.
+            let lease = now
+                .saturating_add(self.config.attempt_timeout.as_secs() as i64)
+                .saturating_add(CLAIM_MARGIN_SECS);
+            match self.store.claim(&id, now, lease) {
+                Ok(storage::Claim::Won) => {}
+                Ok(storage::Claim::Leased(until)) => {
+                    if let Some(q) = self.queued.get_mut(&id) {
+                        q.next_attempt_at = until;
+                    }
+                    continue;
+                }
+                Ok(storage::Claim::Gone) => {
+                    self.queued.remove(&id);
+                    self.gauges();
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(mail = %id, error = %e, "could not claim a mail; retrying later");
+                    if let Some(q) = self.queued.get_mut(&id) {
+                        q.next_attempt_at = now.saturating_add(CLAIM_MARGIN_SECS);
+                    }
+                    continue;
+                }
+            }
             self.in_flight.insert(id);
             let attempt = transport.deliver(&m);
             let limit = self.config.attempt_timeout;

@@ -15,6 +15,23 @@ pub trait MailStore: Send + 'static {
     fn delete(&self, id: &uuid::Uuid) -> Result<(), StoreError>;
     /// Resolves once everything written so far is durable (group commit).
     fn durable(&self) -> Durable;
+    /// Take the mail for one delivery attempt until `until` (unix
+    /// seconds), so that of several processes sharing the queue exactly
+    /// one sends it. A process alone always wins.
+    fn claim(&self, _id: &uuid::Uuid, _now: i64, _until: i64) -> Result<Claim, StoreError> {
+        Ok(Claim::Won)
+    }
+}
+
+/// Who may attempt a mail now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This process, until the lease it asked for.
+    Won,
+    /// Another process, until then (unix seconds).
+    Leased(i64),
+    /// No one: the mail is gone (another process delivered it).
+    Gone,
 }
 
 pub struct SledMailStore(SledRecords);

@@ -1,5 +1,5 @@
 //! The change feed's database side (see `migrations/0002_cluster.sql` and
-//! `CLUSTER.md`): every transaction that changes a record some node keeps
+//! the README, "Running a cluster"): every transaction that changes a record some node keeps
 //! in memory also writes one event per change, and wakes the listeners.
 //!
 //! **Why "applied up to N" means every committed change up to N.** A

@@ -1,5 +1,5 @@
 //! The PostgreSQL backend: every owner's storage trait over one database,
-//! with the same promises as sled (see `CLUSTER.md`).
+//! with the same promises as sled (see the README, "PostgreSQL").
 //!
 //! - **Its own runtime.** sqlx's connections belong to the tokio runtime
 //!   they were opened on, and every actor runs on its own arbiter. So the

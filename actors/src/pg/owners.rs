@@ -9,6 +9,7 @@ use super::tables::Table;
 use super::{db_error, Op, Pending, Pg};
 use crate::federation::{FederationLink, FederationStore};
 use crate::keys::{KeyStore, StoredKey};
+use crate::mailer::storage::Claim;
 use crate::mailer::{MailStore, QueuedMail};
 use crate::revocation::RevocationStore;
 use crate::sessions::{Session, SessionStore};
@@ -248,8 +249,11 @@ impl TokenStore for PgTokenStore {
     fn fetch(&self, t: TokenTable, key: u128) -> Result<Option<Vec<u8>>, StoreError> {
         self.fetch_row(token_table(t), key)
     }
+    /// Shared with other nodes when this process is a cluster node. A
+    /// server alone keeps the single-node rules (a code not redeemed
+    /// before a restart is void), as on sled.
     fn shared(&self) -> bool {
-        true
+        self.0.pg.origin().is_some()
     }
     fn durable(&self) -> Durable {
         self.0.durable()
@@ -386,6 +390,49 @@ impl MailStore for PgRecords<QueuedMail> {
     }
     fn durable(&self) -> Durable {
         self.staged.durable()
+    }
+    /// A lease in the row's `expires_at` (mail never expires otherwise),
+    /// taken with `FOR UPDATE SKIP LOCKED`: a process claiming the same
+    /// mail at the same moment skips it instead of waiting. Writing the
+    /// record again (a failed attempt) clears the lease.
+    fn claim(&self, id: &uuid::Uuid, now: i64, until: i64) -> Result<Claim, StoreError> {
+        // A server alone owns its queue: a lease left by its own previous
+        // life (killed mid-attempt) must not hold the mail back.
+        if self.staged.pg.origin().is_none() {
+            return Ok(Claim::Won);
+        }
+        // The record itself must be in the table before it can be leased.
+        self.staged.settle()?;
+        let pool = self.staged.pg.pool().clone();
+        let id = id.as_bytes().to_vec();
+        self.staged.pg.block(async move {
+            let won = sqlx::query(
+                "UPDATE mail SET expires_at = $2 WHERE id = \
+                 (SELECT id FROM mail WHERE id = $1 AND (expires_at IS NULL OR expires_at <= $3) \
+                  FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(id.as_slice())
+            .bind(until)
+            .bind(now)
+            .execute(&pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+            if won == 1 {
+                return Ok(Claim::Won);
+            }
+            let lease: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT expires_at FROM mail WHERE id = $1")
+                    .bind(id.as_slice())
+                    .fetch_optional(&pool)
+                    .await
+                    .map_err(db_error)?;
+            Ok(match lease {
+                None => Claim::Gone,
+                // Locked by a claim in flight, or leased: try after it.
+                Some(l) => Claim::Leased(l.unwrap_or(now).max(now + 1)),
+            })
+        })
     }
 }
 

@@ -81,7 +81,7 @@ impl TokenIssuer {
     /// A record that is not in memory, read from a store shared with other
     /// nodes: the feed may not have brought it yet.
     pub(super) fn fetch_code(&mut self, key: u128) -> Result<(), StoreError> {
-        if self.codes.contains_key(&key) {
+        if self.codes.contains_key(&key) || !self.store.shared() {
             return Ok(());
         }
         if let Some(v) = self.store.fetch(Table::Code, key)? {
@@ -93,7 +93,7 @@ impl TokenIssuer {
 
     /// As [`TokenIssuer::fetch_code`], for a refresh token.
     pub(super) fn fetch_refresh(&mut self, key: u128) -> Result<(), StoreError> {
-        if self.refresh.contains_key(&key) {
+        if self.refresh.contains_key(&key) || !self.store.shared() {
             return Ok(());
         }
         if let Some(v) = self.store.fetch(Table::Refresh, key)? {

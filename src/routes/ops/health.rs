@@ -12,7 +12,7 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(tag = "ops", responses(
     (status = 200, description = "Store open and writable, keys loaded, actors up"),
-    (status = 503, description = "Not ready (`reason` says why): store_unavailable (the database cannot be reached; back by itself), store_low_space (free space below the store's reserve, until space is freed), store_write_failed (a failed sled write, until restarted), actors_down, cluster_lagging (a cluster node that is catching up, cannot reach the database, or is behind by more than cluster.max_lag; `cluster_detail` says which)")
+    (status = 503, description = "Not ready (`reason` says why): store_unavailable (the database cannot be reached; back by itself), store_low_space (free space below the store's reserve, until space is freed), store_write_failed (a failed sled write, until restarted), actors_down, cluster_lagging (a cluster node that is catching up, cannot reach the database, or is behind by more than cluster.max_lag; `cluster.detail` says which)")
 ))]
 #[get("/readyz")]
 #[tracing::instrument(skip_all)]

@@ -216,6 +216,68 @@ async fn single_use_is_decided_by_the_database_across_processes() {
     assert_eq!(wins, 1, "exactly one rotation of the refresh token wins");
 }
 
+/// Two processes' mailers share one queue: a mail is claimed by one of
+/// them at a time (`FOR UPDATE SKIP LOCKED` and a lease), so it is sent once.
+#[actix_web::test]
+async fn a_queued_mail_is_claimed_by_one_process_at_a_time() {
+    use tessera_actors::mailer::storage::Claim;
+    use tessera_actors::mailer::{Mail, MailState, QueuedMail};
+    let db = TestDb::create();
+    // Two cluster nodes (each writes the feed under an origin of its own).
+    let node = |origin| {
+        let mut o = PgOptions::new(db.url.as_str());
+        o.origin = Some(origin);
+        Pg::connect(&o).unwrap()
+    };
+    let (a, b) = (node(1), node(2));
+    let (sa, sb) = (a.stores(), b.stores());
+    let mail = QueuedMail {
+        id: uuid::Uuid::now_v7(),
+        mail: Mail {
+            to: "someone@example.com".into(),
+            subject: "hello".into(),
+            text: "hi".into(),
+            html: None,
+        },
+        created_at: 1,
+        attempts: 0,
+        next_attempt_at: 0,
+        state: MailState::Queued,
+        last_error: None,
+    };
+    sa.mail.put(&mail).unwrap();
+    tessera_actors_durable(sa.mail.durable()).await;
+    let wins: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let pg = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let id = mail.id;
+                s.spawn(move || {
+                    usize::from(pg.stores().mail.claim(&id, 100, 200).unwrap() == Claim::Won)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(wins, 1, "exactly one process attempts the mail");
+    assert_eq!(
+        sb.mail.claim(&mail.id, 150, 250).unwrap(),
+        Claim::Leased(200)
+    );
+    // The lease runs out (the claimer died mid-attempt): another takes it.
+    assert_eq!(sb.mail.claim(&mail.id, 200, 300).unwrap(), Claim::Won);
+    // Delivered and dropped by the claimer: no one sends it again.
+    sb.mail.delete(&mail.id).unwrap();
+    tessera_actors_durable(sb.mail.durable()).await;
+    assert_eq!(sa.mail.claim(&mail.id, 400, 500).unwrap(), Claim::Gone);
+    // A server alone always attempts its own queue.
+    let alone = Pg::connect(&PgOptions::new(db.url.as_str())).unwrap();
+    assert_eq!(
+        alone.stores().mail.claim(&mail.id, 400, 500).unwrap(),
+        Claim::Won
+    );
+}
+
 async fn tessera_actors_durable(d: tessera_actors::stores::Durable) {
     d.await.expect("durable");
 }
