@@ -72,11 +72,15 @@ impl Application {
         };
         let engine = Engine::start(config, backend.stores()?, clock.clone())?;
         engine.seal_start().await?;
+        let limits = Arc::new(Limits::new(&settings.limits, clock.clone()));
         let cluster = match snapshot {
             Some((pg, seq)) => {
                 let c = Cluster::new(&pg, settings.cluster.config(addr.port())?, seq)?;
                 crate::telemetry::register_cluster_series();
-                c.start(engine.appliers())?;
+                let mut appliers = engine.appliers();
+                // The login limits count every node's failures.
+                appliers.sinks.push(limits.share(&pg));
+                c.start(appliers)?;
                 engine
                     .revocations
                     .addr()
@@ -102,7 +106,7 @@ impl Application {
             engine: engine.clone(),
             insecure_cookies,
             account_mail: crate::mail::AccountMail::new(&settings, clock.clone()),
-            limits: Limits::new(&settings.limits, clock),
+            limits,
             ua: crate::ua::UaParser::new()?,
             admin_token_hash: secret::sha256(admin_token.as_bytes()),
             metrics,

@@ -26,6 +26,28 @@ impl Limits {
             totp: RateLimiter::new(settings.totp(), clock),
         }
     }
+
+    /// On a cluster node: count failures with every other node, through
+    /// the database and the change feed. Answers the feed's sink for them.
+    pub fn share(
+        self: &std::sync::Arc<Self>,
+        pg: &tessera_actors::pg::Pg,
+    ) -> (&'static str, tessera_actors::cluster::Sink) {
+        self.account.share(pg, "account");
+        self.ip.share(pg, "ip");
+        self.totp.share(pg, "totp");
+        let limits = self.clone();
+        (
+            tessera_actors::ratelimit::SHARED_TABLE,
+            std::sync::Arc::new(move |id: &[u8], row: Option<&[u8]>| {
+                tessera_actors::ratelimit::route(
+                    &[&limits.account, &limits.ip, &limits.totp],
+                    id,
+                    row,
+                );
+            }),
+        )
+    }
 }
 
 /// How often the failure limiters forget keys whose window has passed.
@@ -54,7 +76,7 @@ pub struct AppState {
     pub engine: Engine,
     /// Cookies without `Secure`/`__Host-` (plain-HTTP development).
     pub insecure_cookies: bool,
-    pub limits: Limits,
+    pub limits: std::sync::Arc<Limits>,
     /// Links and rate limits of the mail-driven account flows.
     pub account_mail: crate::mail::AccountMail,
     pub ua: crate::ua::UaParser,

@@ -307,6 +307,7 @@ impl Engine {
                     self.federation.addr().clone().recipient(),
                 ),
             ],
+            sinks: Vec::new(),
         }
     }
 

@@ -6,6 +6,14 @@
 //! delay that account by at most the cap at a time, never lock it forever;
 //! a success clears the key. State is in memory by design: a restart
 //! forgets it, which only ever unlocks.
+//!
+//! On a cluster node a limiter is *shared*: each failure is also counted
+//! in the database (one row per key, updated in one statement, so nodes
+//! racing add up), and the row rides the change feed to every node's
+//! memory. N nodes then allow an attacker the attempts of one, give or
+//! take those within the feed's latency; checks still read memory.
+
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 
@@ -23,17 +31,37 @@ pub struct Policy {
     pub max_lock: i64,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Entry {
-    failures: u32,
-    window_start: i64,
-    locked_until: i64,
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Entry {
+    pub(crate) failures: u32,
+    pub(crate) window_start: i64,
+    pub(crate) locked_until: i64,
 }
+
+impl Policy {
+    /// The lock after `failures` failures in a window (0: none).
+    pub(crate) fn lock_for(&self, failures: u32, now: i64) -> i64 {
+        if failures > self.allowance {
+            let over = (failures - self.allowance - 1).min(20);
+            now + self
+                .base_lock
+                .saturating_mul(1i64 << over)
+                .min(self.max_lock)
+        } else {
+            0
+        }
+    }
+}
+
+/// The shared state's table on the change feed.
+pub const SHARED_TABLE: &str = "login_failures";
 
 pub struct RateLimiter {
     policy: Policy,
     clock: SharedClock,
-    map: DashMap<String, Entry>,
+    map: Arc<DashMap<String, Entry>>,
+    /// A cluster node's database, and this limiter's name in it.
+    shared: OnceLock<(crate::pg::Pg, &'static str)>,
 }
 
 impl RateLimiter {
@@ -41,7 +69,32 @@ impl RateLimiter {
         RateLimiter {
             policy,
             clock,
-            map: DashMap::new(),
+            map: Arc::new(DashMap::new()),
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// Count failures in the cluster's database too, under `name` (each
+    /// limiter of a node has its own).
+    pub fn share(&self, pg: &crate::pg::Pg, name: &'static str) {
+        let _ = self.shared.set((pg.clone(), name));
+    }
+
+    /// The name this limiter's rows carry, when shared.
+    pub fn shared_name(&self) -> Option<&'static str> {
+        self.shared.get().map(|(_, n)| *n)
+    }
+
+    /// A row another node changed (`key` without the limiter's name).
+    pub fn apply(&self, key: &str, row: Option<&[u8]>) {
+        match row.map(crate::store::decode::<Entry>) {
+            Some(Ok(e)) => merge(&self.map, key, e),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "a failure count from the feed could not be read")
+            }
+            None => {
+                self.map.remove(key);
+            }
         }
     }
 
@@ -65,15 +118,39 @@ impl RateLimiter {
         }
         e.failures = e.failures.saturating_add(1);
         if e.failures > p.allowance {
-            let over = (e.failures - p.allowance - 1).min(20);
-            let lock = p.base_lock.saturating_mul(1i64 << over).min(p.max_lock);
-            e.locked_until = now + lock;
+            e.locked_until = p.lock_for(e.failures, now);
+        }
+        drop(e);
+        if let Some((pg, name)) = self.shared.get() {
+            let (map, key, pool) = (self.map.clone(), key.to_string(), pg.pool().clone());
+            let (origin, row) = (pg.origin().unwrap_or(0), format!("{name}/{key}"));
+            let _ = pg.spawn_task(async move {
+                match crate::pg::limits::fail(&pool, origin, &row, p, now).await {
+                    // The count of every node: what this one knows from now.
+                    Ok(e) => merge(&map, &key, e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a failure could not be counted in the database")
+                    }
+                }
+            });
         }
     }
 
     /// A success clears `key`.
     pub fn succeed(&self, key: &str) {
-        self.map.remove(key);
+        let had = self.map.remove(key).is_some();
+        if let (true, Some((pg, name))) = (had, self.shared.get()) {
+            let (pool, origin, row) = (
+                pg.pool().clone(),
+                pg.origin().unwrap_or(0),
+                format!("{name}/{key}"),
+            );
+            let _ = pg.spawn_task(async move {
+                if let Err(e) = crate::pg::limits::succeed(&pool, origin, &row).await {
+                    tracing::warn!(error = %e, "a cleared failure count could not be written");
+                }
+            });
+        }
     }
 
     /// Keys remembered now (failing or locked).
@@ -91,6 +168,35 @@ impl RateLimiter {
         let w = self.policy.window;
         self.map
             .retain(|_, e| e.locked_until > now || now - e.window_start <= w);
+    }
+}
+
+/// Keep the newer of two counts of `key`: a later window, or more
+/// failures in the same one (answers may arrive out of order).
+fn merge(map: &DashMap<String, Entry>, key: &str, db: Entry) {
+    map.entry(key.to_string())
+        .and_modify(|e| {
+            if db.window_start > e.window_start
+                || (db.window_start == e.window_start && db.failures >= e.failures)
+            {
+                *e = db;
+            } else {
+                e.locked_until = e.locked_until.max(db.locked_until);
+            }
+        })
+        .or_insert(db);
+}
+
+/// Hand a shared row from the feed (`<limiter>/<key>`) to its limiter.
+pub fn route(limiters: &[&RateLimiter], id: &[u8], row: Option<&[u8]>) {
+    let Ok(id) = std::str::from_utf8(id) else {
+        return;
+    };
+    let Some((name, key)) = id.split_once('/') else {
+        return;
+    };
+    if let Some(l) = limiters.iter().find(|l| l.shared_name() == Some(name)) {
+        l.apply(key, row);
     }
 }
 

@@ -178,7 +178,16 @@ async fn catch_up(c: &Cluster, pool: &PgPool, appliers: &Appliers) -> Result<(),
             return Err(StoreError::Unavailable(why));
         }
         let Some(last) = batch.last else { break };
-        let n = batch.events.len();
+        let n = batch.events.len() + batch.others.len();
+        for o in &batch.others {
+            if o.origin == c.inner.origin {
+                continue;
+            }
+            match appliers.sinks.iter().find(|(name, _)| *name == o.table) {
+                Some((_, sink)) => sink(&o.id, o.payload.as_deref()),
+                None => tracing::warn!(table = %o.table, "event for an unknown table skipped"),
+            }
+        }
         let foreign = apply(c, appliers, batch.events).await?;
         c.inner.applied.fetch_max(last, Ordering::AcqRel);
         c.inner.seen.fetch_max(last, Ordering::AcqRel);

@@ -111,9 +111,14 @@ impl ClusterConfig {
     }
 }
 
-/// Where the feed delivers: each owner, with the tables it applies.
+/// A receiver of the shared state's changes: (id, new row or `None`).
+pub type Sink = Arc<dyn Fn(&[u8], Option<&[u8]>) + Send + Sync>;
+
+/// Where the feed delivers: each owner, with the tables it applies, and
+/// the sinks of shared state outside the owners' tables, by table name.
 pub struct Appliers {
     pub owners: Vec<(Vec<crate::pg::tables::Table>, Recipient<Apply>)>,
+    pub sinks: Vec<(&'static str, Sink)>,
 }
 
 /// One node's membership: cheap to clone.

@@ -33,7 +33,7 @@ pub use storage::{FederationLink, FederationStore, SledFederationStore};
 pub const MAX_PENDING: usize = 50_000;
 
 /// A login sent upstream and not yet back.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PendingLogin {
     /// The configured provider name.
     pub provider: String,
@@ -153,7 +153,11 @@ impl Handler<BeginLogin> for Federation {
                 return Err(FederationError::Busy);
             }
         }
-        self.pending.insert(sha256(msg.state.as_bytes()), msg.login);
+        let key = sha256(msg.state.as_bytes());
+        // Shared with the other nodes of a cluster: the callback may
+        // reach any of them.
+        self.store.put_pending(&key, &msg.login)?;
+        self.pending.insert(key, msg.login);
         Ok(())
     }
 }
@@ -173,6 +177,12 @@ impl Handler<TakeLogin> for Federation {
     fn handle(&mut self, msg: TakeLogin, _: &mut Self::Context) -> Self::Result {
         let key = sha256(msg.state.as_bytes());
         let now = self.clock.now();
+        if !self.pending.contains_key(&key) {
+            // Started on another node of a cluster.
+            if let Some(p) = self.store.get_pending(&key)? {
+                self.pending.insert(key, p);
+            }
+        }
         let (expired, bound) = match self.pending.get(&key) {
             None => return Err(FederationError::UnknownState),
             Some(p) => (
@@ -189,9 +199,16 @@ impl Handler<TakeLogin> for Federation {
         if !bound {
             return Err(FederationError::WrongBrowser);
         }
-        self.pending
+        let login = self
+            .pending
             .remove(&key)
-            .ok_or(FederationError::UnknownState)
+            .ok_or(FederationError::UnknownState)?;
+        // Once in the whole cluster: the node whose delete takes the row
+        // wins; another node's copy is spent.
+        if !self.store.take_pending(&key)? {
+            return Err(FederationError::UnknownState);
+        }
+        Ok(login)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Where `Federation` keeps the links from an upstream subject to a local
-//! user. Logins in flight are not here: they live in the actor's memory on
-//! purpose (a restart only makes a login start over), so nothing about them
-//! is ever written.
+//! user. Logins in flight live in the actor's memory (a restart only makes
+//! a login start over); a cluster node also shares them through the
+//! database, since the callback may reach another node.
 
 use crate::store::{trees, Store, StoreError};
 use crate::stores::Durable;
@@ -21,6 +21,26 @@ pub trait FederationStore: Send + 'static {
     /// make it durable. If it cannot be made durable, the older link is
     /// what stays: nothing unacknowledged lingers.
     fn put_durable(&self, link: &FederationLink) -> Durable;
+    /// Share a login in flight with the other nodes (nothing when alone).
+    fn put_pending(
+        &self,
+        _key: &crate::secret::SecretHash,
+        _login: &super::PendingLogin,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// A login in flight another node started.
+    fn get_pending(
+        &self,
+        _key: &crate::secret::SecretHash,
+    ) -> Result<Option<super::PendingLogin>, StoreError> {
+        Ok(None)
+    }
+    /// Take the shared login for good; answers whether this process took
+    /// it (alone: always).
+    fn take_pending(&self, _key: &crate::secret::SecretHash) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 pub struct SledFederationStore {

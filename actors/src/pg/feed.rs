@@ -53,24 +53,35 @@ pub(crate) async fn record(
     origin: i64,
     ops: &[&Op],
 ) -> Result<Option<i64>, StoreError> {
-    let mut tbls = Vec::new();
-    let mut ids = Vec::new();
-    let mut payloads: Vec<Option<&[u8]>> = Vec::new();
+    let mut rows = Vec::new();
     for op in ops {
         let (table, id, payload) = match op {
             Op::Put { table, id, payload } => (*table, id, Some(payload.as_slice())),
             Op::Delete { table, id } => (*table, id, None),
         };
-        if !table.fed() {
-            continue;
+        if table.fed() {
+            rows.push((table.name(), id.as_slice(), payload));
         }
-        tbls.push(table.name());
-        ids.push(id.as_slice());
-        payloads.push(payload);
     }
-    if tbls.is_empty() {
+    record_rows(conn, origin, &rows).await
+}
+
+/// A row of a table outside [`Table`]: (table, id, new row or `None`).
+pub(crate) type RawRow<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+
+/// Events for rows of tables outside [`Table`] (the cluster's shared
+/// state, such as login failure counts), as [`record`] writes them.
+pub(crate) async fn record_rows(
+    conn: &mut PgConnection,
+    origin: i64,
+    rows: &[RawRow<'_>],
+) -> Result<Option<i64>, StoreError> {
+    if rows.is_empty() {
         return Ok(None);
     }
+    let tbls: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    let ids: Vec<&[u8]> = rows.iter().map(|r| r.1).collect();
+    let payloads: Vec<Option<&[u8]>> = rows.iter().map(|r| r.2).collect();
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(FEED_LOCK)
         .execute(&mut *conn)
@@ -119,6 +130,17 @@ pub struct Batch {
     /// When the last event read was committed (the database's clock, in
     /// seconds since the epoch).
     pub last_committed_at: Option<f64>,
+    /// Events of tables outside [`Table`].
+    pub others: Vec<OtherEvent>,
+}
+
+/// An event of a table outside [`Table`] (the cluster's shared state).
+#[derive(Debug, Clone)]
+pub struct OtherEvent {
+    pub origin: i64,
+    pub table: String,
+    pub id: Vec<u8>,
+    pub payload: Option<Vec<u8>>,
 }
 
 /// Events after `after`, in order, at most `limit`, with the pruning
@@ -157,10 +179,16 @@ pub(crate) async fn read(
         };
         batch.last = Some(seq);
         batch.last_committed_at = at;
-        // A table this binary does not know (a newer node's) is skipped,
-        // not fatal: its seq still counts as applied.
+        // Shared state outside the record tables goes to its own sinks; a
+        // table no sink knows (a newer node's) is skipped, its seq still
+        // applied.
         let Some(table) = Table::named(&tbl) else {
-            tracing::warn!(table = %tbl, seq, "event for an unknown table skipped");
+            batch.others.push(OtherEvent {
+                origin,
+                table: tbl,
+                id,
+                payload,
+            });
             continue;
         };
         batch.events.push(Event {

@@ -24,6 +24,7 @@ mod committer;
 mod connect;
 mod directory;
 pub mod feed;
+pub(crate) mod limits;
 mod owners;
 mod sweep;
 pub mod tables;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use super::tables::Table;
 use super::{db_error, Op, Pending, Pg};
-use crate::federation::{FederationLink, FederationStore};
+use crate::federation::{FederationLink, FederationStore, PendingLogin};
 use crate::keys::{KeyStore, StoredKey};
 use crate::mailer::storage::Claim;
 use crate::mailer::{MailStore, QueuedMail};
 use crate::revocation::RevocationStore;
+use crate::secret::SecretHash;
 use crate::sessions::{Session, SessionStore};
 use crate::store::{self, StoreError};
 use crate::stores::{Durable, Stores};
@@ -449,5 +450,57 @@ impl FederationStore for PgFederationStore {
     fn put_durable(&self, link: &FederationLink) -> Durable {
         let (k, v) = crate::federation::storage::encode_link(link);
         self.0.commit(vec![Op::put(Table::FederationLinks, k, v)])
+    }
+    fn put_pending(&self, key: &SecretHash, login: &PendingLogin) -> Result<(), StoreError> {
+        if self.0.origin().is_none() {
+            return Ok(());
+        }
+        let pool = self.0.pool().clone();
+        let (id, exp, payload) = (key.to_vec(), login.expires_at, store::encode(login)?);
+        self.0.block(async move {
+            sqlx::query(
+                "INSERT INTO federation_states (id, expires_at, payload) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at, \
+                 payload = EXCLUDED.payload",
+            )
+            .bind(id)
+            .bind(exp)
+            .bind(payload)
+            .execute(&pool)
+            .await
+            .map_err(db_error)?;
+            Ok(())
+        })
+    }
+    fn get_pending(&self, key: &SecretHash) -> Result<Option<PendingLogin>, StoreError> {
+        if self.0.origin().is_none() {
+            return Ok(None);
+        }
+        let pool = self.0.pool().clone();
+        let id = key.to_vec();
+        let row: Option<Vec<u8>> = self.0.block(async move {
+            sqlx::query_scalar("SELECT payload FROM federation_states WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&pool)
+                .await
+                .map_err(db_error)
+        })?;
+        row.map(|v| store::decode(&v)).transpose()
+    }
+    fn take_pending(&self, key: &SecretHash) -> Result<bool, StoreError> {
+        if self.0.origin().is_none() {
+            return Ok(true);
+        }
+        let pool = self.0.pool().clone();
+        let id = key.to_vec();
+        self.0.block(async move {
+            let gone = sqlx::query("DELETE FROM federation_states WHERE id = $1")
+                .bind(id)
+                .execute(&pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            Ok(gone == 1)
+        })
     }
 }

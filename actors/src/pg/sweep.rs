@@ -70,6 +70,40 @@ pub async fn sweep(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+    // The cluster's short-lived shared state: logins in flight past their
+    // expiry, failure counts neither locked nor in a window any more.
+    for sql in [
+        "DELETE FROM federation_states WHERE id IN \
+         (SELECT id FROM federation_states WHERE expires_at < $1 LIMIT $2)",
+        "DELETE FROM login_failures WHERE key IN \
+         (SELECT key FROM login_failures WHERE locked_until < $1 AND window_start < $1 - 86400 \
+          LIMIT $2)",
+    ] {
+        loop {
+            let mut tx = pool.begin().await.map_err(db_error)?;
+            let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(SWEEP_LOCK)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            if !ours {
+                return Ok(total);
+            }
+            let gone = sqlx::query(sql)
+                .bind(before)
+                .bind(BATCH)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            tx.commit().await.map_err(db_error)?;
+            total += gone;
+            if gone < BATCH as u64 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     Ok(total)
 }
 

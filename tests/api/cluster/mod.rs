@@ -9,9 +9,12 @@
 //! - `single_use` — codes and refresh tokens raced on three nodes.
 //! - `keys` — a rotation reaches every node's JWKS before any token is
 //!   signed with the new key.
+//! - `limits` — login failures count across nodes; a federation `state`
+//!   is taken once in the whole cluster.
 
 mod faults;
 mod keys;
+mod limits;
 mod revocation;
 mod single_use;
 
@@ -48,7 +51,12 @@ impl Node {
 
     /// A node reaching the database at `url` (a role of its own, say).
     pub fn start_at(url: &str, name: &str, mode: &str) -> Node {
-        let env = vec![
+        Node::start_full(url, name, mode, &[])
+    }
+
+    /// With extra settings (environment variables) on top.
+    pub fn start_full(url: &str, name: &str, mode: &str, extra: &[(&str, &str)]) -> Node {
+        let mut env: Vec<(String, String)> = vec![
             ("TESSERA_STORE__BACKEND", "postgres"),
             ("TESSERA_STORE__DATABASE_URL", url),
             ("TESSERA_STORE__POOL_SIZE", "6"),
@@ -63,6 +71,7 @@ impl Node {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut node = Node {
             name: name.to_string(),
             server: None,
@@ -233,11 +242,22 @@ impl Three {
 
     /// Node b reaches the database at `b_url`.
     pub async fn start_with(db: TestDb, mode: &str, b_url: &str) -> Three {
+        Three::start_full(db, mode, b_url, &[]).await
+    }
+
+    /// Every node with `extra` settings.
+    pub async fn start_env(mode: &str, extra: &[(&str, &str)]) -> Three {
+        let db = TestDb::create();
+        let url = db.url.clone();
+        Three::start_full(db, mode, &url, extra).await
+    }
+
+    async fn start_full(db: TestDb, mode: &str, b_url: &str, extra: &[(&str, &str)]) -> Three {
         // The first node makes the schema and the keys; the others join.
-        let a = Node::start(&db, "node-a", mode);
+        let a = Node::start_full(&db.url, "node-a", mode, extra);
         a.wait_ready().await;
-        let b = Node::start_at(b_url, "node-b", mode);
-        let c = Node::start(&db, "node-c", mode);
+        let b = Node::start_full(b_url, "node-b", mode, extra);
+        let c = Node::start_full(&db.url, "node-c", mode, extra);
         b.wait_ready().await;
         c.wait_ready().await;
         Three {
