@@ -1,7 +1,11 @@
 //! `cluster`: `tessera serve` processes (`--tessera-bin`) over PostgreSQL
 //! (`--database-url`'s server, a fresh database per phase), in one run:
 //!
-//! 1. **single** — one node, no cluster: introspection rate (the baseline).
+//! 1. **single** — one node, no cluster: introspection rate (the baseline),
+//!    alone, and again while a second, independent server (its own
+//!    database) takes revocations at `--cluster-revoke-rate`: the same
+//!    kind of load on the shared cores as the cluster phase has, without
+//!    a cluster.
 //! 2. **cluster** — three nodes, eventual mode: introspection on node b
 //!    while node a revokes at `--cluster-revoke-rate`: the rate against
 //!    the single node's.
@@ -186,15 +190,38 @@ pub(crate) fn cluster(opts: &Opts) -> anyhow::Result<()> {
         opts.workers
     );
 
-    // 1. One node alone.
-    let single = {
+    // 1. One node alone, then beside an independent server revoking.
+    let (single, single_busy) = {
         let db = BenchDb::create(&opts.database_url)?;
         let node = Node::start(opts, &db.url, None)?;
         rt.block_on(node.wait_ready())?;
         let (t, f) = rt.block_on(target_on(&node, opts))?;
         let wl = Arc::new(Workload::new(Mode::Introspect { check: true }, &f, opts));
         watch_cpu(&node);
-        measure(&rt, "single node: introspection", t.addr, wl, opts)
+        let alone = measure(&rt, "single node: introspection", t.addr, wl.clone(), opts);
+        let other_db = BenchDb::create(&opts.database_url)?;
+        let other = Node::start(opts, &other_db.url, None)?;
+        rt.block_on(other.wait_ready())?;
+        let (to, fo) = rt.block_on(target_on(&other, opts))?;
+        let revoke = Arc::new(Workload::new(Mode::Revoke, &fo, opts));
+        let (busy, _) = alongside(
+            &rt,
+            opts,
+            || {
+                watch_cpu(&node);
+                measure(
+                    &rt,
+                    "single node: introspection, another server revoking beside it",
+                    t.addr,
+                    wl.clone(),
+                    opts,
+                )
+            },
+            to.addr,
+            revoke,
+            opts.cluster_revoke_rate,
+        )?;
+        (alone, busy)
     };
 
     // 2 and 3. Three nodes, eventual.
@@ -231,12 +258,28 @@ pub(crate) fn cluster(opts: &Opts) -> anyhow::Result<()> {
         opts.cluster_revoke_rate,
     )?;
     println!(
-        "introspection on one node of three, revocations flowing ({:.0}/s): {:.0} req/s = {:.1}% of one node alone ({:.0} req/s)",
+        "introspection on one node of three, revocations flowing ({:.0}/s): {:.0} req/s = {:.1}% of one node alone ({:.0} req/s), {:.1}% of one node beside a server revoking as fast ({:.0} req/s)",
         revocations.rps(),
         in_cluster.rps(),
         100.0 * in_cluster.rps() / single.rps().max(1e-9),
-        single.rps()
+        single.rps(),
+        100.0 * in_cluster.rps() / single_busy.rps().max(1e-9),
+        single_busy.rps()
     );
+    let per_req = |r: &Report| {
+        r.server_cpu
+            .map(|c| 1e6 * c / (r.stats.completed as f64).max(1.0))
+    };
+    if let (Some(a), Some(b), Some(c)) = (
+        per_req(&single),
+        per_req(&single_busy),
+        per_req(&in_cluster),
+    ) {
+        println!(
+            "introspecting node's CPU per introspection: {a:.1} us alone, {b:.1} us beside a revoking server, {c:.1} us in the cluster ({:.1}% of alone: the rate a node with cores of its own keeps)",
+            100.0 * a / c.max(1e-9)
+        );
+    }
 
     // 3. Visibility lag at --revoke-rate, measured on fresh tokens.
     let (_ta, fa) = rt.block_on(target_on(a, opts))?;

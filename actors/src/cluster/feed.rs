@@ -208,9 +208,10 @@ async fn catch_up(c: &Cluster, pool: &PgPool, appliers: &Appliers) -> Result<(),
     // Caught up to what this read saw: nothing newer was named before it.
     let applied = c.applied();
     c.inner.seen.store(applied, Ordering::Release);
-    if applied > before {
+    if applied > before && c.strict() {
         // Strict waiters on other nodes learn it now, not at the next
-        // heartbeat.
+        // heartbeat. (An eventual cluster has no waiters: its nodes save
+        // the round trip, and every node's wake-up.)
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(ACKS)
             .bind(format!("{} {applied}", c.node_id()))

@@ -209,7 +209,7 @@ impl Node {
             .unwrap_or(StatusCode::BAD_GATEWAY)
     }
 
-    /// One metric's value from `/metrics` (the first series of that name).
+    /// One metric's value from `/metrics`: the sum of its series.
     pub async fn metric(&self, name: &str) -> Option<f64> {
         let text = http_client()
             .get(self.url("/metrics"))
@@ -219,11 +219,13 @@ impl Node {
             .text()
             .await
             .ok()?;
-        text.lines()
+        let values: Vec<f64> = text
+            .lines()
             .filter(|l| !l.starts_with('#'))
-            .find(|l| l.split([' ', '{']).next() == Some(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
+            .filter(|l| l.split([' ', '{']).next() == Some(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
     }
 }
 
