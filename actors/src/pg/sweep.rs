@@ -37,31 +37,37 @@ pub(super) async fn run(pool: PgPool) {
 /// Delete every row that expired before `before`, `BATCH` rows per
 /// transaction; answers how many went.
 pub async fn sweep(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
-    let mut total = 0;
-    for table in Table::ALL.into_iter().filter(|t| t.expires()) {
-        loop {
-            let mut tx = pool.begin().await.map_err(db_error)?;
-            let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                .bind(SWEEP_LOCK)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            if !ours {
-                return Ok(total);
-            }
-            let sql = format!(
+    let mut statements: Vec<String> = Table::ALL
+        .into_iter()
+        .filter(|t| t.expires())
+        .map(|t| {
+            format!(
                 "DELETE FROM {t} WHERE id IN \
                  (SELECT id FROM {t} WHERE expires_at < $1 LIMIT $2)",
-                t = table.name()
-            );
-            let gone = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(before)
-                .bind(BATCH)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-            tx.commit().await.map_err(db_error)?;
+                t = t.name()
+            )
+        })
+        .collect();
+    // The cluster's short-lived shared state: logins in flight past their
+    // expiry, failure counts neither locked nor in a window any more.
+    statements.push(
+        "DELETE FROM federation_states WHERE id IN \
+         (SELECT id FROM federation_states WHERE expires_at < $1 LIMIT $2)"
+            .into(),
+    );
+    statements.push(
+        "DELETE FROM login_failures WHERE key IN \
+         (SELECT key FROM login_failures WHERE locked_until < $1 AND window_start < $1 - 86400 \
+          LIMIT $2)"
+            .into(),
+    );
+    let mut total = 0;
+    for sql in statements {
+        loop {
+            let Some(gone) = delete_batch(pool, &sql, before).await? else {
+                // Another node is sweeping.
+                return Ok(total);
+            };
             total += gone;
             if gone < BATCH as u64 {
                 break;
@@ -70,41 +76,30 @@ pub async fn sweep(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    // The cluster's short-lived shared state: logins in flight past their
-    // expiry, failure counts neither locked nor in a window any more.
-    for sql in [
-        "DELETE FROM federation_states WHERE id IN \
-         (SELECT id FROM federation_states WHERE expires_at < $1 LIMIT $2)",
-        "DELETE FROM login_failures WHERE key IN \
-         (SELECT key FROM login_failures WHERE locked_until < $1 AND window_start < $1 - 86400 \
-          LIMIT $2)",
-    ] {
-        loop {
-            let mut tx = pool.begin().await.map_err(db_error)?;
-            let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                .bind(SWEEP_LOCK)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            if !ours {
-                return Ok(total);
-            }
-            let gone = sqlx::query(sql)
-                .bind(before)
-                .bind(BATCH)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
-            tx.commit().await.map_err(db_error)?;
-            total += gone;
-            if gone < BATCH as u64 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
     Ok(total)
+}
+
+/// One batch of `sql` (bound to `before` and [`BATCH`]) in a transaction
+/// that holds the sweep lock; `None` when another node holds it.
+async fn delete_batch(pool: &PgPool, sql: &str, before: i64) -> Result<Option<u64>, StoreError> {
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(SWEEP_LOCK)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    if !ours {
+        return Ok(None);
+    }
+    let gone = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(before)
+        .bind(BATCH)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    tx.commit().await.map_err(db_error)?;
+    Ok(Some(gone))
 }
 
 impl super::Pg {

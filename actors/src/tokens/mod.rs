@@ -116,16 +116,7 @@ impl TokenIssuer {
                 expired.push(key);
                 continue;
             }
-            let rec = self.record_of(NewToken {
-                key,
-                jti: t.jti,
-                family: t.family,
-                iat: t.iat,
-                exp: t.exp,
-                kind: t.kind,
-                grant: t.grant,
-            });
-            self.index.insert(key, rec);
+            self.index_stored(key, t);
         }
         self.store.remove(Table::Access, &expired)?;
         // A code not yet redeemed when the process went down is void: its
@@ -156,6 +147,21 @@ impl TokenIssuer {
         self.reload_entity_tokens(now)?;
         metrics::gauge!("tessera_tokens_live").set(self.index.len() as f64);
         Ok(())
+    }
+
+    /// Put a stored access token into the index (a start-up load, or
+    /// another node's issuance from the feed).
+    fn index_stored(&mut self, key: u128, t: StoredToken) {
+        let rec = self.record_of(NewToken {
+            key,
+            jti: t.jti,
+            family: t.family,
+            iat: t.iat,
+            exp: t.exp,
+            kind: t.kind,
+            grant: t.grant,
+        });
+        self.index.insert(key, rec);
     }
 
     fn intern(&mut self, g: Grant) -> Arc<Grant> {

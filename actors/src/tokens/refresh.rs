@@ -123,6 +123,24 @@ impl TokenIssuer {
     }
 }
 
+impl TokenIssuer {
+    /// A used refresh token presented again (RFC 9700 §4.14.2): the family
+    /// is revoked, and the answer is `Reused` once that is durable.
+    fn reused(&self, meta: &RefreshMeta) -> ResponseFuture<Result<RefreshOutcome, RefreshError>> {
+        metrics::counter!("tessera_refresh_reuse_detected_total").increment(1);
+        let revoke = self
+            .revocations
+            .send(Revoke(vec![(meta.family, meta.family_deadline)]));
+        Box::pin(async move {
+            match revoke.await {
+                Ok(Ok(())) => Err(RefreshError::Reused),
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(RefreshError::Store(e.to_string())),
+            }
+        })
+    }
+}
+
 impl Handler<IssueRefresh> for TokenIssuer {
     type Result = ResponseFuture<Result<String, StoreError>>;
     fn handle(&mut self, msg: IssueRefresh, _: &mut Self::Context) -> Self::Result {
@@ -157,17 +175,7 @@ impl Handler<Refresh> for TokenIssuer {
             return Box::pin(async { Err(RefreshError::Invalid) });
         }
         if meta.used {
-            metrics::counter!("tessera_refresh_reuse_detected_total").increment(1);
-            let revoke = self
-                .revocations
-                .send(Revoke(vec![(meta.family, meta.family_deadline)]));
-            return Box::pin(async move {
-                match revoke.await {
-                    Ok(Ok(())) => Err(RefreshError::Reused),
-                    Ok(Err(e)) => Err(e.into()),
-                    Err(e) => Err(RefreshError::Store(e.to_string())),
-                }
-            });
+            return self.reused(&meta);
         }
         let granted = match Scope::parse(&meta.scope) {
             Ok(s) => s,
@@ -209,19 +217,9 @@ impl Handler<Refresh> for TokenIssuer {
             Ok(false) => {
                 // Rotated on another node at the same moment: this is a
                 // reuse, and it ends the family for both.
-                metrics::counter!("tessera_refresh_reuse_detected_total").increment(1);
                 self.refresh.insert(msg.key, used);
                 self.index.remove(msg.key);
-                let revoke = self
-                    .revocations
-                    .send(Revoke(vec![(meta.family, meta.family_deadline)]));
-                return Box::pin(async move {
-                    match revoke.await {
-                        Ok(Ok(())) => Err(RefreshError::Reused),
-                        Ok(Err(e)) => Err(e.into()),
-                        Err(e) => Err(RefreshError::Store(e.to_string())),
-                    }
-                });
+                return self.reused(&meta);
             }
             Err(e) => Err(e.into()),
         };

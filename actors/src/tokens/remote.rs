@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 
-use super::{AuthCode, EntityToken, NewToken, RefreshMeta, StoredToken, Table, TokenIssuer};
+use super::{AuthCode, EntityToken, RefreshMeta, StoredToken, Table, TokenIssuer};
 use crate::cluster::Apply;
 use crate::pg::feed::Change;
 use crate::pg::tables::Table as SqlTable;
@@ -24,16 +24,7 @@ impl TokenIssuer {
             (SqlTable::AccessTokens, Some(v)) => {
                 let t: StoredToken = store::decode(v)?;
                 if t.exp > now {
-                    let rec = self.record_of(NewToken {
-                        key,
-                        jti: t.jti,
-                        family: t.family,
-                        iat: t.iat,
-                        exp: t.exp,
-                        kind: t.kind,
-                        grant: t.grant,
-                    });
-                    self.index.insert(key, rec);
+                    self.index_stored(key, t);
                 }
             }
             (SqlTable::AccessTokens, None) => self.index.remove(key),

@@ -33,7 +33,7 @@ use crate::testdb::TestDb;
 pub const POLL_MS: &str = "100";
 pub const MAX_LAG_MS: &str = "600";
 pub const NODE_TIMEOUT_MS: &str = "1500";
-pub const STRICT_TIMEOUT_MS: &str = "6000";
+pub const STRICT_TIMEOUT_MS: &str = "15000";
 
 /// One node: a `tessera serve` process, restartable under the same name.
 pub struct Node {
@@ -266,6 +266,11 @@ impl Three {
             _db: db,
             nodes: vec![a, b, c],
         }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self._db.url
     }
 
     pub fn a(&self) -> &Node {

@@ -173,4 +173,32 @@ async fn eventual_mode_converges_on_every_node_within_the_bound() {
             .unwrap_or(0.0)
             > 0.0
     );
+    // `tessera cluster status` lists the three, live and ready.
+    let dir = tempfile::tempdir().unwrap();
+    let status = |json: bool| {
+        let mut cmd = crate::process::tessera(dir.path());
+        cmd.env("TESSERA_STORE__BACKEND", "postgres")
+            .env("TESSERA_STORE__DATABASE_URL", cluster.url())
+            .args(["cluster", "status"]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    };
+    let out = status(true);
+    assert!(out.status.success(), "{}", crate::process::stderr(&out));
+    let nodes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["live"] == true && n["ready"] == true)
+        .map(|n| n["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["node-a", "node-b", "node-c"], "{nodes}");
+    let text = crate::process::stdout(&status(false));
+    assert!(
+        text.starts_with("NODE") && text.contains("node-b"),
+        "{text}"
+    );
 }

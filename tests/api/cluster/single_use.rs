@@ -71,28 +71,56 @@ async fn wait_known(nodes: &[&str], rp: &Rp) {
     }
 }
 
-#[actix_web::test]
-async fn a_code_redeemed_on_three_nodes_at_once_has_one_winner_and_the_replay_kills_the_grant() {
-    let db = TestDb::create();
-    let (a, b, c) = mixed(&db).await;
-    let user = create_user(&a, "racer").await;
-    let rp = public_rp(&a).await;
-    let bases = [a.address.clone(), b.url(""), c.url("")];
-    let refs: Vec<&str> = bases.iter().map(String::as_str).collect();
-    wait_known(&refs, &rp).await;
-    for round in 0..3 {
-        let mut browser = logged_in(&a, &user).await;
-        let req = AuthRequest::new(&rp, SCOPE);
-        let code = browser.code(&a, &req).await;
-        let params = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", rp.redirect_uri.as_str()),
-            ("code_verifier", req.verifier.as_str()),
-        ];
-        let answers =
-            futures_util::future::join_all(refs.iter().map(|base| token_at(base, &rp, &params)))
-                .await;
+/// Three nodes (a in this process), a user and a public client every
+/// node knows.
+struct Race {
+    a: TestApp,
+    _nodes: (Node, Node),
+    user: crate::flow::TestUser,
+    rp: Rp,
+    bases: Vec<String>,
+    _db: TestDb,
+}
+
+impl Race {
+    async fn start(user: &str) -> Race {
+        let db = TestDb::create();
+        let (a, b, c) = mixed(&db).await;
+        let user = create_user(&a, user).await;
+        let rp = public_rp(&a).await;
+        let bases = vec![a.address.clone(), b.url(""), c.url("")];
+        let race = Race {
+            a,
+            _nodes: (b, c),
+            user,
+            rp,
+            bases,
+            _db: db,
+        };
+        wait_known(&race.refs(), &race.rp).await;
+        race
+    }
+
+    fn refs(&self) -> Vec<&str> {
+        self.bases.iter().map(String::as_str).collect()
+    }
+
+    /// A fresh code from node a, with its PKCE verifier.
+    async fn code(&self) -> (String, String) {
+        let mut browser = logged_in(&self.a, &self.user).await;
+        let req = AuthRequest::new(&self.rp, SCOPE);
+        (browser.code(&self.a, &req).await, req.verifier)
+    }
+
+    /// `params` at every node at once: exactly one `200`, the others
+    /// `invalid_grant`. Answers the winner's body.
+    async fn one_winner(&self, params: &[(&str, &str)], round: usize) -> Value {
+        let answers = futures_util::future::join_all(
+            self.refs()
+                .into_iter()
+                .map(|base| token_at(base, &self.rp, params)),
+        )
+        .await;
         let winners: Vec<&(StatusCode, Value)> = answers
             .iter()
             .filter(|(s, _)| *s == StatusCode::OK)
@@ -102,9 +130,13 @@ async fn a_code_redeemed_on_three_nodes_at_once_has_one_winner_and_the_replay_ki
             assert_eq!(*s, StatusCode::BAD_REQUEST, "{body}");
             assert_eq!(body["error"], "invalid_grant", "{body}");
         }
-        // The replay revoked what the winner got, on every node.
-        let access = winners[0].1["access_token"].as_str().unwrap();
-        for base in &refs {
+        winners[0].1.clone()
+    }
+
+    /// The winner's access token is refused on every node.
+    async fn dead_everywhere(&self, winner: &Value) {
+        let access = winner["access_token"].as_str().unwrap();
+        for base in self.refs() {
             eventually("the winner's access token is dead everywhere", || async {
                 userinfo(base, access).await == StatusCode::UNAUTHORIZED
             })
@@ -114,26 +146,35 @@ async fn a_code_redeemed_on_three_nodes_at_once_has_one_winner_and_the_replay_ki
 }
 
 #[actix_web::test]
-async fn a_refresh_token_rotated_on_three_nodes_at_once_has_one_winner_and_reuse_ends_the_family() {
-    let db = TestDb::create();
-    let (a, b, c) = mixed(&db).await;
-    let user = create_user(&a, "rotator").await;
-    let rp = public_rp(&a).await;
-    let bases = [a.address.clone(), b.url(""), c.url("")];
-    let refs: Vec<&str> = bases.iter().map(String::as_str).collect();
-    wait_known(&refs, &rp).await;
+async fn a_code_redeemed_on_three_nodes_at_once_has_one_winner_and_the_replay_kills_the_grant() {
+    let race = Race::start("racer").await;
     for round in 0..3 {
-        let mut browser = logged_in(&a, &user).await;
-        let req = AuthRequest::new(&rp, SCOPE);
-        let code = browser.code(&a, &req).await;
+        let (code, verifier) = race.code().await;
+        let params = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", race.rp.redirect_uri.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ];
+        let winner = race.one_winner(&params, round).await;
+        // The replay revoked what the winner got, on every node.
+        race.dead_everywhere(&winner).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_refresh_token_rotated_on_three_nodes_at_once_has_one_winner_and_reuse_ends_the_family() {
+    let race = Race::start("rotator").await;
+    for round in 0..3 {
+        let (code, verifier) = race.code().await;
         let (s, tokens) = token_at(
-            &a.address,
-            &rp,
+            &race.a.address,
+            &race.rp,
             &[
                 ("grant_type", "authorization_code"),
                 ("code", code.as_str()),
-                ("redirect_uri", rp.redirect_uri.as_str()),
-                ("code_verifier", req.verifier.as_str()),
+                ("redirect_uri", race.rp.redirect_uri.as_str()),
+                ("code_verifier", verifier.as_str()),
             ],
         )
         .await;
@@ -146,32 +187,15 @@ async fn a_refresh_token_rotated_on_three_nodes_at_once_has_one_winner_and_reuse
             ("refresh_token", refresh.as_str()),
         ];
         let started = Instant::now();
-        let answers =
-            futures_util::future::join_all(refs.iter().map(|base| token_at(base, &rp, &params)))
-                .await;
-        let winners: Vec<&(StatusCode, Value)> = answers
-            .iter()
-            .filter(|(s, _)| *s == StatusCode::OK)
-            .collect();
-        assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
-        for (s, body) in answers.iter().filter(|(s, _)| *s != StatusCode::OK) {
-            assert_eq!(*s, StatusCode::BAD_REQUEST, "{body}");
-            assert_eq!(body["error"], "invalid_grant", "{body}");
-        }
+        let winner = race.one_winner(&params, round).await;
         assert!(started.elapsed() < Duration::from_secs(5));
         // Reuse detection ended the family: what the winner got is dead
-        // on every node.
-        let access = winners[0].1["access_token"].as_str().unwrap();
-        for base in &refs {
-            eventually("the winner's access token is dead everywhere", || async {
-                userinfo(base, access).await == StatusCode::UNAUTHORIZED
-            })
-            .await;
-        }
-        let rotated = winners[0].1["refresh_token"].as_str().unwrap();
+        // on every node, its rotated refresh token too.
+        race.dead_everywhere(&winner).await;
+        let rotated = winner["refresh_token"].as_str().unwrap();
         let (s, body) = token_at(
-            &bases[2],
-            &rp,
+            &race.bases[2],
+            &race.rp,
             &[("grant_type", "refresh_token"), ("refresh_token", rotated)],
         )
         .await;
