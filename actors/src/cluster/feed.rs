@@ -16,8 +16,11 @@ use crate::store::StoreError;
 
 /// Events one read takes at most.
 const READ_BATCH: i64 = 2000;
-/// How often some node prunes the feed.
-const PRUNE_EVERY: Duration = Duration::from_secs(30);
+/// How often a node tries to prune the feed: every 50 self-checks, at
+/// least every 30 s and at most every 5 s (one node does it each time).
+fn prune_every(poll: Duration) -> Duration {
+    (poll * 50).clamp(Duration::from_secs(5), Duration::from_secs(30))
+}
 /// Rows one pruning statement deletes at most.
 const PRUNE_BATCH: i64 = 10_000;
 /// The lock the pruning node holds (any constant no other lock uses).
@@ -29,7 +32,8 @@ pub(super) async fn run(c: Cluster, appliers: Appliers) {
     let pool = c.inner.pg.pool().clone();
     let mut listener: Option<PgListener> = None;
     let mut next_check = Instant::now();
-    let mut next_prune = Instant::now() + PRUNE_EVERY;
+    let every = prune_every(c.inner.cfg.poll_interval);
+    let mut next_prune = Instant::now() + every;
     loop {
         if listener.is_none() {
             match listen(&pool).await {
@@ -57,7 +61,7 @@ pub(super) async fn run(c: Cluster, appliers: Appliers) {
             }
             publish_metrics(&c);
             if now >= next_prune {
-                next_prune = now + PRUNE_EVERY;
+                next_prune = now + every;
                 if let Err(e) = prune(&pool, &c).await {
                     tracing::warn!(error = %e, "pruning the feed failed; it runs again later");
                 }
@@ -289,12 +293,15 @@ async fn prune(pool: &PgPool, c: &Cluster) -> Result<(), StoreError> {
     if !ours {
         return Ok(());
     }
+    // Both bounds hold: LEAST alone would skip a NULL (nothing old enough
+    // yet) and prune by the live nodes only.
     let upto: Option<i64> = sqlx::query_scalar(
-        "SELECT LEAST(
-            (SELECT min(applied_seq) FROM nodes
-              WHERE heartbeat_at > now() - make_interval(secs => $1)),
-            (SELECT max(seq) FROM events
-              WHERE committed_at < now() - make_interval(secs => $2)))",
+        "SELECT CASE WHEN old.seq IS NULL THEN NULL \
+                     ELSE LEAST(COALESCE(live.seq, old.seq), old.seq) END \
+         FROM (SELECT min(applied_seq) AS seq FROM nodes \
+                WHERE heartbeat_at > now() - make_interval(secs => $1)) live, \
+              (SELECT max(seq) AS seq FROM events \
+                WHERE committed_at < now() - make_interval(secs => $2)) old",
     )
     .bind(timeout)
     .bind(retention)

@@ -213,10 +213,16 @@ pub(crate) async fn head(conn: &mut PgConnection) -> Result<i64, StoreError> {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-    let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
+    // The pruned horizon counts too: with every event pruned, the table
+    // alone would say 0, and a node starting there would find itself
+    // behind the horizon.
+    let seq: Option<i64> = sqlx::query_scalar(
+        "SELECT GREATEST((SELECT max(seq) FROM events), \
+                         (SELECT pruned_through FROM feed_horizon))",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
     Ok(seq.unwrap_or(0))
 }

@@ -327,3 +327,59 @@ async fn a_postgres_restart_under_load_loses_no_acknowledged_write_and_every_nod
         &wrong[..wrong.len().min(10)]
     );
 }
+
+/// A node away while the others prune the feed past it cannot catch up
+/// from the table: it says so, stays not ready, and a restart (a fresh
+/// snapshot) brings it back with everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_away_while_the_feed_is_pruned_past_it_says_so_until_restarted() {
+    let role = Arc::new(Role::create());
+    let db = TestDb::create();
+    let b_url = role.url(&db);
+    // Events go as soon as every live node has them.
+    let mut cluster = Three::start_full(
+        db,
+        "eventual",
+        &b_url,
+        &[("TESSERA_CLUSTER__EVENT_RETENTION_SECS", "0")],
+    )
+    .await;
+    let client = cluster.client().await;
+    let tokens = cluster.tokens(&client, 10).await;
+    let http = http_client();
+    // b is cut off long enough to be dead to the others (1.5 s) and for
+    // them to prune (every 5 s at these timings) what it never saw.
+    let cutter = {
+        let role = role.clone();
+        std::thread::spawn(move || role.cut(Duration::from_secs(9)))
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for t in &tokens {
+        assert_eq!(cluster.a().revoke(&http, &client, t).await, StatusCode::OK);
+    }
+    tokio::task::spawn_blocking(move || cutter.join().unwrap())
+        .await
+        .unwrap();
+    eventually("b says it fell behind the pruned feed", || async {
+        let r = http.get(cluster.b().url("/readyz")).send().await;
+        match r {
+            Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                v["cluster"]["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("restart the node"))
+            }
+            _ => false,
+        }
+    })
+    .await;
+    // It stays so: nothing it could read brings the lost events back.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(!cluster.b().ready().await);
+    cluster.nodes[1].kill();
+    cluster.nodes[1].restart();
+    cluster.b().wait_ready().await;
+    for t in &tokens {
+        assert_eq!(cluster.b().introspect(&http, &client, t).await, Some(false));
+    }
+}

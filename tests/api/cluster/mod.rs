@@ -254,7 +254,7 @@ impl Three {
         Three::start_full(db, mode, &url, extra).await
     }
 
-    async fn start_full(db: TestDb, mode: &str, b_url: &str, extra: &[(&str, &str)]) -> Three {
+    pub async fn start_full(db: TestDb, mode: &str, b_url: &str, extra: &[(&str, &str)]) -> Three {
         // The first node makes the schema and the keys; the others join.
         let a = Node::start_full(&db.url, "node-a", mode, extra);
         a.wait_ready().await;
