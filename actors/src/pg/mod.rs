@@ -24,6 +24,7 @@ mod committer;
 mod connect;
 mod directory;
 pub mod feed;
+mod keys;
 pub(crate) mod limits;
 mod owners;
 mod sweep;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use super::tables::Table;
 use super::{db_error, Op, Pending, Pg};
 use crate::federation::{FederationLink, FederationStore, PendingLogin};
-use crate::keys::{KeyStore, StoredKey};
 use crate::mailer::storage::Claim;
 use crate::mailer::{MailStore, QueuedMail};
 use crate::revocation::RevocationStore;
@@ -20,7 +19,7 @@ use crate::tokens::{AuthCode, RefreshMeta, Table as TokenTable, TokenStore};
 
 pub(super) fn stores(pg: &Pg) -> Stores {
     Stores {
-        keys: Box::new(PgKeyStore(pg.clone())),
+        keys: Box::new(super::keys::PgKeyStore(pg.clone())),
         tokens: Box::new(PgTokenStore(Staged::new(pg))),
         revocations: Box::new(PgRevocationStore(Staged::new(pg))),
         directory: Box::new(super::directory::PgDirectoryStore::new(pg)),
@@ -66,94 +65,6 @@ fn key16(id: &[u8], what: &str) -> Result<u128, StoreError> {
         .map_err(|_| StoreError::Decode(format!("{what} key is not 16 bytes")))?;
     Ok(u128::from_be_bytes(k))
 }
-
-struct PgKeyStore(Pg);
-
-impl KeyStore for PgKeyStore {
-    fn load(&self) -> Result<Vec<StoredKey>, StoreError> {
-        self.0
-            .load(Table::Keys)?
-            .iter()
-            .map(|(_, v)| store::decode(v))
-            .collect()
-    }
-    fn commit(&self, upsert: &[StoredKey], remove: &[String]) -> Result<(), StoreError> {
-        let mut ops = Vec::with_capacity(upsert.len() + remove.len());
-        for k in upsert {
-            ops.push(Op::put(Table::Keys, k.kid.as_bytes(), store::encode(k)?));
-        }
-        for kid in remove {
-            ops.push(Op::delete(Table::Keys, kid.as_bytes()));
-        }
-        self.0.commit_blocking(ops)
-    }
-
-    /// Under the key lock, in one transaction: every node changes the set
-    /// one at a time, each planning from the set as stored.
-    fn change(
-        &self,
-        plan: &mut crate::keys::storage::Plan<'_>,
-    ) -> Result<Vec<StoredKey>, crate::keys::RotateError> {
-        let pool = self.0.pool().clone();
-        let (tx, rows) = self.0.block(async move {
-            let mut tx = pool.begin().await.map_err(super::conn_error)?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(KEYS_LOCK)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM keys ORDER BY id")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            Ok((tx, rows))
-        })?;
-        let keys: Vec<StoredKey> = rows
-            .iter()
-            .map(|v| store::decode(v))
-            .collect::<Result<_, _>>()?;
-        // On an error the transaction is dropped, which rolls it back.
-        let (upsert, remove) = plan(&keys)?;
-        let mut ops = Vec::with_capacity(upsert.len() + remove.len());
-        for k in &upsert {
-            ops.push(Op::put(Table::Keys, k.kid.as_bytes(), store::encode(k)?));
-        }
-        for kid in &remove {
-            ops.push(Op::delete(Table::Keys, kid.as_bytes()));
-        }
-        let origin = self.0.origin();
-        let seq = self.0.block(async move {
-            let mut tx = tx;
-            let refs: Vec<&Op> = ops.iter().collect();
-            for op in &refs {
-                match op {
-                    Op::Put { table, id, payload } => {
-                        super::committer::put_one(&mut tx, *table, id, payload).await?
-                    }
-                    Op::Delete { table, id } => {
-                        let sql = format!("DELETE FROM {} WHERE id = $1", table.name());
-                        sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .bind(id.as_slice())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
-                    }
-                }
-            }
-            let seq = match origin {
-                Some(origin) => super::feed::record(&mut tx, origin, &refs).await?,
-                None => None,
-            };
-            tx.commit().await.map_err(db_error)?;
-            Ok(seq)
-        })?;
-        self.0.inner.health.committed(seq);
-        Ok(crate::keys::storage::after(keys, upsert, &remove))
-    }
-}
-
-/// The lock a change of the key set holds (any constant no other lock uses).
-const KEYS_LOCK: i64 = 0x7465_7373_0004;
 
 struct PgTokenStore(Staged);
 
