@@ -21,14 +21,13 @@
 //! All of it shares this machine's cores with PostgreSQL and the load
 //! generator; see BENCHMARKS.md for what that means.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context as _};
+use anyhow::anyhow;
 
 use crate::database::BenchDb;
 use crate::fixture::{prepare, Fixture};
@@ -59,50 +58,25 @@ impl Drop for Node {
 impl Node {
     fn start(opts: &Opts, db: &str, cluster: Option<(&str, &str)>) -> anyhow::Result<Node> {
         let dir = tempfile::tempdir()?;
-        let mut cmd = Command::new(&opts.tessera_bin);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("TESSERA_") {
-                cmd.env_remove(&k);
-            }
-        }
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env("TESSERA_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("TESSERA_ISSUER", "http://tessera.bench")
-            .env("TESSERA_WORKERS", opts.workers.to_string())
-            .env("TESSERA_STORE__BACKEND", "postgres")
-            .env("TESSERA_STORE__DATABASE_URL", db)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut env = vec![
+            ("TESSERA_ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+            ("TESSERA_ISSUER", "http://tessera.bench".to_string()),
+            ("TESSERA_WORKERS", opts.workers.to_string()),
+            ("TESSERA_STORE__BACKEND", "postgres".to_string()),
+            ("TESSERA_STORE__DATABASE_URL", db.to_string()),
+            ("RUST_LOG", "warn".to_string()),
+        ];
         if let Some((name, mode)) = cluster {
-            cmd.env("TESSERA_CLUSTER__ENABLED", "true")
-                .env("TESSERA_CLUSTER__NODE_ID", name)
-                .env("TESSERA_CLUSTER__REVOCATION", mode);
+            env.push(("TESSERA_CLUSTER__ENABLED", "true".into()));
+            env.push(("TESSERA_CLUSTER__NODE_ID", name.into()));
+            env.push(("TESSERA_CLUSTER__REVOCATION", mode.into()));
         }
-        let mut child = cmd.spawn().with_context(|| {
-            format!(
-                "starting {} (build it: cargo build --release)",
-                opts.tessera_bin.display()
-            )
-        })?;
-        let out = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut lines = BufReader::new(out).lines();
-        let url = loop {
-            match lines.next() {
-                Some(Ok(l)) => {
-                    if let Some(a) = l.strip_prefix("tessera listening on ") {
-                        break a.trim().to_string();
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    anyhow::bail!("a node exited before listening");
-                }
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let bin = opts
+            .tessera_bin
+            .clone()
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tessera").into());
+        let log = std::fs::File::create(dir.path().join("serve.log"))?;
+        let (child, url) = crate::child::serve(&bin, dir.path(), &env, log)?;
         Ok(Node {
             child,
             url,

@@ -16,7 +16,7 @@
 //! cargo bench --bench load -- --scenario faults --tokens 1000000 --rounds 3
 //! cargo bench --bench load -- --backend postgres --scenario revoke          # any scenario over PostgreSQL
 //! cargo bench --bench load -- --scenario startup --tokens 1000000          # start-up with 1M tokens, sled and PostgreSQL
-//! cargo bench --bench load -- --scenario cluster --jwts 20000              # three nodes on PostgreSQL (needs target/release/tessera)
+//! cargo bench --bench load -- --scenario cluster --jwts 20000              # three tessera processes on PostgreSQL, against one
 //! cargo bench --bench load -- --url http://127.0.0.1:8080 --admin-token $TOKEN --scenario code-flow
 //! cargo bench --bench load -- --url http://127.0.0.1:3000 --client-id peer --client-secret ... --no-baseline
 //! ```
@@ -62,6 +62,7 @@
 //! login storm (`login-storm`'s closed-loop connections) runs at the same
 //! time, and compares the two p99s.
 
+mod child;
 mod cluster;
 mod code_flow;
 mod database;

@@ -198,9 +198,10 @@ pub(crate) struct Opts {
     /// Write the pool tokens here, one a line (for the wrk script).
     #[arg(long)]
     pub(crate) token_file: Option<PathBuf>,
-    /// cluster: the server binary the nodes run.
-    #[arg(long, default_value = "target/release/tessera")]
-    pub(crate) tessera_bin: PathBuf,
+    /// cluster: the server binary the nodes run (default: the one cargo
+    /// built with this harness, in the same profile).
+    #[arg(long)]
+    pub(crate) tessera_bin: Option<PathBuf>,
     /// cluster: revocations/s offered on node a while the lag is sampled.
     #[arg(long, default_value_t = 1000.0)]
     pub(crate) revoke_rate: f64,

@@ -10,10 +10,8 @@
 //! RSS is the child's `VmRSS` then, and one seeded token is introspected
 //! through it to show the load was real.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail};
 use tessera::configuration::{Backend, Settings};
@@ -144,50 +142,25 @@ fn start_child(
     token: &str,
     dir: &std::path::Path,
 ) -> anyhow::Result<(f64, u64, bool)> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("TESSERA_") {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(&settings.data_dir)
-        .env("TESSERA_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("RUST_LOG", "info");
+    let mut env = vec![
+        ("TESSERA_ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+        ("RUST_LOG", "info".to_string()),
+    ];
     if let Some(url) = &settings.store.database_url {
-        cmd.env("TESSERA_STORE__BACKEND", "postgres")
-            .env("TESSERA_STORE__DATABASE_URL", url);
+        env.push(("TESSERA_STORE__BACKEND", "postgres".into()));
+        env.push(("TESSERA_STORE__DATABASE_URL", url.clone()));
     }
     let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("serve.log"))?)
-        .spawn()?;
-    let out = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(out).lines();
-    let addr = loop {
-        match lines.next() {
-            Some(Ok(l)) => {
-                if let Some(a) = l.strip_prefix("tessera listening on ") {
-                    break a.trim().to_string();
-                }
-            }
-            _ => {
-                let _ = child.kill();
-                bail!(
-                    "tessera serve stopped before listening: {}",
-                    std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
-                );
-            }
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            let _ = child.kill();
-            bail!("tessera serve did not listen within 300 s");
-        }
-    };
+    let log = dir.join("serve.log");
+    let (mut child, url) = crate::child::serve(
+        std::path::Path::new(env!("CARGO_BIN_EXE_tessera")),
+        &settings.data_dir,
+        &env,
+        std::fs::File::create(&log)?,
+    )
+    .map_err(|e| anyhow!("{e}: {}", std::fs::read_to_string(&log).unwrap_or_default()))?;
+    let addr = url;
     let secs = started.elapsed().as_secs_f64();
-    std::thread::spawn(move || for _ in lines {});
     let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
