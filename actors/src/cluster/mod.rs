@@ -215,6 +215,12 @@ impl Cluster {
         self.inner.applied.load(Ordering::Acquire)
     }
 
+    /// Whether the feed's listener is connected now (wake-ups arrive; while
+    /// it is not, changes still come with every self-check's read).
+    pub fn listening(&self) -> bool {
+        self.inner.listening.load(Ordering::Acquire)
+    }
+
     /// How long ago the last whole self-check began (`None`: none yet).
     pub fn staleness(&self) -> Option<Duration> {
         lock(&self.inner.fresh_at).map(|t| t.elapsed())

@@ -48,6 +48,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "node_id": c.node_id(),
                 "applied_seq": c.applied(),
                 "lag_ms": c.staleness().map(|d| d.as_millis() as u64),
+                "listening": c.listening(),
                 "serving": cluster.is_none(),
                 "detail": cluster,
             }),

@@ -173,6 +173,22 @@ async fn eventual_mode_converges_on_every_node_within_the_bound() {
             .unwrap_or(0.0)
             > 0.0
     );
+    // A ready node says where it stands.
+    let ready: serde_json::Value = http_client()
+        .get(cluster.b().url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["cluster"]["node_id"], "node-b", "{ready}");
+    assert_eq!(ready["cluster"]["listening"], true, "{ready}");
+    assert_eq!(ready["cluster"]["serving"], true, "{ready}");
+    assert!(
+        ready["cluster"]["applied_seq"].as_i64().unwrap() > 0,
+        "{ready}"
+    );
     // `tessera cluster status` lists the three, live and ready.
     let dir = tempfile::tempdir().unwrap();
     let status = |json: bool| {
