@@ -2,7 +2,6 @@
 //! and apply the feed, check itself, and now and then prune the feed.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -178,7 +177,7 @@ async fn catch_up(c: &Cluster, pool: &PgPool, appliers: &Appliers) -> Result<(),
                 batch.horizon
             );
             tracing::error!("{why}");
-            *super::lock(&c.inner.fatal) = Some(why.clone());
+            c.doom(why.clone());
             return Err(StoreError::Unavailable(why));
         }
         let Some(last) = batch.last else { break };
@@ -255,7 +254,7 @@ async fn apply(
         .into_iter()
         .zip(appliers.owners.iter())
         .filter(|(p, _)| !p.is_empty())
-        .map(|(p, (_, to))| to.send(Apply(Arc::new(p))))
+        .map(|(p, (_, to))| to.send(Apply(p)))
         .collect();
     for r in futures_util::future::join_all(sends).await {
         r.map_err(|e| StoreError::Unavailable(format!("an owner could not apply the feed: {e}")))?;

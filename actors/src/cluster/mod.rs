@@ -47,7 +47,7 @@ pub use peers::NodeStatus;
 /// Changes from the feed for one owner, in seq order.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
-pub struct Apply(pub Arc<Vec<Change>>);
+pub struct Apply(pub Vec<Change>);
 
 /// When a revocation is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +135,13 @@ struct Inner {
     applied: AtomicI64,
     /// The highest seq a wake-up named.
     seen: AtomicI64,
-    /// When the last whole self-check began.
-    fresh_at: Mutex<Option<Instant>>,
-    /// Why the node cannot catch up at all (it fell behind the pruned
-    /// feed): not ready until restarted.
+    /// When the last whole self-check began: nanoseconds after `started`,
+    /// plus one (0: none yet). An atomic, since strict introspection reads
+    /// it on every request.
+    fresh_ns: AtomicU64,
+    /// Set when the node cannot catch up at all (it fell behind the
+    /// pruned feed): not ready until restarted. `fatal` says why.
+    doomed: AtomicBool,
     fatal: Mutex<Option<String>>,
     /// The last self-check's failure, for `/readyz`.
     last_error: Mutex<Option<String>>,
@@ -164,7 +167,8 @@ impl Cluster {
                 origin,
                 applied: AtomicI64::new(applied),
                 seen: AtomicI64::new(applied),
-                fresh_at: Mutex::new(None),
+                fresh_ns: AtomicU64::new(0),
+                doomed: AtomicBool::new(false),
                 fatal: Mutex::new(None),
                 last_error: Mutex::new(None),
                 listening: AtomicBool::new(false),
@@ -198,10 +202,6 @@ impl Cluster {
         Ok(())
     }
 
-    pub fn config(&self) -> &ClusterConfig {
-        &self.inner.cfg
-    }
-
     pub fn node_id(&self) -> &str {
         &self.inner.cfg.node_id
     }
@@ -223,17 +223,30 @@ impl Cluster {
 
     /// How long ago the last whole self-check began (`None`: none yet).
     pub fn staleness(&self) -> Option<Duration> {
-        lock(&self.inner.fresh_at).map(|t| t.elapsed())
+        let fresh = self.inner.fresh_ns.load(Ordering::Acquire).checked_sub(1)?;
+        Some(
+            self.inner
+                .started
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(fresh)),
+        )
     }
 
     /// Whether this node may answer from its views: its last whole
-    /// self-check began less than `max_lag` ago.
+    /// self-check began less than `max_lag` ago. Atomic loads only: strict
+    /// introspection asks on every request.
     pub fn serving(&self) -> bool {
-        self.not_serving().is_none()
+        !self.inner.doomed.load(Ordering::Acquire)
+            && self
+                .staleness()
+                .is_some_and(|age| age < self.inner.cfg.max_lag)
     }
 
     /// Why this node may not answer from its views, if it may not.
     pub fn not_serving(&self) -> Option<String> {
+        if self.serving() {
+            return None;
+        }
         if let Some(f) = lock(&self.inner.fatal).clone() {
             return Some(f);
         }
@@ -280,8 +293,16 @@ impl Cluster {
     }
 
     fn set_fresh(&self, began: Instant) {
-        *lock(&self.inner.fresh_at) = Some(began);
+        let since = began.saturating_duration_since(self.inner.started);
+        let ns = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.inner.fresh_ns.store(ns + 1, Ordering::Release);
         *lock(&self.inner.last_error) = None;
+    }
+
+    /// The node fell behind the pruned feed: it stays not ready.
+    fn doom(&self, why: String) {
+        *lock(&self.inner.fatal) = Some(why);
+        self.inner.doomed.store(true, Ordering::Release);
     }
 
     fn set_error(&self, e: &StoreError) {

@@ -9,15 +9,7 @@ use super::{eventually, Node, Three};
 use crate::helpers::{http_client, jwt_part, kids, TestClient};
 
 async fn jwks_kids(n: &Node) -> Vec<String> {
-    let v: Value = http_client()
-        .get(n.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    kids(&v)
+    kids(&n.get_json("/oauth2/jwks").await)
 }
 
 async fn keys(n: &Node) -> Vec<Value> {

@@ -119,6 +119,18 @@ impl Node {
         .unwrap_or_default()
     }
 
+    /// `GET path` as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str) -> Value {
+        http_client()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
     pub async fn ready(&self) -> bool {
         http_client()
             .get(self.url("/readyz"))

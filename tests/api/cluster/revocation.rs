@@ -174,14 +174,7 @@ async fn eventual_mode_converges_on_every_node_within_the_bound() {
             > 0.0
     );
     // A ready node says where it stands.
-    let ready: serde_json::Value = http_client()
-        .get(cluster.b().url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = cluster.b().get_json("/readyz").await;
     assert_eq!(ready["cluster"]["node_id"], "node-b", "{ready}");
     assert_eq!(ready["cluster"]["listening"], true, "{ready}");
     assert_eq!(ready["cluster"]["serving"], true, "{ready}");
