@@ -175,6 +175,7 @@ fn seeded_engine(n: usize) -> Seeded {
             scope: "read write".into(),
             aud: vec![Arc::from(client.client_id.as_str())],
             sid: None,
+            ..Default::default()
         };
         let now = SystemClock.now();
         let mut sample = Vec::new();

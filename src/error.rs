@@ -58,6 +58,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After` on `429`/`503` (1 when unset).
     pub retry_after: Option<i64>,
+    /// A `WWW-Authenticate` challenge other than the plain `Bearer` one
+    /// (a DPoP-bound token's).
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -67,6 +70,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            challenge: None,
         }
     }
     /// `429 too_many_attempts` with `Retry-After: secs`.
@@ -132,11 +136,19 @@ impl ResponseError for ApiError {
     }
     fn error_response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status);
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"tessera\""),
-            ));
+        match &self.challenge {
+            Some(c) => {
+                if let Ok(h) = HeaderValue::from_str(c) {
+                    r.insert_header((header::WWW_AUTHENTICATE, h));
+                }
+            }
+            None if self.status == StatusCode::UNAUTHORIZED => {
+                r.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"tessera\""),
+                ));
+            }
+            None => {}
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE
             || self.status == StatusCode::TOO_MANY_REQUESTS

@@ -80,6 +80,8 @@ impl Application {
                 let mut appliers = engine.appliers();
                 // The login limits count every node's failures.
                 appliers.sinks.push(limits.share(&pg));
+                // A DPoP proof works once on all the nodes together.
+                engine.dpop.share(&pg);
                 c.start(appliers)?;
                 engine
                     .revocations

@@ -46,6 +46,8 @@ pub struct EngineConfig {
     pub accounts: AccountsConfig,
     /// The outbound mail queue and its transport.
     pub mail: MailerConfig,
+    /// DPoP proofs (RFC 9449).
+    pub dpop: crate::dpop::DpopConfig,
 }
 
 /// The first-party account surface (SPEC §2 and §4).
@@ -126,6 +128,8 @@ pub struct Engine {
     /// Upstream logins in flight and upstream-subject links.
     pub federation: TimedAddr<Federation>,
     pub federation_links: Arc<LinksView>,
+    /// DPoP proof checks, nonces and single use.
+    pub dpop: Arc<crate::dpop::Dpop>,
     /// The backend's health, whatever the backend.
     pub(crate) health: Arc<dyn StoreHealth>,
     arbiters: Arc<Vec<ArbiterHandle>>,
@@ -223,6 +227,7 @@ impl Engine {
 
         Ok(Engine {
             issuer_arc: Arc::from(config.issuer.as_str()),
+            dpop: Arc::new(crate::dpop::Dpop::new(config.dpop.clone())),
             config: Arc::new(config),
             clock,
             keys,

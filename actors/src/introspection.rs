@@ -8,7 +8,13 @@ use std::sync::Arc;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
-use crate::tokens::{TokenOrigin, TokenRecord};
+use crate::tokens::{Act, TokenKind, TokenOrigin, TokenRecord};
+
+/// RFC 7800 / RFC 9449 §6 `cnf`: the key a token is bound to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cnf<S> {
+    pub jkt: S,
+}
 
 /// An active token, as introspection describes it.
 #[derive(Debug, Clone)]
@@ -34,7 +40,12 @@ impl Serialize for Active {
             m.serialize_entry("username", u)?;
         }
         m.serialize_entry("sub", &g.sub)?;
-        m.serialize_entry("token_type", self.record.kind.token_type())?;
+        match &g.jkt {
+            Some(_) if self.record.kind == TokenKind::AccessToken => {
+                m.serialize_entry("token_type", "DPoP")?
+            }
+            _ => m.serialize_entry("token_type", self.record.kind.token_type())?,
+        }
         m.serialize_entry("token_use", self.record.kind.token_use())?;
         if let Some(o) = self.origin {
             m.serialize_entry("token_origin", o.as_str())?;
@@ -45,6 +56,12 @@ impl Serialize for Active {
         m.serialize_entry("jti", &uuid::Uuid::from_u128(self.record.jti).hyphenated())?;
         m.serialize_entry("iss", self.iss.as_ref())?;
         m.serialize_entry("aud", &g.aud)?;
+        if let Some(jkt) = &g.jkt {
+            m.serialize_entry("cnf", &Cnf { jkt })?;
+        }
+        if let Some(act) = &g.act {
+            m.serialize_entry("act", act.as_ref())?;
+        }
         if let Some(e) = &self.entity {
             m.serialize_entry("entity_id", &e.entity_id)?;
             m.serialize_entry("flags", &e.flags)?;
@@ -104,6 +121,13 @@ pub struct VerifiedAccessClaims {
     pub fam: Option<String>,
     /// Browser session the grant came from.
     pub sid: Option<String>,
+    /// DPoP binding.
+    pub cnf: Option<Cnf<String>>,
+    /// RFC 8693 actor chain.
+    pub act: Option<Act>,
+    /// Ids of the tokens this one was exchanged from.
+    #[serde(default)]
+    pub anc: Vec<String>,
 }
 
 /// The claims of an ID token used as a logout hint.

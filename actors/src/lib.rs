@@ -77,6 +77,7 @@ pub mod clock;
 pub mod cluster;
 pub mod directory;
 pub mod domain;
+pub mod dpop;
 pub mod engine;
 pub mod federation;
 pub mod flows;

@@ -21,6 +21,10 @@ pub enum ErrorCode {
     InvalidScope,
     /// RFC 8707 §2: the requested resource/audience is not allowed.
     InvalidTarget,
+    /// RFC 9449 §5: the DPoP proof is missing or invalid.
+    InvalidDpopProof,
+    /// RFC 9449 §8: send a proof with the server's nonce (`DPoP-Nonce`).
+    UseDpopNonce,
     /// §4.1.2.1: an unexpected condition.
     ServerError,
     /// §4.1.2.1: overloaded or a store write failed; try again.
@@ -37,6 +41,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -112,4 +118,7 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     pub scope: String,
+    /// RFC 8693 §2.2.1: what a token exchange issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }

@@ -220,6 +220,7 @@ pub(crate) async fn seed(
         scope: "read write".into(),
         aud: vec![Arc::from(client_id)],
         sid: None,
+        ..Default::default()
     };
     let now = SystemClock.now();
     // Long enough to outlive any run; short enough to be a plausible token.

@@ -92,6 +92,7 @@ fn seed(settings: Settings, n: usize) -> anyhow::Result<((String, String), Strin
                 scope: "read".into(),
                 aud: vec![Arc::from(c.client_id.as_str())],
                 sid: None,
+                ..Default::default()
             };
             let now = SystemClock.now();
             let sample = secret::new_secret(prefix::ACCESS_TOKEN);

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tessera_actors::clock::SystemClock;
-use tessera_actors::directory::{ClientSpec, Role};
+use tessera_actors::directory::{ClientSpec, ExchangePolicy, Role};
 use tessera_actors::domain::{GrantType, TokenFormat};
 use tessera_actors::keys::KeyInfo;
 use tessera_actors::Engine;
@@ -56,7 +56,8 @@ pub struct CreateClientArgs {
     /// Space-separated scopes the client may request.
     #[arg(long)]
     pub scope: Option<String>,
-    /// Allowed grant (repeatable): authorization_code, refresh_token, client_credentials.
+    /// Allowed grant (repeatable): authorization_code, refresh_token,
+    /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
     #[arg(long = "redirect-uri")]
@@ -75,6 +76,21 @@ pub struct CreateClientArgs {
     pub access_token_format: Option<String>,
     #[arg(long)]
     pub first_party: bool,
+    /// RFC 9449: refuse this client's token requests without a DPoP proof.
+    #[arg(long)]
+    pub dpop_bound_access_tokens: bool,
+    /// Demand a server nonce in this client's DPoP proofs.
+    #[arg(long)]
+    pub dpop_require_nonce: bool,
+    /// Token exchange: an audience the client may exchange to (repeatable).
+    #[arg(long = "exchange-audience")]
+    pub exchange_audiences: Vec<String>,
+    /// Token exchange without an actor token (impersonation).
+    #[arg(long)]
+    pub exchange_impersonation: bool,
+    /// Token exchange may issue refresh tokens.
+    #[arg(long)]
+    pub exchange_refresh_tokens: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +266,18 @@ fn client_spec(a: CreateClientArgs) -> anyhow::Result<ClientSpec> {
         .map(str::parse::<TokenFormat>)
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    let exchanges = grant_types
+        .as_ref()
+        .is_some_and(|g| g.contains(&GrantType::TokenExchange));
+    let token_exchange = (exchanges
+        || !a.exchange_audiences.is_empty()
+        || a.exchange_impersonation
+        || a.exchange_refresh_tokens)
+        .then_some(ExchangePolicy {
+            audiences: a.exchange_audiences,
+            impersonation: a.exchange_impersonation,
+            refresh_tokens: a.exchange_refresh_tokens,
+        });
     Ok(ClientSpec {
         client_id: a.client_id,
         name: a.name,
@@ -262,6 +290,9 @@ fn client_spec(a: CreateClientArgs) -> anyhow::Result<ClientSpec> {
         introspect_audiences: a.introspect_audiences,
         access_token_format: format,
         first_party: a.first_party,
+        dpop_bound_access_tokens: a.dpop_bound_access_tokens,
+        dpop_require_nonce: a.dpop_require_nonce,
+        token_exchange,
         ..ClientSpec::default()
     })
 }

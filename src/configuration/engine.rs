@@ -95,6 +95,7 @@ impl Settings {
                 entity_token_max_ttl: self.accounts.entity_token_max_ttl,
             },
             mail: self.mail.mailer_config(&self.data_dir)?,
+            dpop: self.dpop.config()?,
         })
     }
 }

@@ -13,6 +13,7 @@
 //! environment variable that is not a key is ignored with a warning.
 
 mod cluster;
+mod dpop;
 mod engine;
 mod env;
 mod limits;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use cluster::{ClusterSettings, Revocation};
+pub use dpop::DpopSettings;
 pub use limits::{LimitSettings, PolicySettings};
 pub use mail::MailSettings;
 pub use sections::{
@@ -57,6 +59,8 @@ pub struct Settings {
     pub federation: crate::federation::FederationSettings,
     /// Several nodes on one PostgreSQL database.
     pub cluster: ClusterSettings,
+    /// Sender-constrained tokens (RFC 9449).
+    pub dpop: DpopSettings,
     /// `TESSERA_*` environment variables that are not settings and were
     /// left out; the server warns about each once logging is up.
     #[serde(skip)]
@@ -90,6 +94,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             federation: Default::default(),
             cluster: ClusterSettings::default(),
+            dpop: DpopSettings::default(),
             ignored_env: Vec::new(),
         }
     }

@@ -2,7 +2,9 @@
 //!
 //! Parameter names are accepted in RFC snake_case and in the Simptel
 //! camelCase (`grantType`, `clientId`, ...), a repeated parameter is an
-//! error (RFC 6749 §3.1), and the body is limited to 64 KiB.
+//! error (RFC 6749 §3.1) except the lists that RFC 8707 and RFC 8693 let a
+//! client repeat (`resource`, `audience`), and the body is limited to
+//! 64 KiB.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +33,9 @@ fn canonical(name: &str) -> &str {
     }
 }
 
+/// Parameters a client may send more than once (RFC 8707 §2, RFC 8693 §2.1).
+const REPEATABLE: &[&str] = &["audience", "resource"];
+
 #[derive(Debug, Default)]
 pub struct OAuthForm {
     pairs: Vec<(String, String)>,
@@ -41,7 +46,7 @@ impl OAuthForm {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(body) {
             let name = canonical(&k).to_string();
-            if pairs.iter().any(|(n, _)| *n == name) {
+            if !REPEATABLE.contains(&name.as_str()) && pairs.iter().any(|(n, _)| *n == name) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {name} is repeated"
                 )));
@@ -59,7 +64,7 @@ impl OAuthForm {
         let mut repeated = None;
         for (k, v) in form_urlencoded::parse(body) {
             let name = canonical(&k).to_string();
-            if pairs.iter().any(|(n, _)| *n == name) {
+            if !REPEATABLE.contains(&name.as_str()) && pairs.iter().any(|(n, _)| *n == name) {
                 repeated.get_or_insert(name);
                 continue;
             }
@@ -88,17 +93,16 @@ impl OAuthForm {
         })
     }
 
-    /// Values of a space-separated or repeated-looking list parameter
-    /// (`audience`, `resource`).
+    /// Values of a list parameter (`audience`, `resource`): every
+    /// occurrence, each space-separated.
     pub fn list(&self, name: &str) -> Vec<String> {
-        self.get(name)
-            .map(|v| {
-                v.split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n == name)
+            .flat_map(|(_, v)| v.split(' '))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 }
 

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod body;
 pub mod client_auth;
 pub mod csrf;
+pub mod dpop;
 pub mod form;
 pub mod session;
 

@@ -1,15 +1,13 @@
 //! The browser session cookie, and `Caller`: the user behind a request, by
 //! session cookie or by a bearer access token of that user.
 
-use std::future::{ready, Ready};
 use std::sync::Arc;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use tessera_actors::directory::{User, UserStatus};
 use tessera_actors::sessions::{Session, SessionState};
-use tessera_actors::tokens::TokenKind;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -109,27 +107,33 @@ pub struct Caller {
     /// An account-recovery token: it may change the password and nothing
     /// else. Only [`PasswordCaller`] accepts it.
     pub recovery_only: bool,
+    /// The access token the caller presented (cookie callers: none).
+    pub token: Option<tessera_actors::tokens::TokenRecord>,
 }
 
 use tessera_actors::grants::first_party::RECOVERY_SCOPE;
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
-
-pub fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
-    if let Some(token) = bearer(req) {
-        let rec = state
-            .engine
-            .lookup(token)
-            .filter(|r| r.kind == TokenKind::AccessToken)
-            .ok_or_else(|| {
-                ApiError::unauthorized("the bearer token is invalid, expired or revoked")
-            })?;
+pub async fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    if let Some(presented) = crate::extract::dpop::access_token(req, state).await {
+        let rec = presented.map_err(|refused| {
+            let mut e = ApiError::new(
+                refused.status,
+                if refused.error == "invalid_dpop_proof" {
+                    "invalid_dpop_proof"
+                } else {
+                    "unauthorized"
+                },
+                if refused.error == "invalid_token" && !refused.dpop {
+                    "the bearer token is invalid, expired or revoked"
+                } else {
+                    refused.description
+                },
+            );
+            if refused.dpop {
+                e.challenge = Some(refused.challenge());
+            }
+            e
+        })?;
         let user = uuid::Uuid::parse_str(&rec.grant.sub)
             .ok()
             .and_then(|id| state.engine.users.get(&id))
@@ -149,6 +153,7 @@ pub fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
             via: CallerVia::Bearer,
             scope: Some(rec.grant.scope.clone()),
             recovery_only,
+            token: Some(rec),
         });
     }
     let (session, user) = current_session(req, state)
@@ -166,15 +171,20 @@ pub fn resolve_caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
         via: CallerVia::Cookie,
         scope: None,
         recovery_only: false,
+        token: None,
     })
 }
 
 impl FromRequest for Caller {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let r = match req.app_data::<web::Data<AppState>>() {
-            Some(state) => match resolve_caller(req, state) {
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(state) = req.app_data::<web::Data<AppState>>() else {
+                return Err(ApiError::internal("application state missing").into());
+            };
+            match resolve_caller(&req, state).await {
                 Ok(c) if c.recovery_only => Err(ApiError::new(
                     actix_web::http::StatusCode::FORBIDDEN,
                     "insufficient_scope",
@@ -183,10 +193,8 @@ impl FromRequest for Caller {
                 .into()),
                 Ok(c) => Ok(c),
                 Err(e) => Err(e.into()),
-            },
-            None => Err(ApiError::internal("application state missing").into()),
-        };
-        ready(r)
+            }
+        })
     }
 }
 
@@ -196,14 +204,17 @@ pub struct PasswordCaller(pub Caller);
 
 impl FromRequest for PasswordCaller {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let r = match req.app_data::<web::Data<AppState>>() {
-            Some(state) => resolve_caller(req, state)
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(state) = req.app_data::<web::Data<AppState>>() else {
+                return Err(ApiError::internal("application state missing").into());
+            };
+            resolve_caller(&req, state)
+                .await
                 .map(PasswordCaller)
-                .map_err(Into::into),
-            None => Err(ApiError::internal("application state missing").into()),
-        };
-        ready(r)
+                .map_err(Into::into)
+        })
     }
 }

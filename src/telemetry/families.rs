@@ -37,6 +37,10 @@ pub(super) fn describe() {
         "Rotated refresh tokens presented again (the family is revoked)"
     );
     describe_counter!(
+        "tessera_dpop_proofs_total",
+        "DPoP proofs that passed every check, by outcome of their single use (accepted, replayed, cache_full)"
+    );
+    describe_counter!(
         "tessera_revocations_total",
         "Token ids and families revoked"
     );
@@ -221,6 +225,9 @@ pub(super) fn register_series() {
     for result in ["active", "inactive"] {
         metrics::counter!("tessera_introspections_total", "result" => result).increment(0);
     }
+    for outcome in ["accepted", "replayed", "cache_full"] {
+        metrics::counter!("tessera_dpop_proofs_total", "outcome" => outcome).increment(0);
+    }
     for result in [
         "success",
         "failure",
@@ -277,7 +284,12 @@ pub fn register_token_series(format: tessera_actors::domain::TokenFormat) {
         TokenFormat::Jwt => "jwt",
         TokenFormat::Opaque => "opaque",
     };
-    for grant in ["client_credentials", "authorization_code", "refresh_token"] {
+    for grant in [
+        "client_credentials",
+        "authorization_code",
+        "refresh_token",
+        "token_exchange",
+    ] {
         metrics::counter!("tessera_tokens_issued_total", "kind" => "access_token", "grant" => grant, "format" => format)
             .increment(0);
     }

@@ -69,6 +69,7 @@ pub async fn user_token(app: &TestApp, user: uuid::Uuid, sid: Option<uuid::Uuid>
         scope: "read".into(),
         aud: vec![Arc::from(c.id.as_str())],
         sid,
+        ..Default::default()
     };
     tessera_actors::grants::mint_access_token(&app.engine, &client, grant, 0, "authorization_code")
         .await

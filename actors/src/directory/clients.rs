@@ -37,6 +37,34 @@ pub struct Client {
     pub first_party: bool,
     pub allow_plain_pkce: bool,
     pub created_at: i64,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// This client's DPoP proofs must carry a server nonce.
+    #[serde(default)]
+    pub dpop_require_nonce: bool,
+    /// RFC 8693: what this client may do with the token exchange grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_exchange: Option<ExchangePolicy>,
+}
+
+/// A client's token exchange policy (RFC 8693 §2.1: the server decides).
+/// An exchanged token never exceeds its subject token's scope or lifetime;
+/// this says which audiences beyond the subject token's it may name and
+/// what else the client may ask for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangePolicy {
+    /// Audiences the client may exchange to, besides the subject token's.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Exchange without an actor token: the new token names no actor, so
+    /// the client acts as the subject (impersonation).
+    #[serde(default)]
+    pub impersonation: bool,
+    /// Ask for a refresh token (`requested_token_type=...:refresh_token`).
+    #[serde(default)]
+    pub refresh_tokens: bool,
 }
 
 impl Client {
@@ -86,6 +114,11 @@ pub struct ClientSpec {
     pub first_party: bool,
     #[serde(default)]
     pub allow_plain_pkce: bool,
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    #[serde(default)]
+    pub dpop_require_nonce: bool,
+    pub token_exchange: Option<ExchangePolicy>,
 }
 
 impl ClientSpec {
@@ -119,7 +152,13 @@ impl ClientSpec {
         }
         let scope =
             Scope::parse(self.scope.as_deref().unwrap_or("")).map_err(|e| invalid("scope", e.0))?;
-        for a in self.audiences.iter().chain(&self.introspect_audiences) {
+        let exchange_audiences = self.token_exchange.iter().flat_map(|p| &p.audiences);
+        for a in self
+            .audiences
+            .iter()
+            .chain(&self.introspect_audiences)
+            .chain(exchange_audiences)
+        {
             if !valid_audience(a) {
                 return Err(invalid(
                     "audiences",
@@ -179,6 +218,9 @@ impl ClientSpec {
             first_party: self.first_party,
             allow_plain_pkce: self.allow_plain_pkce,
             created_at: now,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            dpop_require_nonce: self.dpop_require_nonce,
+            token_exchange: self.token_exchange,
         };
         Ok((client, secret))
     }

@@ -20,7 +20,7 @@ use actix::prelude::*;
 use crate::clock::SharedClock;
 use crate::store::StoreError;
 pub use clients::{
-    Client, ClientSpec, ClientsView, CreateClient, DeleteClient, RotateClientSecret,
+    Client, ClientSpec, ClientsView, CreateClient, DeleteClient, ExchangePolicy, RotateClientSecret,
 };
 pub use codes::{
     CodeEffect, CodeError, CodePurpose, CodeRecord, CodeRef, IssueCode, IssuedCode, RedeemCode,

@@ -78,6 +78,9 @@ impl From<Scope> for String {
     }
 }
 
+/// RFC 8693 §2.1: the token exchange grant type.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
 /// Grant types a client may be allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,6 +88,9 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// RFC 8693.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
@@ -93,6 +99,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::TokenExchange => TOKEN_EXCHANGE,
         }
     }
     pub fn parse(s: &str) -> Option<GrantType> {
@@ -100,6 +107,7 @@ impl GrantType {
             "authorization_code" => Some(GrantType::AuthorizationCode),
             "refresh_token" => Some(GrantType::RefreshToken),
             "client_credentials" => Some(GrantType::ClientCredentials),
+            TOKEN_EXCHANGE => Some(GrantType::TokenExchange),
             _ => None,
         }
     }

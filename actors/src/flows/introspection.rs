@@ -52,6 +52,7 @@ impl Engine {
         if self.revoked.contains(rec.jti)
             || self.revoked.contains(rec.family)
             || self.revoked.subject_revoked(&rec.grant.sub, rec.iat)
+            || rec.grant.anc.iter().any(|a| self.revoked.contains(*a))
         {
             return None;
         }
@@ -96,6 +97,14 @@ impl Engine {
                     .sid
                     .as_deref()
                     .and_then(|s| uuid::Uuid::parse_str(s).ok()),
+                jkt: claims.cnf.map(|c| Arc::from(c.jkt)),
+                act: claims.act.map(Arc::new),
+                anc: claims
+                    .anc
+                    .iter()
+                    .map(|a| uuid::Uuid::parse_str(a).map(|u| u.as_u128()))
+                    .collect::<Result<_, _>>()
+                    .ok()?,
             }),
         })
     }

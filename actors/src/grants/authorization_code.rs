@@ -1,5 +1,7 @@
 //! RFC 6749 §4.1.3: exchanging an authorization code.
 
+use std::sync::Arc;
+
 use crate::directory::Client;
 use crate::domain::{GrantType, Scope};
 use crate::engine::Engine;
@@ -15,6 +17,7 @@ pub async fn exchange(
     code: &str,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
+    jkt: Option<Arc<str>>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(OAuthError::new(
@@ -30,6 +33,7 @@ pub async fn exchange(
             redirect_uri: redirect_uri.map(str::to_string),
             verifier: verifier.map(str::to_string),
             family_lifetime: engine.config.max_family_lifetime,
+            jkt: jkt.clone(),
         })
         .await?;
     let code = match exchanged {
@@ -58,7 +62,10 @@ pub async fn exchange(
         scope: code.scope.clone(),
         aud: aud.clone(),
         sid: code.sid,
+        jkt: jkt.clone(),
+        ..Default::default()
     };
+    let token_type = grant.token_type();
     let (access_token, expires_in) =
         mint_access_token(engine, client, grant, code.family, "authorization_code").await?;
     let refresh_token = if client.allows(GrantType::RefreshToken) {
@@ -80,6 +87,10 @@ pub async fn exchange(
             used: false,
             rotating: client.is_public() || engine.config.rotate_confidential_refresh,
             origin: "authorization_code".into(),
+            // RFC 9449 §5: a public client's refresh token is bound to the
+            // key; a confidential client authenticates anyway.
+            jkt: if client.is_public() { jkt } else { None },
+            ..Default::default()
         };
         let t = engine.issuer.send(IssueRefresh(meta)).await??;
         metrics::counter!("tessera_tokens_issued_total", "kind" => "refresh_token", "grant" => "authorization_code", "format" => "opaque")
@@ -107,10 +118,11 @@ pub async fn exchange(
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type,
         expires_in,
         refresh_token,
         id_token,
         scope: code.scope,
+        issued_token_type: None,
     })
 }

@@ -1,5 +1,7 @@
 //! RFC 6749 §4.4: the client credentials grant.
 
+use std::sync::Arc;
+
 use crate::directory::Client;
 use crate::domain::GrantType;
 use crate::engine::Engine;
@@ -14,6 +16,7 @@ pub async fn issue(
     client: &Client,
     scope: Option<&str>,
     audience: &[String],
+    jkt: Option<Arc<str>>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows(GrantType::ClientCredentials) || client.is_public() {
         return Err(OAuthError::new(
@@ -31,15 +34,19 @@ pub async fn issue(
         scope: scope.clone(),
         aud,
         sid: None,
+        jkt,
+        ..Default::default()
     };
+    let token_type = grant.token_type();
     let (access_token, expires_in) =
         mint_access_token(engine, client, grant, 0, "client_credentials").await?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type,
         expires_in,
         refresh_token: None,
         id_token: None,
         scope,
+        issued_token_type: None,
     })
 }

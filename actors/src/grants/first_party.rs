@@ -82,6 +82,7 @@ pub async fn issue(engine: &Engine, g: AccountGrant<'_>) -> Result<AccountTokens
         scope: scope.clone(),
         aud: aud.clone(),
         sid: g.sid,
+        ..Default::default()
     };
     let (access_token, expires_in) =
         mint_access_token(engine, client, grant, family, g.origin).await?;
@@ -103,6 +104,7 @@ pub async fn issue(engine: &Engine, g: AccountGrant<'_>) -> Result<AccountTokens
         used: false,
         rotating: g.rotating,
         origin: g.origin.into(),
+        ..Default::default()
     };
     let refresh_token = engine
         .issuer
@@ -144,6 +146,7 @@ pub async fn issue_recovery(engine: &Engine, user: &User) -> Result<(String, i64
         scope: RECOVERY_SCOPE.into(),
         aud: granted_audience(&client, &[])?,
         sid: None,
+        ..Default::default()
     };
     mint_access_token(
         engine,

@@ -6,6 +6,7 @@ pub mod client_credentials;
 pub mod first_party;
 pub mod id_token;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use std::sync::Arc;
 
@@ -14,10 +15,11 @@ use serde::Serialize;
 use crate::directory::Client;
 use crate::domain::{valid_audience, Scope, TokenFormat};
 use crate::engine::Engine;
+use crate::introspection::Cnf;
 use crate::keys::JwtType;
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::secret::{self, prefix};
-use crate::tokens::{Grant, NewToken, Record, TokenKind};
+use crate::tokens::{Act, Grant, NewToken, Record, TokenKind};
 
 /// RFC 9068 access token claims.
 #[derive(Debug, Serialize)]
@@ -39,6 +41,16 @@ struct AccessClaims<'a> {
     fam: Option<uuid::fmt::Hyphenated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<uuid::fmt::Hyphenated>,
+    /// RFC 9449 §6.1: the key the token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Cnf<&'a str>>,
+    /// RFC 8693 §4.1: the actor chain of an exchanged token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a Act>,
+    /// The tokens an exchanged token came from: its introspection checks
+    /// them, so revoking one revokes it even without its record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    anc: Vec<uuid::fmt::Hyphenated>,
 }
 
 /// `aud` is a string when there is one audience, an array otherwise.
@@ -112,15 +124,44 @@ pub async fn mint_access_token(
     family: u128,
     grant_type: &'static str,
 ) -> Result<(String, i64), OAuthError> {
+    mint_access_token_with(engine, client, grant, family, grant_type, Mint::default()).await
+}
+
+/// What a grant may change about the access token it mints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mint {
+    /// The token may not outlive this (an exchanged token, its subject).
+    pub not_after: Option<i64>,
+    /// This format whatever the client's (an exchange asking for a JWT).
+    pub format: Option<TokenFormat>,
+}
+
+/// [`mint_access_token`] with a bounded lifetime or a given format.
+pub async fn mint_access_token_with(
+    engine: &Engine,
+    client: &Client,
+    grant: Grant,
+    family: u128,
+    grant_type: &'static str,
+    mint: Mint,
+) -> Result<(String, i64), OAuthError> {
     let now = engine.clock.now();
-    let ttl = client
+    let mut ttl = client
         .access_token_ttl
         .unwrap_or(engine.config.access_token_ttl);
+    if let Some(limit) = mint.not_after {
+        ttl = ttl.min(limit.saturating_sub(now));
+        if ttl <= 0 {
+            return Err(OAuthError::invalid_grant("the subject token has expired"));
+        }
+    }
     let exp = now.saturating_add(ttl);
     let jti = uuid::Uuid::new_v4();
-    let format = client
-        .access_token_format
-        .unwrap_or(engine.config.access_token_format);
+    let format = mint.format.unwrap_or(
+        client
+            .access_token_format
+            .unwrap_or(engine.config.access_token_format),
+    );
     let token = match format {
         TokenFormat::Jwt => {
             let signer = engine
@@ -140,6 +181,13 @@ pub async fn mint_access_token(
                 username: grant.username.as_deref(),
                 fam: (family != 0).then(|| uuid::Uuid::from_u128(family).hyphenated()),
                 sid: grant.sid.map(|s| s.hyphenated()),
+                cnf: grant.jkt.as_deref().map(|jkt| Cnf { jkt }),
+                act: grant.act.as_deref(),
+                anc: grant
+                    .anc
+                    .iter()
+                    .map(|a| uuid::Uuid::from_u128(*a).hyphenated())
+                    .collect(),
             };
             signer
                 .sign(JwtType::AccessToken, &claims)

@@ -1,5 +1,7 @@
 //! RFC 6749 §6: the refresh token grant.
 
+use std::sync::Arc;
+
 use crate::directory::{Client, UserStatus};
 use crate::domain::{GrantType, Scope};
 use crate::engine::Engine;
@@ -14,6 +16,7 @@ pub async fn refresh(
     client: &Client,
     token: &str,
     scope: Option<&str>,
+    jkt: Option<Arc<str>>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows(GrantType::RefreshToken) {
         return Err(OAuthError::new(
@@ -32,6 +35,7 @@ pub async fn refresh(
             client_id: client.client_id.clone(),
             scope,
             ttl: engine.config.refresh_token_ttl,
+            jkt: jkt.clone(),
         })
         .await?;
     let out = match outcome {
@@ -59,7 +63,11 @@ pub async fn refresh(
         scope: out.scope.clone(),
         aud: meta.aud.clone(),
         sid: meta.sid,
+        jkt,
+        act: meta.act.clone(),
+        anc: meta.anc.clone(),
     };
+    let token_type = grant.token_type();
     let (access_token, expires_in) =
         mint_access_token(engine, client, grant, meta.family, "refresh_token").await?;
     let scope = Scope::parse(&out.scope).map_err(|e| OAuthError::server_error(e.0))?;
@@ -82,10 +90,11 @@ pub async fn refresh(
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type,
         expires_in,
         refresh_token: out.new_token,
         id_token,
         scope: out.scope,
+        issued_token_type: None,
     })
 }

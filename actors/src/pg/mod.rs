@@ -23,6 +23,7 @@
 mod committer;
 mod connect;
 mod directory;
+pub(crate) mod dpop;
 pub mod feed;
 mod keys;
 pub(crate) mod limits;
@@ -146,6 +147,26 @@ impl Pg {
         f: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StoreError> {
         self.spawn(f)
+    }
+
+    /// Run `f` on the backend's runtime and await it from any other
+    /// runtime (an HTTP worker), bounded by the statement timeout.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let timeout = self.inner.timeout;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.spawn(async move {
+            let r = match tokio::time::timeout(timeout, f).await {
+                Ok(r) => r,
+                Err(_) => Err(timed_out(timeout)),
+            };
+            let _ = tx.send(r);
+        })?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the database runtime stopped".into()))?
     }
 
     /// `host:port/database` of the store, for messages.

@@ -26,6 +26,10 @@ pub struct AuthCode {
     /// The family every token issued from this code belongs to.
     pub family: u128,
     pub consumed: bool,
+    /// RFC 9449 §10: `dpop_jkt` of the authorization request; only a
+    /// proof of that key redeems the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +45,8 @@ pub enum CodeError {
     Downgrade,
     #[error("the authorization code was already used; every token issued from it is revoked")]
     Replayed,
+    #[error("the authorization code is bound to a DPoP key and needs a proof of that key")]
+    Binding,
     #[error("the store could not persist the exchange: {0}")]
     Store(String),
 }
@@ -69,6 +75,8 @@ pub struct ExchangeCode {
     pub verifier: Option<String>,
     /// How long a replay-revoked family is remembered.
     pub family_lifetime: i64,
+    /// Thumbprint of the key of the request's DPoP proof, if any.
+    pub jkt: Option<std::sync::Arc<str>>,
 }
 
 impl Handler<IssueCode> for TokenIssuer {
@@ -130,6 +138,11 @@ impl Handler<ExchangeCode> for TokenIssuer {
             (Some(_), _) => return Box::pin(async { Err(CodeError::Verifier) }),
             (None, Some(_)) => return Box::pin(async { Err(CodeError::Downgrade) }),
             (None, None) => {}
+        }
+        if let Some(bound) = &code.dpop_jkt {
+            if msg.jkt.as_deref() != Some(bound.as_str()) {
+                return Box::pin(async { Err(CodeError::Binding) });
+            }
         }
         // Consumed in memory first: a parallel exchange behind us in the
         // mailbox already sees it used.

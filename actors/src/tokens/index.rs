@@ -25,7 +25,7 @@ impl TokenKind {
             TokenKind::EntityToken => "entity_token",
         }
     }
-    /// The RFC 7662 `token_type`.
+    /// The RFC 7662 `token_type` (of a token bound to no key).
     pub fn token_type(self) -> &'static str {
         match self {
             TokenKind::AccessToken => "Bearer",
@@ -57,9 +57,27 @@ impl TokenOrigin {
     }
 }
 
+/// RFC 8693 §4.1 `act`: who acts for the subject, and who acted for
+/// them before (nested).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Act {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Act>>,
+}
+
+impl Act {
+    /// How many actors the chain names.
+    pub fn depth(&self) -> usize {
+        1 + self.act.as_ref().map_or(0, |a| a.depth())
+    }
+}
+
 /// Who a token was issued to and for what: shared by every token of the
 /// same grant, interned by the issuer.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Grant {
     pub client_id: String,
     pub sub: String,
@@ -69,6 +87,28 @@ pub struct Grant {
     /// The browser session the grant came from (user grants only).
     #[serde(default)]
     pub sid: Option<uuid::Uuid>,
+    /// RFC 9449: thumbprint of the key the tokens are bound to (DPoP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<Arc<str>>,
+    /// RFC 8693: who acts for the subject (token exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Arc<Act>>,
+    /// Token exchange: the ids (jti, family) of the tokens this one was
+    /// exchanged from, directly or in a chain. Revoking any of them
+    /// revokes this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anc: Vec<u128>,
+}
+
+impl Grant {
+    /// RFC 6749 §7.1 `token_type` of an access token of this grant.
+    pub fn token_type(&self) -> &'static str {
+        if self.jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
 }
 
 /// One resident token.

@@ -39,7 +39,7 @@ pub use entity::{
     CreateEntityToken, EntityMeta, EntityToken, EntityTokenError, GetEntityToken,
     RefreshEntityToken, RevokeEntityToken, UpdateEntityToken,
 };
-pub use index::{Grant, TokenIndex, TokenKind, TokenOrigin, TokenRecord};
+pub use index::{Act, Grant, TokenIndex, TokenKind, TokenOrigin, TokenRecord};
 pub use personal::{DeletePersonal, ListPersonal, PersonalError, PersonalToken};
 pub use refresh::{IssueRefresh, Refresh, RefreshError, RefreshMeta, RefreshOutcome};
 pub use remote::FetchToken;

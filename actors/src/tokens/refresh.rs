@@ -14,7 +14,7 @@ use crate::revocation::Revoke;
 use crate::secret::{self, prefix};
 use crate::store::{self, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshMeta {
     pub jti: u128,
     pub family: u128,
@@ -35,6 +35,16 @@ pub struct RefreshMeta {
     pub rotating: bool,
     /// What issued the family: `authorization_code`, `personal`, ...
     pub origin: String,
+    /// RFC 9449 §5: a public client's token is bound to the DPoP key it
+    /// was issued with; only a proof of that key refreshes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<Arc<str>>,
+    /// Token exchange: the actor chain the family's access tokens carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Arc<crate::tokens::Act>>,
+    /// Token exchange: the tokens the family was exchanged from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anc: Vec<u128>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +55,8 @@ pub enum RefreshError {
     Reused,
     #[error("the requested scope exceeds the scope originally granted")]
     Scope,
+    #[error("the refresh token is bound to a DPoP key and needs a proof of that key")]
+    Binding,
     #[error("the store could not persist the refresh: {0}")]
     Store(String),
 }
@@ -69,6 +81,8 @@ pub struct Refresh {
     pub scope: Option<Scope>,
     /// Lifetime of a rotated token (bounded by the family deadline).
     pub ttl: i64,
+    /// Thumbprint of the key of the request's DPoP proof, if any.
+    pub jkt: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +104,9 @@ impl TokenIssuer {
             scope: m.scope.clone(),
             aud: m.aud.clone(),
             sid: m.sid,
+            jkt: m.jkt.clone(),
+            act: m.act.clone(),
+            anc: m.anc.clone(),
         });
         TokenRecord {
             jti: m.jti,
@@ -170,9 +187,17 @@ impl Handler<Refresh> for TokenIssuer {
         if meta.client_id != msg.client_id {
             return Box::pin(async { Err(RefreshError::Invalid) });
         }
-        if self.revoked.contains(meta.jti) || self.revoked.contains(meta.family) || meta.exp <= now
+        if self.revoked.contains(meta.jti)
+            || self.revoked.contains(meta.family)
+            || meta.anc.iter().any(|a| self.revoked.contains(*a))
+            || meta.exp <= now
         {
             return Box::pin(async { Err(RefreshError::Invalid) });
+        }
+        // Checked before anything is used up: a request without the key
+        // cannot burn the token of the client that has it.
+        if meta.jkt.is_some() && meta.jkt != msg.jkt {
+            return Box::pin(async { Err(RefreshError::Binding) });
         }
         if meta.used {
             return self.reused(&meta);

@@ -154,6 +154,7 @@ mod tests {
             exp: 61,
             family: 5,
             consumed: false,
+            dpop_jkt: None,
         }
     }
 

@@ -3,7 +3,7 @@ use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 use tessera_actors::directory::{
-    Client, ClientSpec, CreateClient, DeleteClient, RotateClientSecret,
+    Client, ClientSpec, CreateClient, DeleteClient, ExchangePolicy, RotateClientSecret,
 };
 use utoipa::ToSchema;
 
@@ -28,6 +28,13 @@ pub struct ClientView {
     access_token_ttl: Option<i64>,
     first_party: bool,
     allow_plain_pkce: bool,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    dpop_bound_access_tokens: bool,
+    /// DPoP proofs must carry a server nonce.
+    dpop_require_nonce: bool,
+    /// RFC 8693 policy, when the client may exchange tokens.
+    #[schema(value_type = Option<ExchangePolicyDoc>)]
+    token_exchange: Option<ExchangePolicy>,
     /// RFC 3339.
     created_at: String,
     /// Only in the answer to create and rotate-secret; shown once.
@@ -58,6 +65,9 @@ impl ClientView {
             access_token_ttl: c.access_token_ttl,
             first_party: c.first_party,
             allow_plain_pkce: c.allow_plain_pkce,
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+            dpop_require_nonce: c.dpop_require_nonce,
+            token_exchange: c.token_exchange.clone(),
             created_at: tessera_actors::clock::rfc3339(c.created_at),
             client_secret: secret,
         }
@@ -72,7 +82,8 @@ pub struct ClientSpecDoc {
     client_id: Option<String>,
     name: Option<String>,
     public: Option<bool>,
-    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
     grant_types: Option<Vec<String>>,
     scope: Option<String>,
     audiences: Option<Vec<String>>,
@@ -85,6 +96,24 @@ pub struct ClientSpecDoc {
     access_token_ttl: Option<i64>,
     first_party: Option<bool>,
     allow_plain_pkce: Option<bool>,
+    /// RFC 9449 §5.2: refuse token requests without a DPoP proof.
+    dpop_bound_access_tokens: Option<bool>,
+    /// Demand a server nonce in this client's DPoP proofs.
+    dpop_require_nonce: Option<bool>,
+    /// RFC 8693: what the client may do with token exchange.
+    token_exchange: Option<ExchangePolicyDoc>,
+}
+
+/// A client's token exchange policy.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ExchangePolicyDoc {
+    /// Audiences the client may exchange to, besides the subject token's.
+    audiences: Option<Vec<String>>,
+    /// Exchange without an actor token (the client impersonates the subject).
+    impersonation: Option<bool>,
+    /// Obtain refresh tokens by exchange.
+    refresh_tokens: Option<bool>,
 }
 
 #[utoipa::path(

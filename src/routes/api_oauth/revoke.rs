@@ -30,15 +30,6 @@ pub struct Revoked {
     message: String,
 }
 
-/// The request's bearer access token, if it carries one.
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
-
 #[utoipa::path(
     tag = "api_oauth",
     request_body(content = Option<RevokeBody>, description = "JSON or form; optional", content_type = "application/json"),
@@ -83,8 +74,9 @@ pub async fn revoke(
                 ));
             }
             // The extractor accepted this very token a moment ago.
-            let rec = bearer(&req)
-                .and_then(|t| engine.lookup(t))
+            let rec = caller
+                .token
+                .clone()
                 .ok_or_else(|| ApiError::unauthorized("the bearer token is no longer active"))?;
             if rec.family == 0 {
                 return Err(ApiError::not_found(

@@ -13,13 +13,14 @@
 //! not persist.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use tessera_actors::clock::rfc3339;
 use tessera_actors::grants;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::body::parse_body;
+use crate::extract::dpop;
 use crate::state::AppState;
 
 /// JSON or form; camelCase names (`clientId`, `refreshToken`, `grantType`) are accepted too.
@@ -69,13 +70,23 @@ fn required<'a>(name: &str, v: &'a str) -> Result<&'a str, ApiError> {
 )]
 #[post("/api/oauth/token")]
 #[tracing::instrument(skip_all, fields(client_id))]
-pub async fn token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
+pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let mut nonces = dpop::nonce_required(&state, None);
+    let r = match refresh(&req, &state, &body, &mut nonces).await {
+        Ok(r) => r,
+        Err(e) => e.error_response(),
+    };
+    dpop::with_nonce(r, &state, nonces)
+}
+
+async fn refresh(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &web::Bytes,
+    nonces: &mut bool,
 ) -> Result<HttpResponse, ApiError> {
     let engine = &state.engine;
-    let b: TokenBody = parse_body(&req, &body)?;
+    let b: TokenBody = parse_body(req, body)?;
     let grant_type = required("grant_type", &b.grant_type)?;
     let client_id = required("client_id", &b.client_id)?;
     let refresh_token = required("refresh_token", &b.refresh_token)?;
@@ -96,8 +107,10 @@ pub async fn token(
             "client_id: a confidential client must authenticate at /oauth2/token",
         ));
     }
+    *nonces = dpop::nonce_required(state, Some(&client));
+    let jkt = dpop::token_binding(req, state, &client).await?;
     let now = engine.clock.now();
-    let answer = grants::refresh_token::refresh(engine, &client, refresh_token, None).await?;
+    let answer = grants::refresh_token::refresh(engine, &client, refresh_token, None, jkt).await?;
     let next = answer
         .refresh_token
         .unwrap_or_else(|| refresh_token.to_string());
@@ -108,6 +121,6 @@ pub async fn token(
             access_token: answer.access_token,
             refresh_token: next,
             expire_at: rfc3339(now.saturating_add(answer.expires_in)),
-            token_type: "Bearer".into(),
+            token_type: answer.token_type.into(),
         }))
 }

@@ -16,7 +16,11 @@ pub fn metadata(issuer: &str, alg: &str) -> serde_json::Value {
         "revocation_endpoint": format!("{issuer}/oauth2/token/revoke"),
         "end_session_endpoint": format!("{issuer}/auth/logout"),
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials",
+            tessera_actors::domain::TOKEN_EXCHANGE
+        ],
+        "dpop_signing_alg_values_supported": tessera_actors::dpop::ALGS,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "subject_types_supported": ["public"],

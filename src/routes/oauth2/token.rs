@@ -1,21 +1,22 @@
 //! `POST /oauth2/token`: authenticate the client, dispatch on `grant_type`.
 
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use tessera_actors::domain::GrantType;
-use tessera_actors::grants;
+use tessera_actors::grants::{self, token_exchange};
 use tessera_actors::oauth::{ErrorCode, OAuthError};
 use utoipa::ToSchema;
 
 use crate::error::{OAuthErrorBody, OAuthHttpError};
-use crate::extract::{authenticate_client, AuthMethod, OAuthForm};
+use crate::extract::{authenticate_client, dpop, AuthMethod, OAuthForm};
 use crate::state::AppState;
 
 /// Token request (form). camelCase aliases (`grantType`, `clientId`, ...) are accepted.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenRequest {
-    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials` or
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
     grant_type: String,
     /// authorization_code: the code, the request's redirect_uri, the PKCE verifier.
     code: Option<String>,
@@ -28,6 +29,17 @@ pub struct TokenRequest {
     /// Space-separated audiences registered for the client (RFC 8707 `resource` also accepted).
     audience: Option<String>,
     resource: Option<String>,
+    /// Token exchange (RFC 8693): the token traded, and its type
+    /// (`urn:ietf:params:oauth:token-type:access_token`, `refresh_token`,
+    /// `id_token` or `jwt`).
+    subject_token: Option<String>,
+    subject_token_type: Option<String>,
+    /// Token exchange: the acting party's token (delegation) and its type.
+    actor_token: Option<String>,
+    actor_token_type: Option<String>,
+    /// Token exchange: `...:access_token` (default), `...:jwt` or
+    /// `...:refresh_token`.
+    requested_token_type: Option<String>,
     /// For `client_secret_post`.
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -37,20 +49,23 @@ pub struct TokenRequest {
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponseDoc {
     access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the request's DPoP key.
     token_type: String,
     expires_in: i64,
     refresh_token: Option<String>,
     id_token: Option<String>,
     scope: String,
+    /// Token exchange only: the type of what was issued.
+    issued_token_type: Option<String>,
 }
 
 #[utoipa::path(
     tag = "oauth2",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    params(("DPoP" = Option<String>, Header, description = "RFC 9449 proof: the issued tokens are bound to its key")),
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponseDoc),
-        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, unauthorized_client", body = OAuthErrorBody),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, invalid_target, unsupported_grant_type, unauthorized_client, invalid_dpop_proof, use_dpop_nonce (with a DPoP-Nonce header)", body = OAuthErrorBody),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 413, description = "Body over 64 KiB"),
         (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
@@ -59,11 +74,24 @@ pub struct TokenResponseDoc {
 )]
 #[post("/oauth2/token")]
 #[tracing::instrument(skip_all, fields(grant_type, client_id))]
-pub async fn token(
-    req: HttpRequest,
-    form: OAuthForm,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthHttpError> {
+pub async fn token(req: HttpRequest, form: OAuthForm, state: web::Data<AppState>) -> HttpResponse {
+    let mut nonces = dpop::nonce_required(&state, None);
+    let answer = grant(&req, &form, &state, &mut nonces).await;
+    let r = match answer {
+        Ok(r) => r,
+        Err(e) => OAuthHttpError(e).error_response(),
+    };
+    dpop::with_nonce(r, &state, nonces)
+}
+
+/// Authenticate the client, check its DPoP proof, run the grant.
+/// `nonces` learns whether the client must use DPoP nonces.
+async fn grant(
+    req: &HttpRequest,
+    form: &OAuthForm,
+    state: &AppState,
+    nonces: &mut bool,
+) -> Result<HttpResponse, OAuthError> {
     let engine = &state.engine;
     let grant_type = form.require("grant_type")?;
     tracing::Span::current().record("grant_type", grant_type);
@@ -73,38 +101,58 @@ pub async fn token(
             "this grant_type is not supported",
         )
     })?;
-    let auth = authenticate_client(&req, &form, engine)?;
+    let auth = authenticate_client(req, form, engine)?;
     tracing::Span::current().record("client_id", auth.client.client_id.as_str());
     let client = &auth.client;
     // Only public clients may skip authentication; client_credentials is
     // not a grant a public client may use (RFC 6749 §4.4).
     if auth.method == AuthMethod::None {
         if !client.is_public() {
-            return Err(OAuthError::invalid_client("client authentication is required").into());
+            return Err(OAuthError::invalid_client(
+                "client authentication is required",
+            ));
         }
         if grant == GrantType::ClientCredentials {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
                 "a public client may not use the client_credentials grant",
-            )
-            .into());
+            ));
         }
     }
+    *nonces = dpop::nonce_required(state, Some(client));
+    let jkt = dpop::token_binding(req, state, client).await?;
     let response = match grant {
         GrantType::ClientCredentials => {
             let mut audience = form.list("audience");
             audience.extend(form.list("resource"));
-            grants::client_credentials::issue(engine, client, form.get("scope"), &audience).await?
+            grants::client_credentials::issue(engine, client, form.get("scope"), &audience, jkt)
+                .await?
         }
         GrantType::AuthorizationCode => {
             let code = form.require("code")?;
             let redirect = form.get("redirect_uri");
             let verifier = form.get("code_verifier");
-            grants::authorization_code::exchange(engine, client, code, redirect, verifier).await?
+            grants::authorization_code::exchange(engine, client, code, redirect, verifier, jkt)
+                .await?
         }
         GrantType::RefreshToken => {
-            let token = form.require("refresh_token")?;
-            grants::refresh_token::refresh(engine, client, token, form.get("scope")).await?
+            let refresh = form.require("refresh_token")?;
+            grants::refresh_token::refresh(engine, client, refresh, form.get("scope"), jkt).await?
+        }
+        GrantType::TokenExchange => {
+            let mut audience = form.list("audience");
+            audience.extend(form.list("resource"));
+            let request = token_exchange::ExchangeRequest {
+                subject_token: form.require("subject_token")?,
+                subject_token_type: form.require("subject_token_type")?,
+                actor_token: form.get("actor_token"),
+                actor_token_type: form.get("actor_token_type"),
+                audience,
+                scope: form.get("scope"),
+                requested_token_type: form.get("requested_token_type"),
+                jkt,
+            };
+            token_exchange::exchange(engine, client, request).await?
         }
     };
     let body =

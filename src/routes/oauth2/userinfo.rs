@@ -1,26 +1,32 @@
 //! `GET|POST /oauth2/userinfo` (OIDC Core §5.3): claims about the user of
 //! a bearer access token with the `openid` scope.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use tessera_actors::directory::UserStatus;
 use tessera_actors::domain::Scope;
 use tessera_actors::grants::id_token::UserClaims;
-use tessera_actors::tokens::TokenKind;
 
+use crate::extract::dpop::{access_token, TokenRefused};
 use crate::state::AppState;
 
-/// RFC 6750 §3: errors in `WWW-Authenticate`.
-fn bearer_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
-    let v =
-        format!("Bearer realm=\"tessera\", error=\"{error}\", error_description=\"{description}\"");
-    let mut r = HttpResponse::build(status);
-    if let Ok(h) = HeaderValue::from_str(&v) {
-        r.insert_header((header::WWW_AUTHENTICATE, h));
+/// RFC 6750 §3 / RFC 9449 §7.1: errors in `WWW-Authenticate`, in the
+/// scheme the token is used with.
+fn token_error(
+    status: StatusCode,
+    dpop: bool,
+    error: &'static str,
+    description: &'static str,
+) -> HttpResponse {
+    TokenRefused {
+        status,
+        dpop,
+        error,
+        description,
     }
-    r.json(serde_json::json!({"error": error, "error_description": description}))
+    .response()
 }
 
 #[derive(Serialize)]
@@ -30,36 +36,25 @@ struct UserInfo<'a> {
     claims: UserClaims<'a>,
 }
 
-fn answer(req: &HttpRequest, state: &AppState) -> HttpResponse {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
-    let Some(token) = token else {
-        return bearer_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request",
-            "a bearer access token is required",
-        );
+async fn answer(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    let rec = match access_token(req, state).await {
+        None => {
+            return token_error(
+                StatusCode::UNAUTHORIZED,
+                false,
+                "invalid_request",
+                "a bearer access token is required",
+            )
+        }
+        Some(Err(refused)) => return refused.response(),
+        Some(Ok(rec)) => rec,
     };
-    let Some(rec) = state
-        .engine
-        .lookup(token)
-        .filter(|r| r.kind == TokenKind::AccessToken)
-    else {
-        return bearer_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the access token is invalid, expired or revoked",
-        );
-    };
+    let dpop = rec.grant.jkt.is_some();
     let scope = Scope::parse(&rec.grant.scope).unwrap_or_default();
     if !scope.contains("openid") {
-        return bearer_error(
+        return token_error(
             StatusCode::FORBIDDEN,
+            dpop,
             "insufficient_scope",
             "the access token lacks the openid scope",
         );
@@ -69,8 +64,9 @@ fn answer(req: &HttpRequest, state: &AppState) -> HttpResponse {
         .and_then(|id| state.engine.users.get(&id))
         .filter(|u| u.status == UserStatus::Active)
     else {
-        return bearer_error(
+        return token_error(
             StatusCode::UNAUTHORIZED,
+            dpop,
             "invalid_token",
             "the access token does not belong to an active user",
         );
@@ -92,7 +88,7 @@ fn answer(req: &HttpRequest, state: &AppState) -> HttpResponse {
 #[get("/oauth2/userinfo")]
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    answer(&req, &state)
+    answer(&req, &state).await
 }
 
 #[utoipa::path(tag = "oauth2", responses(
@@ -103,5 +99,5 @@ pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 #[post("/oauth2/userinfo")]
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn userinfo_post(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    answer(&req, &state)
+    answer(&req, &state).await
 }

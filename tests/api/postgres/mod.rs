@@ -196,6 +196,7 @@ async fn single_use_is_decided_by_the_database_across_processes() {
         used: false,
         rotating: true,
         origin: "authorization_code".into(),
+        ..Default::default()
     };
     stores_a
         .tokens

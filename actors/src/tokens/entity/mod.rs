@@ -206,6 +206,7 @@ impl TokenIssuer {
             scope: String::new(),
             aud: vec![Arc::from(t.entity_id.to_string().as_str())],
             sid: None,
+            ..Default::default()
         });
         TokenRecord {
             jti: t.id.as_u128(),

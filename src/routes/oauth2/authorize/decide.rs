@@ -205,6 +205,7 @@ async fn issue_code(
         exp: now + engine.config.code_ttl,
         family: tessera_actors::idmap::new_id(),
         consumed: false,
+        dpop_jkt: v.dpop_jkt,
     };
     match engine
         .issuer

@@ -1,5 +1,6 @@
 //! Checking an authorization request once its client and redirect URI are
-//! trusted: response type, scope, PKCE, `prompt` and `max_age`.
+//! trusted: response type, scope, PKCE, `prompt`, `max_age` and
+//! `dpop_jkt`.
 
 use tessera_actors::directory::Client;
 use tessera_actors::domain::{GrantType, Pkce, PkceMethod, Scope};
@@ -13,6 +14,8 @@ pub(super) struct Validated {
     pub(super) prompt_login: bool,
     pub(super) prompt_consent: bool,
     pub(super) max_age: Option<i64>,
+    /// RFC 9449 §10: the DPoP key the code is bound to.
+    pub(super) dpop_jkt: Option<String>,
 }
 
 pub(super) fn validate(
@@ -116,7 +119,18 @@ pub(super) fn validate(
         ),
         None => None,
     };
+    let dpop_jkt = match form.get("dpop_jkt") {
+        Some(j) if tessera_actors::dpop::valid_jkt(j) => Some(j.to_string()),
+        Some(_) => {
+            return Err((
+                "invalid_request",
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+            ))
+        }
+        None => None,
+    };
     Ok(Validated {
+        dpop_jkt,
         scope,
         pkce,
         prompt_none,
