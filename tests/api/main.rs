@@ -26,6 +26,7 @@ mod configuration;
 mod crash;
 mod discovery;
 mod disk_full;
+mod dpop;
 mod durability;
 mod entities;
 mod faults;
@@ -45,6 +46,7 @@ mod schema_regressions;
 mod sessions;
 mod sessions_lifecycle;
 mod token;
+mod token_exchange;
 mod totp_enrol;
 mod users_admin;
 

@@ -9,9 +9,11 @@
 //! - `single_use` — codes and refresh tokens raced on three nodes.
 //! - `keys` — a rotation reaches every node's JWKS before any token is
 //!   signed with the new key.
+//! - `dpop` — a DPoP proof is accepted once in the whole cluster.
 //! - `limits` — login failures count across nodes; a federation `state`
 //!   is taken once in the whole cluster.
 
+mod dpop;
 mod faults;
 mod keys;
 mod limits;
