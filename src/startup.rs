@@ -82,6 +82,13 @@ impl Application {
                 appliers.sinks.push(limits.share(&pg));
                 // A DPoP proof works once on all the nodes together.
                 engine.dpop.share(&pg);
+                if settings.dpop.require_nonce && settings.dpop.nonce_secret.is_none() {
+                    tracing::warn!(
+                        "dpop.require_nonce without dpop.nonce_secret: each node makes its own \
+                         nonces, so a client sent to another node must fetch a new one; \
+                         set the same dpop.nonce_secret on every node"
+                    );
+                }
                 c.start(appliers)?;
                 engine
                     .revocations
