@@ -22,9 +22,10 @@
 //! could still be replayed. A cluster node also claims each proof in the
 //! database, so a proof works once across all nodes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use aws_lc_rs::signature::{self, ParsedPublicKey};
 use aws_lc_rs::{digest, hmac};
 use dashmap::DashMap;
 use serde::Deserialize;
@@ -134,9 +135,19 @@ pub struct Dpop {
     config: DpopConfig,
     nonce_key: hmac::Key,
     seen: DashMap<u128, i64>,
+    /// About how many entries `seen` holds (exact after each sweep).
+    held: AtomicUsize,
     claims: AtomicU64,
+    /// When `seen` was last swept (seconds).
+    swept_at: AtomicI64,
+    /// Clients' proof keys, parsed, by algorithm and thumbprint: a client
+    /// signs many proofs with one key.
+    keys: DashMap<(Alg, Arc<str>), Arc<ParsedPublicKey>>,
     shared: OnceLock<crate::pg::Pg>,
 }
+
+/// Most proof keys kept parsed at once.
+const MAX_KEYS: usize = 10_000;
 
 impl Dpop {
     pub fn new(config: DpopConfig) -> Dpop {
@@ -148,7 +159,10 @@ impl Dpop {
             nonce_key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
             config,
             seen: DashMap::new(),
+            held: AtomicUsize::new(0),
             claims: AtomicU64::new(0),
+            swept_at: AtomicI64::new(i64::MIN),
+            keys: DashMap::new(),
             shared: OnceLock::new(),
         }
     }
@@ -168,12 +182,12 @@ impl Dpop {
         if proof.is_empty() || proof.len() > MAX_PROOF_LEN {
             return Err(bad("the DPoP proof is empty or too long"));
         }
-        let mut parts = proof.split('.');
-        let (Some(h), Some(_), Some(_), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad("the DPoP proof is not a compact JWS"));
-        };
+        let not_jws = || bad("the DPoP proof is not a compact JWS");
+        let (signed, signature) = proof.rsplit_once('.').ok_or_else(not_jws)?;
+        let (h, payload) = signed.split_once('.').ok_or_else(not_jws)?;
+        if payload.contains('.') {
+            return Err(not_jws());
+        }
         let header: ProofHeader = b64url_decode(h)
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(bad("the DPoP proof's header is not a JSON object"))?;
@@ -184,15 +198,14 @@ impl Dpop {
         let jwk = header
             .jwk
             .ok_or(bad("the DPoP proof's header carries no jwk"))?;
-        let (key, jkt) = public_key(&jwk, alg)?;
-        let mut v = jsonwebtoken::Validation::new(alg);
-        v.required_spec_claims.clear();
-        v.validate_exp = false;
-        v.validate_nbf = false;
-        v.validate_aud = false;
-        let claims = jsonwebtoken::decode::<ProofClaims>(proof, &key, &v)
-            .map_err(|_| bad("the DPoP proof's signature or claims are invalid"))?
-            .claims;
+        let (key, jkt) = self.public_key(&jwk, alg)?;
+        let signature =
+            b64url_decode(signature).ok_or(bad("the DPoP proof's signature is not base64url"))?;
+        key.verify_sig(signed.as_bytes(), &signature)
+            .map_err(|_| bad("the DPoP proof's signature does not verify with its jwk"))?;
+        let claims: ProofClaims = b64url_decode(payload)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(bad("the DPoP proof's claims are not a JSON object"))?;
         let jti = claims
             .jti
             .filter(|j| !j.is_empty() && j.len() <= MAX_JTI_LEN)
@@ -235,10 +248,8 @@ impl Dpop {
         Ok(Proof {
             jkt: Arc::from(jkt),
             seen_key: u128::from_be_bytes(first16(d.as_ref())),
-            until: iat
-                .max(now)
-                .saturating_add(self.config.max_age)
-                .saturating_add(self.config.max_skew),
+            // Acceptable while now <= iat + max_age; forgettable after.
+            until: iat.saturating_add(self.config.max_age),
         })
     }
 
@@ -273,12 +284,23 @@ impl Dpop {
     }
 
     fn claim_here(&self, proof: &Proof, now: i64) -> Result<(), DpopError> {
-        // Sweep now and then, and whenever the cache is full.
+        // Sweep now and then, and when the cache is full, but a full
+        // cache at most once a second: a flood of proofs must not turn
+        // every claim into a walk over the whole map.
         let n = self.claims.fetch_add(1, Ordering::Relaxed);
-        if n % 4096 == 4095 || self.seen.len() >= self.config.replay_cache_size {
+        let full = self.held.load(Ordering::Relaxed) >= self.config.replay_cache_size;
+        let last = self.swept_at.load(Ordering::Relaxed);
+        if (n % 4096 == 4095 || full)
+            && last != now
+            && self
+                .swept_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             self.seen.retain(|_, until| *until >= now);
+            self.held.store(self.seen.len(), Ordering::Relaxed);
         }
-        if self.seen.len() >= self.config.replay_cache_size {
+        if self.held.load(Ordering::Relaxed) >= self.config.replay_cache_size {
             metrics::counter!("tessera_dpop_proofs_total", "outcome" => "cache_full").increment(1);
             return Err(DpopError::Unavailable);
         }
@@ -293,6 +315,7 @@ impl Dpop {
             }
             dashmap::mapref::entry::Entry::Vacant(e) => {
                 e.insert(proof.until);
+                self.held.fetch_add(1, Ordering::Relaxed);
             }
         }
         Ok(())
@@ -355,18 +378,51 @@ pub fn valid_jkt(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn proof_alg(alg: &str) -> Result<jsonwebtoken::Algorithm, DpopError> {
-    use jsonwebtoken::Algorithm as A;
+/// The algorithms a proof may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Alg {
+    Es256,
+    Es384,
+    EdDsa,
+    Rsa(RsaAlg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RsaAlg {
+    Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
+}
+
+impl RsaAlg {
+    /// aws-lc's parameters: the padding, the digest, and keys of 2048 to
+    /// 8192 bits.
+    fn params(self) -> &'static signature::RsaParameters {
+        match self {
+            RsaAlg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            RsaAlg::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            RsaAlg::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            RsaAlg::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            RsaAlg::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            RsaAlg::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+        }
+    }
+}
+
+fn proof_alg(alg: &str) -> Result<Alg, DpopError> {
     Ok(match alg {
-        "ES256" => A::ES256,
-        "ES384" => A::ES384,
-        "EdDSA" => A::EdDSA,
-        "RS256" => A::RS256,
-        "RS384" => A::RS384,
-        "RS512" => A::RS512,
-        "PS256" => A::PS256,
-        "PS384" => A::PS384,
-        "PS512" => A::PS512,
+        "ES256" => Alg::Es256,
+        "ES384" => Alg::Es384,
+        "EdDSA" => Alg::EdDsa,
+        "RS256" => Alg::Rsa(RsaAlg::Rs256),
+        "RS384" => Alg::Rsa(RsaAlg::Rs384),
+        "RS512" => Alg::Rsa(RsaAlg::Rs512),
+        "PS256" => Alg::Rsa(RsaAlg::Ps256),
+        "PS384" => Alg::Rsa(RsaAlg::Ps384),
+        "PS512" => Alg::Rsa(RsaAlg::Ps512),
         _ => {
             return Err(DpopError::Invalid(
                 "the DPoP proof's alg is not an accepted asymmetric algorithm",
@@ -386,24 +442,41 @@ fn member<'a>(
         ))
 }
 
-/// Decoded length of a base64url member, checked to be exactly `len`.
-fn sized(v: &str, len: usize) -> Result<(), DpopError> {
+/// A base64url member decoded, checked to be exactly `len` bytes.
+fn sized(v: &str, len: usize) -> Result<Vec<u8>, DpopError> {
     match b64url_decode(v) {
-        Some(b) if b.len() == len => Ok(()),
+        Some(b) if b.len() == len => Ok(b),
         _ => Err(DpopError::Invalid(
             "the DPoP proof's jwk has a malformed coordinate",
         )),
     }
 }
 
-/// The verification key of a proof's public `jwk`, checked against `alg`,
-/// and its RFC 7638 thumbprint.
-pub fn public_key(
+/// What verifies a proof: the key's bytes for aws-lc, once its members
+/// are checked against the algorithm.
+enum KeyBytes {
+    /// An uncompressed point (EC) or the raw public key (Ed25519).
+    Raw(&'static dyn signature::VerificationAlgorithm, Vec<u8>),
+    Rsa(RsaAlg, Vec<u8>, Vec<u8>),
+}
+
+impl KeyBytes {
+    fn parse(self) -> Result<ParsedPublicKey, DpopError> {
+        let parsed = match self {
+            KeyBytes::Raw(alg, bytes) => ParsedPublicKey::new(alg, bytes),
+            KeyBytes::Rsa(alg, n, e) => signature::RsaPublicKeyComponents { n: &n, e: &e }
+                .to_parsed_public_key(alg.params()),
+        };
+        parsed.map_err(|_| DpopError::Invalid("the DPoP proof's jwk is not a valid public key"))
+    }
+}
+
+/// A proof's public `jwk`, checked against `alg`: the bytes of its key and
+/// its RFC 7638 thumbprint.
+fn key_bytes(
     jwk: &serde_json::Map<String, serde_json::Value>,
-    alg: jsonwebtoken::Algorithm,
-) -> Result<(jsonwebtoken::DecodingKey, String), DpopError> {
-    use jsonwebtoken::Algorithm as A;
-    use jsonwebtoken::DecodingKey;
+    alg: Alg,
+) -> Result<(KeyBytes, String), DpopError> {
     if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
         return Err(DpopError::Invalid(
             "the DPoP proof's jwk must be a public key",
@@ -412,33 +485,33 @@ pub fn public_key(
     let bad_key = DpopError::Invalid("the DPoP proof's jwk does not fit its alg");
     let kty = member(jwk, "kty")?;
     match (kty, alg) {
-        ("EC", A::ES256 | A::ES384) => {
-            let (crv, size) = if alg == A::ES256 {
-                ("P-256", 32)
-            } else {
-                ("P-384", 48)
-            };
+        ("EC", Alg::Es256 | Alg::Es384) => {
+            let (crv, size, verify): (_, _, &'static dyn signature::VerificationAlgorithm) =
+                if alg == Alg::Es256 {
+                    ("P-256", 32, &signature::ECDSA_P256_SHA256_FIXED)
+                } else {
+                    ("P-384", 48, &signature::ECDSA_P384_SHA384_FIXED)
+                };
             if member(jwk, "crv")? != crv {
                 return Err(bad_key);
             }
             let (x, y) = (member(jwk, "x")?, member(jwk, "y")?);
-            sized(x, size)?;
-            sized(y, size)?;
-            let key = DecodingKey::from_ec_components(x, y).map_err(|_| bad_key)?;
+            let mut point = vec![4u8];
+            point.extend(sized(x, size)?);
+            point.extend(sized(y, size)?);
             let tp = thumbprint(&[("crv", crv), ("kty", "EC"), ("x", x), ("y", y)]);
-            Ok((key, tp))
+            Ok((KeyBytes::Raw(verify, point), tp))
         }
-        ("OKP", A::EdDSA) => {
+        ("OKP", Alg::EdDsa) => {
             if member(jwk, "crv")? != "Ed25519" {
                 return Err(bad_key);
             }
             let x = member(jwk, "x")?;
-            sized(x, 32)?;
-            let key = DecodingKey::from_ed_components(x).map_err(|_| bad_key)?;
+            let raw = sized(x, 32)?;
             let tp = thumbprint(&[("crv", "Ed25519"), ("kty", "OKP"), ("x", x)]);
-            Ok((key, tp))
+            Ok((KeyBytes::Raw(&signature::ED25519, raw), tp))
         }
-        ("RSA", A::RS256 | A::RS384 | A::RS512 | A::PS256 | A::PS384 | A::PS512) => {
+        ("RSA", Alg::Rsa(rsa)) => {
             let (n, e) = (member(jwk, "n")?, member(jwk, "e")?);
             let modulus = b64url_decode(n).ok_or_else(|| bad_key.clone())?;
             let exponent = b64url_decode(e).ok_or_else(|| bad_key.clone())?;
@@ -448,11 +521,32 @@ pub fn public_key(
                     "the DPoP proof's RSA key is shorter than 2048 bits or malformed",
                 ));
             }
-            let key = DecodingKey::from_rsa_raw_components(&modulus, &exponent);
             let tp = thumbprint(&[("e", e), ("kty", "RSA"), ("n", n)]);
-            Ok((key, tp))
+            Ok((KeyBytes::Rsa(rsa, modulus, exponent), tp))
         }
         _ => Err(bad_key),
+    }
+}
+
+impl Dpop {
+    /// The parsed key of a proof's `jwk` for `alg`, from the cache when a
+    /// proof of that key was checked before, and its thumbprint.
+    fn public_key(
+        &self,
+        jwk: &serde_json::Map<String, serde_json::Value>,
+        alg: Alg,
+    ) -> Result<(Arc<ParsedPublicKey>, String), DpopError> {
+        let (bytes, jkt) = key_bytes(jwk, alg)?;
+        let id = (alg, Arc::from(jkt.as_str()));
+        if let Some(k) = self.keys.get(&id) {
+            return Ok((k.value().clone(), jkt));
+        }
+        let parsed = Arc::new(bytes.parse()?);
+        if self.keys.len() >= MAX_KEYS {
+            self.keys.clear();
+        }
+        self.keys.insert(id, parsed.clone());
+        Ok((parsed, jkt))
     }
 }
 
