@@ -4,6 +4,7 @@
 //! cargo bench --bench micro                                   # everything
 //! cargo bench --bench micro -- --measurement-time 3 --warm-up-time 1
 //! cargo bench --bench micro -- sign/                          # one group
+//! cargo bench --bench micro -- dpop                           # DPoP proof checks
 //! ```
 //!
 //! `TESSERA_BENCH_TOKENS` sets how many tokens are resident in the engine
@@ -14,18 +15,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tessera::configuration::Settings;
 use tessera_actors::clock::{Clock, SystemClock};
 use tessera_actors::directory::{Client, ClientSpec, CreateClient};
+use tessera_actors::dpop::{Dpop, DpopConfig, ProofCheck};
 use tessera_actors::keys::material::{generate, GeneratedKey, JwtType, KeyAlg, PublicJwk, Signer};
 use tessera_actors::secret::{self, prefix};
 use tessera_actors::store::Store;
 use tessera_actors::stores::Stores;
 use tessera_actors::tokens::{Grant, NewToken, RecordUnpersisted, TokenKind};
 use tessera_actors::Engine;
+
+#[allow(dead_code)]
+#[path = "../tests/api/dpop/proof.rs"]
+mod proof;
+
+use proof::ProofKey;
 
 /// The claims of an RFC 9068 access token, shaped like the ones the server
 /// signs (one audience, a short scope).
@@ -109,7 +118,44 @@ fn sign(c: &mut Criterion) {
     group.bench_function("RS256/jsonwebtoken_decode", |b| {
         b.iter(|| jsonwebtoken::decode::<Claims>(black_box(&token), &dec, &v).expect("decode"))
     });
+    dpop_checks(&mut group);
     group.finish();
+}
+
+/// `Dpop::check` (every check of a proof but its single use) of one proof
+/// per key type, beside an ES256 access token's verification: what a
+/// proof adds is parsing its header and key and the thumbprint.
+fn dpop_checks(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let (g, signer) = key(KeyAlg::ES256);
+    let token = signer.sign(JwtType::AccessToken, &claims()).expect("sign");
+    let PublicJwk::Ec { x, y, .. } = &g.public else {
+        unreachable!("an ES256 key is EC")
+    };
+    let dec = DecodingKey::from_ec_components(x, y).expect("decoding key");
+    let mut v = Validation::new(Algorithm::ES256);
+    v.validate_aud = false;
+    v.set_issuer(&["http://127.0.0.1:8080"]);
+    group.bench_function("ES256/jsonwebtoken_decode", |b| {
+        b.iter(|| jsonwebtoken::decode::<Claims>(black_box(&token), &dec, &v).expect("decode"))
+    });
+
+    let dpop = Dpop::new(DpopConfig::default());
+    let htu = "http://127.0.0.1:8080/oauth2/token";
+    let want = ProofCheck {
+        htm: "POST",
+        htu,
+        access_token: None,
+        require_nonce: false,
+    };
+    let now = SystemClock.now();
+    for key in [ProofKey::es256(), ProofKey::ed25519(), ProofKey::rs256()] {
+        let proof = key.proof("POST", htu, now);
+        let checked = dpop.check(&proof, &want, now).expect("a valid proof");
+        assert_eq!(*checked.jkt, key.thumbprint(), "the proof's thumbprint");
+        group.bench_function(format!("dpop_check/{}", key.alg()), |b| {
+            b.iter(|| dpop.check(black_box(&proof), &want, now).expect("valid"))
+        });
+    }
 }
 
 fn token_key(c: &mut Criterion) {

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,7 +61,7 @@ pub(crate) async fn prepare(target: &Target, opts: &Opts) -> anyhow::Result<Fixt
     // Real JWTs (or opaque tokens, per the server's format) over HTTP.
     let started = Instant::now();
     let cc = cc_body(&opts.scope);
-    let issue = Arc::new(post(&host, &target.paths.token, &auth, &cc));
+    let issue = Arc::new(vec![post(&host, &target.paths.token, &auth, &cc)]);
     let jwts = issue_tokens(target.addr, issue, opts.jwts, opts.connections.min(16)).await?;
     println!(
         "issued {} tokens over HTTP (client_credentials) in {:.2} s",
@@ -289,23 +289,31 @@ pub(crate) fn per_token(before: u64, after: u64, n: usize) -> f64 {
     after.saturating_sub(before) as f64 / n as f64
 }
 
-/// Issue `count` tokens over HTTP on `conns` connections; answers them.
+/// Issue `count` tokens over HTTP on `conns` connections, the i-th with
+/// `reqs[i % reqs.len()]` (one request repeated, or single-use requests
+/// each once); answers them.
 pub(crate) async fn issue_tokens(
     addr: SocketAddr,
-    req: Arc<Vec<u8>>,
+    reqs: Arc<Vec<Vec<u8>>>,
     count: usize,
     conns: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let left = Arc::new(AtomicI64::new(i64::try_from(count).unwrap_or(i64::MAX)));
+    anyhow::ensure!(!reqs.is_empty(), "no token request to send");
+    let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..conns.max(1) {
-        let (req, left) = (req.clone(), left.clone());
+        let (reqs, next) = (reqs.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             let mut stream = connect(addr).await?;
             let mut buf = Vec::with_capacity(4096);
-            while left.fetch_sub(1, Ordering::Relaxed) > 0 {
-                stream.write_all(&req).await?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let req = reqs.get(i % reqs.len()).map_or(&[][..], |r| r.as_slice());
+                stream.write_all(req).await?;
                 let r = tokio::time::timeout(REQUEST_TIMEOUT, read_response(&mut stream, &mut buf))
                     .await
                     .map_err(|_| {

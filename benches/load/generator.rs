@@ -213,7 +213,7 @@ pub(crate) async fn connection(
                 match op {
                     Op::Introspect { .. } => s.introspect.saturating_record(micros),
                     Op::Revoke { .. } => s.revoke.saturating_record(micros),
-                    Op::Fixed | Op::Login { .. } => {}
+                    Op::Fixed | Op::Once { .. } | Op::Login { .. } => {}
                 }
                 s.completed += 1;
             }

@@ -17,6 +17,7 @@
 //! cargo bench --bench load -- --backend postgres --scenario revoke          # any scenario over PostgreSQL
 //! cargo bench --bench load -- --scenario startup --tokens 1000000          # start-up with 1M tokens, sled and PostgreSQL
 //! cargo bench --bench load -- --scenario cluster --jwts 20000              # three tessera processes on PostgreSQL, against one
+//! cargo bench --bench load -- --scenario dpop --duration 5               # DPoP and token exchange against their baselines (ES256)
 //! cargo bench --bench load -- --url http://127.0.0.1:8080 --admin-token $TOKEN --scenario code-flow
 //! cargo bench --bench load -- --url http://127.0.0.1:3000 --client-id peer --client-secret ... --no-baseline
 //! ```
@@ -61,11 +62,19 @@
 //! `introspect-revoke` mix, with its revoked-but-active check) while a
 //! login storm (`login-storm`'s closed-loop connections) runs at the same
 //! time, and compares the two p99s.
+//!
+//! `dpop` compares, on one server and in alternating rounds (A B, B A):
+//! introspection of DPoP-bound tokens against Bearer tokens; client
+//! credentials with a fresh ES256 proof per request (signed before each
+//! run) against without; and token exchange with an actor token beside
+//! client_credentials. The server's keys are ES256 unless `--alg` says
+//! otherwise.
 
 mod child;
 mod cluster;
 mod code_flow;
 mod database;
+mod dpop;
 mod faults;
 mod fixture;
 mod generator;
@@ -89,6 +98,7 @@ use clap::Parser;
 use tessera_actors::keys::material::KeyAlg;
 
 use crate::code_flow::code_flow;
+use crate::dpop::dpop;
 use crate::faults::faults;
 use crate::fixture::prepare;
 use crate::login_storm::login_storm;
@@ -264,7 +274,8 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
             | Scenario::CodeFlow
             | Scenario::Faults
             | Scenario::Startup
-            | Scenario::Cluster => false,
+            | Scenario::Cluster
+            | Scenario::Dpop => false,
         };
     let baseline = if wants_baseline || opts.hold.is_some() {
         Some(start_baseline(opts.workers, fixture.active_body.clone())?)
@@ -280,6 +291,8 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         code_flow(&rt, &target, &fixture, &opts)?;
     } else if faulted {
         faults(&rt, &target, &fixture, &opts);
+    } else if opts.scenario == Scenario::Dpop {
+        dpop(&rt, &target, &fixture, &opts)?;
     } else {
         steady(&rt, &target, &fixture, &opts, baseline.as_ref(), raw)?;
     }

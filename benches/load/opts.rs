@@ -31,6 +31,12 @@ pub(crate) enum Scenario {
     /// alone, then three (introspection with revocations flowing,
     /// revocation visibility lag, strict-mode revocation latency).
     Cluster,
+    /// DPoP and token exchange, each against a baseline in the same run:
+    /// introspection of DPoP-bound tokens against Bearer tokens,
+    /// client_credentials with a fresh ES256 proof per request against
+    /// without, and token exchange with an actor token beside plain
+    /// client_credentials (at least two rounds, in A B B A order).
+    Dpop,
 }
 
 impl Scenario {
@@ -264,6 +270,18 @@ impl Opts {
             self.password_workers.is_none_or(|w| (1..=256).contains(&w)),
             "--password-workers must be in 1..=256"
         );
+        if self.scenario == Scenario::Dpop {
+            // Proofs are signed before each run and the server takes a
+            // proof for 60 s after its iat.
+            anyhow::ensure!(
+                self.warmup + self.duration <= 45.0,
+                "--scenario dpop: --warmup + --duration must be at most 45 s"
+            );
+            anyhow::ensure!(self.jwts >= 1, "--scenario dpop needs --jwts >= 1");
+            // Issue 17's target for a proof at the token endpoint is with
+            // ES256 server keys.
+            self.alg.get_or_insert_with(|| "ES256".into());
+        }
         self.pool = self.pool.min(self.tokens + self.jwts);
         if matches!(self.scenario, Scenario::LoginStorm | Scenario::Faults) {
             // Introspection is paced so that quiet and storm compare latency,

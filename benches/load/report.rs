@@ -286,7 +286,8 @@ pub(crate) fn summarize(
         | Scenario::CodeFlow
         | Scenario::Faults
         | Scenario::Startup
-        | Scenario::Cluster => {}
+        | Scenario::Cluster
+        | Scenario::Dpop => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(

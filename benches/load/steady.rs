@@ -38,7 +38,8 @@ pub(crate) fn steady(
         | Scenario::CodeFlow
         | Scenario::Faults
         | Scenario::Startup
-        | Scenario::Cluster => Mode::Login,
+        | Scenario::Cluster
+        | Scenario::Dpop => Mode::Login,
     };
     let wl = Arc::new(Workload::new(mode, fixture, opts));
     let name = &opts.name;
@@ -55,7 +56,8 @@ pub(crate) fn steady(
         | Scenario::CodeFlow
         | Scenario::Faults
         | Scenario::Startup
-        | Scenario::Cluster => {
+        | Scenario::Cluster
+        | Scenario::Dpop => {
             format!("{name} logins")
         }
     };

@@ -19,6 +19,9 @@ pub(crate) enum Mode {
     Revoke,
     /// One fixed request (client_credentials).
     Fixed,
+    /// Each request of `once` once, in order, then stop (single-use
+    /// requests: a DPoP proof is good for one request only).
+    Once,
     /// `POST /auth/login` of each user in turn.
     Login,
 }
@@ -32,6 +35,7 @@ pub(crate) struct Workload {
     pub(crate) introspect: Vec<Vec<u8>>,
     pub(crate) revoke: Vec<Vec<u8>>,
     pub(crate) fixed: Vec<u8>,
+    pub(crate) once: Vec<Vec<u8>>,
     pub(crate) logins: Vec<Vec<u8>>,
     /// Per pool token: LIVE, REVOKING (request sent), REVOKED (200 received).
     pub(crate) state: Vec<AtomicU8>,
@@ -47,6 +51,7 @@ pub(crate) enum Op {
     Introspect { idx: usize, revoked_at_send: bool },
     Revoke { idx: usize },
     Fixed,
+    Once { idx: usize },
     Login { idx: usize },
 }
 
@@ -80,7 +85,7 @@ impl Workload {
                 tokens.iter().map(rev).collect(),
             ),
             Mode::Revoke => (Vec::new(), tokens.iter().map(rev).collect()),
-            Mode::Fixed | Mode::Login => (Vec::new(), Vec::new()),
+            Mode::Fixed | Mode::Once | Mode::Login => (Vec::new(), Vec::new()),
         };
         let logins = match mode {
             Mode::Login => f
@@ -102,6 +107,7 @@ impl Workload {
             introspect,
             revoke,
             fixed: post(&f.host, &f.paths.token, &f.auth, &f.cc_body),
+            once: Vec::new(),
             logins,
             state: (0..tokens.len()).map(|_| AtomicU8::new(LIVE)).collect(),
             cursor: AtomicUsize::new(0),
@@ -114,6 +120,10 @@ impl Workload {
     pub(crate) fn next(&self, rng: &mut Rng) -> Option<Op> {
         match self.mode {
             Mode::Fixed => Some(Op::Fixed),
+            Mode::Once => {
+                let idx = self.cursor.fetch_add(1, Ordering::Relaxed);
+                (idx < self.once.len()).then_some(Op::Once { idx })
+            }
             // Round-robin over the users: each account logs in once every
             // --users logins.
             Mode::Login => Some(Op::Login {
@@ -167,6 +177,7 @@ impl Workload {
             Op::Introspect { idx, .. } => self.introspect.get(*idx),
             Op::Revoke { idx } => self.revoke.get(*idx),
             Op::Fixed => Some(&self.fixed),
+            Op::Once { idx } => self.once.get(*idx),
             Op::Login { idx } => self.logins.get(*idx),
         };
         b.map_or(&[][..], |v| v.as_slice())
@@ -222,7 +233,7 @@ impl Workload {
                 }
                 s.revocations += 1;
             }
-            Op::Fixed => {
+            Op::Fixed | Op::Once { .. } => {
                 if !contains(body, br#""access_token""#) {
                     s.bad_body += 1;
                 }
