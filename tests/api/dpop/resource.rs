@@ -29,6 +29,12 @@ async fn ok_json(r: reqwest::Response) -> Value {
     body
 }
 
+/// `GET /oauth2/userinfo` with `Authorization: <scheme> <token>` and an
+/// optional proof.
+async fn userinfo(app: &TestApp, auth: (&str, &str), proof: Option<&str>) -> reqwest::Response {
+    resource(app, Method::GET, "/oauth2/userinfo", auth, proof).await
+}
+
 fn userinfo_proof(app: &TestApp, key: &ProofKey, token: &str) -> String {
     key.proof_for("GET", &htu(app, "/oauth2/userinfo"), app.now(), token)
 }
@@ -58,20 +64,13 @@ async fn a_bound_token_is_no_bearer_token() {
     let app = spawn_app().await;
     let key = ProofKey::es256();
     let (_, at) = user_token(&app, Some(&key)).await;
-    let r = resource(&app, Method::GET, "/oauth2/userinfo", ("Bearer", &at), None).await;
+    let r = userinfo(&app, ("Bearer", &at), None).await;
     let body = assert_dpop_challenge(r, "invalid_token").await;
     assert_eq!(body["error"], "invalid_token", "{body}");
     assert!(body["error_description"].is_string(), "{body}");
     // Not even with a good proof alongside.
     let p = userinfo_proof(&app, &key, &at);
-    let r = resource(
-        &app,
-        Method::GET,
-        "/oauth2/userinfo",
-        ("Bearer", &at),
-        Some(&p),
-    )
-    .await;
+    let r = userinfo(&app, ("Bearer", &at), Some(&p)).await;
     assert_dpop_challenge(r, "invalid_token").await;
 }
 
@@ -146,14 +145,7 @@ async fn a_bad_proof_at_userinfo_is_refused() {
     assert_dpop_challenge(r, "invalid_dpop_proof").await;
     // None of that hurt the token.
     let p = userinfo_proof(&app, &key, &at);
-    let r = resource(
-        &app,
-        Method::GET,
-        "/oauth2/userinfo",
-        ("DPoP", &at),
-        Some(&p),
-    )
-    .await;
+    let r = userinfo(&app, ("DPoP", &at), Some(&p)).await;
     assert_eq!(ok_json(r).await["sub"], user.id.to_string());
 }
 
@@ -163,23 +155,9 @@ async fn a_replayed_proof_at_userinfo_is_refused() {
     let key = ProofKey::ed25519();
     let (_, at) = user_token(&app, Some(&key)).await;
     let p = userinfo_proof(&app, &key, &at);
-    let r = resource(
-        &app,
-        Method::GET,
-        "/oauth2/userinfo",
-        ("DPoP", &at),
-        Some(&p),
-    )
-    .await;
+    let r = userinfo(&app, ("DPoP", &at), Some(&p)).await;
     ok_json(r).await;
-    let r = resource(
-        &app,
-        Method::GET,
-        "/oauth2/userinfo",
-        ("DPoP", &at),
-        Some(&p),
-    )
-    .await;
+    let r = userinfo(&app, ("DPoP", &at), Some(&p)).await;
     assert_dpop_challenge(r, "invalid_dpop_proof").await;
 }
 
@@ -190,21 +168,14 @@ async fn an_unbound_token_with_the_dpop_scheme_is_refused() {
     let (user, at) = user_token(&app, None).await;
     assert!(jkt_of(&at).is_null());
     let p = userinfo_proof(&app, &key, &at);
-    let r = resource(
-        &app,
-        Method::GET,
-        "/oauth2/userinfo",
-        ("DPoP", &at),
-        Some(&p),
-    )
-    .await;
+    let r = userinfo(&app, ("DPoP", &at), Some(&p)).await;
     let status = r.status();
     let www = header(&r, "www-authenticate").unwrap_or_default();
     let body: Value = r.json().await.expect("error JSON");
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(www.contains("error=\"invalid_token\""), "{www:?}");
     assert_eq!(body["error"], "invalid_token", "{body}");
-    let r = resource(&app, Method::GET, "/oauth2/userinfo", ("Bearer", &at), None).await;
+    let r = userinfo(&app, ("Bearer", &at), None).await;
     assert_eq!(ok_json(r).await["sub"], user.id.to_string());
 }
 
