@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, bail};
 use tessera_actors::clock::{Clock, SystemClock};
 
 use crate::fixture::{issue_tokens, Fixture};
@@ -27,7 +27,7 @@ use crate::opts::Opts;
 use crate::report::{combine, result_line, verdict};
 use crate::requests::{basic, form_value, post};
 use crate::servers::Target;
-use crate::setup_http::admin_call;
+use crate::setup_http::create_client;
 use crate::workload::{Mode, Workload};
 
 #[allow(dead_code)]
@@ -430,16 +430,7 @@ async fn exchange_setup(target: &Target, f: &Fixture, opts: &Opts) -> anyhow::Re
     if !opts.scope.trim().is_empty() {
         spec["scope"] = opts.scope.clone().into();
     }
-    let v = admin_call(target, "POST", "/admin/clients", &spec)
-        .await
-        .context("creating the token exchange client")?;
-    let field = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("no {k} in the created client: {v}"))
-    };
-    let (id, secret) = (field("client_id")?, field("client_secret")?);
+    let (id, secret) = create_client(target, &spec, "the token exchange client").await?;
     let auth = basic(&id, &secret);
     let cc = post(&f.host, &f.paths.token, &auth, &f.cc_body);
     let tokens = issue_tokens(target.addr, Arc::new(vec![cc]), 2, 1).await?;

@@ -75,17 +75,9 @@ pub(crate) async fn setup_http(target: &mut Target, opts: &Opts) -> anyhow::Resu
             spec["access_token_format"] = f.clone().into();
             target.describe = format!("a client with {f} access tokens");
         }
-        let v = admin_call(target, "POST", "/admin/clients", &spec)
-            .await
-            .context("creating the load test client")?;
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(|x| x.as_str())
-                .map(str::to_string)
-                .ok_or_else(|| anyhow!("no {k} in the created client: {v}"))
-        };
-        target.client_id = field("client_id")?;
-        target.client_secret = field("client_secret")?;
+        let (id, secret) = create_client(target, &spec, "the load test client").await?;
+        target.client_id = id;
+        target.client_secret = secret;
         println!("created client {} through the admin API", target.client_id);
     }
     Ok(())
@@ -238,4 +230,22 @@ pub(crate) async fn create_flow_client(target: &Target, opts: &Opts) -> anyhow::
         .to_string();
     println!("created public first-party client {id} for the code flow through the admin API");
     Ok(id)
+}
+
+/// Register a client through the admin API: its id and secret.
+pub(crate) async fn create_client(
+    target: &Target,
+    spec: &serde_json::Value,
+    what: &str,
+) -> anyhow::Result<(String, String)> {
+    let v = admin_call(target, "POST", "/admin/clients", spec)
+        .await
+        .with_context(|| format!("creating {what}"))?;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no {k} in the created client: {v}"))
+    };
+    Ok((field("client_id")?, field("client_secret")?))
 }
