@@ -200,24 +200,29 @@ impl Engine {
         Ok(data.claims)
     }
 
+    /// [`Engine::lookup`], reading the store when the token is not here:
+    /// issued by another node of a cluster and not applied here yet.
+    pub async fn lookup_or_fetch(&self, token: &str) -> Result<Option<TokenRecord>, OAuthError> {
+        if let Some(rec) = self.lookup(token) {
+            return Ok(Some(rec));
+        }
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Ok(None);
+        }
+        self.issuer
+            .send(crate::tokens::FetchToken(secret::token_key(token)))
+            .await??;
+        Ok(self.lookup(token))
+    }
+
     /// Revoke `token` on behalf of `caller` (RFC 7009). Unknown tokens and
     /// tokens of other clients are left alone and still answer `Ok`, so the
     /// endpoint is no oracle. Revoking a refresh token revokes its family.
     pub async fn revoke(&self, caller: &Client, token: &str) -> Result<(), OAuthError> {
-        let rec = match self.lookup(token) {
-            Some(rec) => rec,
-            // Issued by another node of a cluster, and not applied here
-            // yet: read it, or a 200 would leave it alive.
-            None if token.len() <= MAX_TOKEN_LEN => {
-                self.issuer
-                    .send(crate::tokens::FetchToken(secret::token_key(token)))
-                    .await??;
-                match self.lookup(token) {
-                    Some(rec) => rec,
-                    None => return Ok(()),
-                }
-            }
-            None => return Ok(()),
+        // A token of another node not applied here yet is read: a 200
+        // must not leave it alive.
+        let Some(rec) = self.lookup_or_fetch(token).await? else {
+            return Ok(());
         };
         if rec.grant.client_id != caller.client_id {
             return Ok(());

@@ -17,8 +17,7 @@ use crate::directory::{Client, ExchangePolicy, UserStatus};
 use crate::domain::{valid_audience, GrantType, Scope, TokenFormat};
 use crate::engine::Engine;
 use crate::oauth::{ErrorCode, OAuthError, TokenResponse};
-use crate::secret;
-use crate::tokens::{Act, FetchToken, Grant, IssueRefresh, RefreshMeta, TokenKind};
+use crate::tokens::{Act, Grant, IssueRefresh, RefreshMeta, TokenKind};
 
 use super::{mint_access_token_with, Mint};
 
@@ -218,15 +217,7 @@ async fn presented(engine: &Engine, token: &str, kind: &str) -> Result<Presented
         }
     };
     if let Some(want) = want {
-        let mut rec = engine.lookup(token);
-        if rec.is_none() && !token.is_empty() && token.len() <= 8192 {
-            // Issued by another node of a cluster and not applied here yet.
-            engine
-                .issuer
-                .send(FetchToken(secret::token_key(token)))
-                .await??;
-            rec = engine.lookup(token);
-        }
+        let rec = engine.lookup_or_fetch(token).await?;
         if let Some(r) = rec.filter(|r| r.kind == want) {
             return Ok(Presented {
                 jti: r.jti,
