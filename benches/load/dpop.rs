@@ -27,7 +27,7 @@ use crate::opts::Opts;
 use crate::report::{combine, result_line, verdict};
 use crate::requests::{basic, form_value, post};
 use crate::servers::Target;
-use crate::setup_http::create_client;
+use crate::setup_http::{create_client, discovery};
 use crate::workload::{Mode, Workload};
 
 #[allow(dead_code)]
@@ -357,17 +357,8 @@ fn compare(
 
 /// The token endpoint's URL from discovery (what `htu` must name).
 async fn token_endpoint(target: &Target) -> anyhow::Result<String> {
-    let req = request(
-        "GET",
-        &target.host,
-        "/.well-known/openid-configuration",
-        &[],
-        None,
-        "",
-    );
-    let a = exchange_once(target.addr, &req).await?;
-    anyhow::ensure!(a.status == 200, "discovery answered {}", a.status);
-    a.json()?
+    discovery(target)
+        .await?
         .get("token_endpoint")
         .and_then(|v| v.as_str())
         .map(str::to_string)

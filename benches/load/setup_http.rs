@@ -25,19 +25,7 @@ pub(crate) fn url_path(url: &str) -> Option<String> {
 /// client from the admin API when none was given. The path flags win.
 pub(crate) async fn setup_http(target: &mut Target, opts: &Opts) -> anyhow::Result<()> {
     if target.engine.is_none() {
-        let req = request(
-            "GET",
-            &target.host,
-            "/.well-known/openid-configuration",
-            &[],
-            None,
-            "",
-        );
-        let found = match exchange_once(target.addr, &req).await {
-            Ok(a) if a.status == 200 => a.json().ok(),
-            _ => None,
-        };
-        match found {
+        match discovery(target).await.ok() {
             Some(d) => {
                 let path = |k: &str| d.get(k).and_then(|v| v.as_str()).and_then(url_path);
                 if let Some(p) = path("token_endpoint") {
@@ -248,4 +236,19 @@ pub(crate) async fn create_client(
             .ok_or_else(|| anyhow!("no {k} in the created client: {v}"))
     };
     Ok((field("client_id")?, field("client_secret")?))
+}
+
+/// The server's discovery document.
+pub(crate) async fn discovery(target: &Target) -> anyhow::Result<serde_json::Value> {
+    let req = request(
+        "GET",
+        &target.host,
+        "/.well-known/openid-configuration",
+        &[],
+        None,
+        "",
+    );
+    let a = exchange_once(target.addr, &req).await?;
+    anyhow::ensure!(a.status == 200, "discovery answered {}", a.status);
+    a.json()
 }

@@ -10,7 +10,7 @@ mod token;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 
-use crate::flow::{logged_in, AuthRequest, Rp, TestUser};
+use crate::flow::{logged_in, token_call_with, AuthRequest, Rp, TestUser};
 use crate::helpers::{header, jwt_part, TestApp, TestClient};
 use proof::ProofKey;
 
@@ -67,17 +67,8 @@ pub async fn rp_call(
     params: &[(&str, &str)],
     proof: Option<&str>,
 ) -> Response {
-    let mut params = params.to_vec();
-    let mut r = app.http.post(app.url("/oauth2/token"));
-    if rp.is_public() {
-        params.push(("client_id", rp.id()));
-    } else {
-        r = r.basic_auth(&rp.client.id, Some(&rp.client.secret));
-    }
-    if let Some(p) = proof {
-        r = r.header("DPoP", p);
-    }
-    r.form(&params).send().await.expect("token request")
+    let headers: Vec<(&str, &str)> = proof.map(|p| ("DPoP", p)).into_iter().collect();
+    token_call_with(app, rp, params, &headers).await
 }
 
 /// Assert a `200` token response of `token_type`; its body.

@@ -10,12 +10,25 @@ use crate::helpers::{header, TestApp};
 /// `POST /oauth2/token` as `rp`: `none` (client_id in the body) for public
 /// clients, `client_secret_basic` otherwise.
 pub async fn token_call(app: &TestApp, rp: &Rp, params: &[(&str, &str)]) -> Response {
+    token_call_with(app, rp, params, &[]).await
+}
+
+/// [`token_call`] with extra request headers (a `DPoP` proof).
+pub async fn token_call_with(
+    app: &TestApp,
+    rp: &Rp,
+    params: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Response {
     let mut params = params.to_vec();
     let mut r = app.http.post(app.url("/oauth2/token"));
     if rp.is_public() {
         params.push(("client_id", rp.id()));
     } else {
         r = r.basic_auth(&rp.client.id, Some(&rp.client.secret));
+    }
+    for (k, v) in headers {
+        r = r.header(*k, *v);
     }
     r.form(&params).send().await.expect("token request")
 }
