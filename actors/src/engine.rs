@@ -163,7 +163,10 @@ impl Engine {
         let directory = Directory::open(
             stores.directory,
             clock.clone(),
-            config.max_access_token_ttl,
+            crate::directory::ClientRules {
+                max_ttl: config.max_access_token_ttl,
+                signing_alg: config.keys.alg.as_str(),
+            },
             clients.clone(),
             users.clone(),
             consents.clone(),

@@ -10,10 +10,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::tokens::{Act, TokenKind, TokenOrigin, TokenRecord};
 
-/// RFC 7800 / RFC 9449 §6 `cnf`: the key a token is bound to.
+/// RFC 7800 `cnf`: what a token is bound to — a DPoP key (RFC 9449 §6)
+/// or a client certificate (RFC 8705 §3.1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cnf<S> {
-    pub jkt: S,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<S>,
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t: Option<S>,
+}
+
+impl<'a> Cnf<&'a str> {
+    /// The `cnf` of a grant, if it is bound to anything.
+    pub fn of(g: &'a crate::tokens::Grant) -> Option<Cnf<&'a str>> {
+        (g.jkt.is_some() || g.x5t.is_some()).then_some(Cnf {
+            jkt: g.jkt.as_deref(),
+            x5t: g.x5t.as_deref(),
+        })
+    }
 }
 
 /// An active token, as introspection describes it.
@@ -56,8 +70,8 @@ impl Serialize for Active {
         m.serialize_entry("jti", &uuid::Uuid::from_u128(self.record.jti).hyphenated())?;
         m.serialize_entry("iss", self.iss.as_ref())?;
         m.serialize_entry("aud", &g.aud)?;
-        if let Some(jkt) = &g.jkt {
-            m.serialize_entry("cnf", &Cnf { jkt })?;
+        if let Some(cnf) = Cnf::of(g) {
+            m.serialize_entry("cnf", &cnf)?;
         }
         if let Some(act) = &g.act {
             m.serialize_entry("act", act.as_ref())?;

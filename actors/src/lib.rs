@@ -53,6 +53,13 @@
 //! - [`engine`] — starts it all and hands out one [`engine::Engine`] handle.
 //! - [`timing`] — the engine's actor addresses stamp each message, so every
 //!   actor's mailbox wait and handling time are exported as metrics.
+//! - [`jose`] — clients' JWK Sets and JWS checks (client assertions,
+//!   request objects): the algorithm from the key, never from the token.
+//! - [`single_use`] — values accepted once (DPoP proofs, assertion and
+//!   request object `jti`s): bounded in memory, claimed in the database
+//!   when shared.
+//! - [`pushed`] — authorization requests pushed (PAR) or signed (JAR),
+//!   held until a browser brings them, then bound to that browser.
 //! - [`totp`] — TOTP enrolment (secret, otpauth URL, QR code) and
 //!   replay-refusing code checks.
 //! - [`domain`], [`secret`], [`clock`], [`oauth`] — validated values,
@@ -84,15 +91,18 @@ pub mod flows;
 pub mod grants;
 pub mod idmap;
 pub mod introspection;
+pub mod jose;
 pub mod keys;
 pub mod mailer;
 pub mod oauth;
 pub mod password;
 pub mod pg;
+pub mod pushed;
 pub mod ratelimit;
 pub mod revocation;
 pub mod secret;
 pub mod sessions;
+pub mod single_use;
 pub mod store;
 pub mod stores;
 pub mod timing;

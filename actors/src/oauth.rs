@@ -25,6 +25,14 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// RFC 9449 §8: send a proof with the server's nonce (`DPoP-Nonce`).
     UseDpopNonce,
+    /// §4.1.2.1: the response type is not supported (answered by the
+    /// pushed authorization request endpoint, RFC 9126 §2.3).
+    UnsupportedResponseType,
+    /// RFC 9101 §6.3: the request object is invalid.
+    InvalidRequestObject,
+    /// RFC 9126 §2.2, RFC 9101 §7: the request_uri is unknown, used or
+    /// expired.
+    InvalidRequestUri,
     /// §4.1.2.1: an unexpected condition.
     ServerError,
     /// §4.1.2.1: overloaded or a store write failed; try again.
@@ -43,6 +51,9 @@ impl ErrorCode {
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -22,6 +22,8 @@ pub mod prefix {
     pub const API_KEY: &str = "tes_ak_";
     /// An entity authentication token.
     pub const ENTITY_TOKEN: &str = "tes_et_";
+    /// The secret part of a pushed request's `request_uri`.
+    pub const REQUEST_URI: &str = "tes_ru_";
 }
 
 /// SHA-256 of a secret, the only form in which secrets are stored.

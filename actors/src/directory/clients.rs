@@ -46,6 +46,120 @@ pub struct Client {
     /// RFC 8693: what this client may do with the token exchange grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_exchange: Option<ExchangePolicy>,
+    /// RFC 7591 `token_endpoint_auth_method`; unset on clients registered
+    /// before it existed (a secret, Basic or in the body; `none` if public).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<TokenAuthMethod>,
+    /// The one algorithm the client signs its assertions with, if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// The client's public keys (a JWK Set), registered by value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its JWK Set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `client_secret_jwt` only: the secret itself, the HMAC key of the
+    /// client's assertions (the server must hold it to verify them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_secret: Option<String>,
+    /// RFC 9126 §6: authorization requests must be pushed first.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// OIDC Registration: the one algorithm of this client's request
+    /// objects; `none` lets it send unsigned ones. Unset: any asymmetric
+    /// algorithm of its keys, never unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
+    /// RFC 9701: introspection answers this client as a signed JWT even
+    /// without asking (the server's signing algorithm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_signed_response_alg: Option<String>,
+    /// RFC 8705 §2.1.2: what the certificate of a `tls_client_auth` client
+    /// must say (exactly one is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth: Option<CertificateName>,
+    /// RFC 8705 §3: access tokens are bound to the client's certificate.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
+}
+
+/// The one name a `tls_client_auth` client's certificate must carry:
+/// its subject, or one of its subject alternative names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateName {
+    /// RFC 4514 string form.
+    SubjectDn(String),
+    SanDns(String),
+    SanUri(String),
+    SanIp(std::net::IpAddr),
+    SanEmail(String),
+}
+
+impl CertificateName {
+    /// The RFC 8705 registration field and its value.
+    pub fn field(&self) -> (&'static str, String) {
+        match self {
+            CertificateName::SubjectDn(v) => ("tls_client_auth_subject_dn", v.clone()),
+            CertificateName::SanDns(v) => ("tls_client_auth_san_dns", v.clone()),
+            CertificateName::SanUri(v) => ("tls_client_auth_san_uri", v.clone()),
+            CertificateName::SanIp(v) => ("tls_client_auth_san_ip", v.to_string()),
+            CertificateName::SanEmail(v) => ("tls_client_auth_san_email", v.clone()),
+        }
+    }
+}
+
+/// How a client authenticates at the token, introspection, revocation and
+/// PAR endpoints (RFC 7591 §2, OIDC Core §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// An HMAC-signed assertion keyed with the client secret (RFC 7523).
+    ClientSecretJwt,
+    /// An assertion signed with one of the client's registered keys.
+    PrivateKeyJwt,
+    /// A public client: it only names itself.
+    None,
+    /// RFC 8705 §2.1: a certificate from a trusted CA, with the
+    /// registered subject or SAN.
+    TlsClientAuth,
+    /// RFC 8705 §2.2: a certificate the client registered in its JWKS.
+    SelfSignedTlsClientAuth,
+}
+
+impl TokenAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenAuthMethod::ClientSecretJwt => "client_secret_jwt",
+            TokenAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            TokenAuthMethod::None => "none",
+            TokenAuthMethod::TlsClientAuth => "tls_client_auth",
+            TokenAuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+        }
+    }
+    /// Whether the client proves itself with a TLS client certificate.
+    pub fn is_mtls(self) -> bool {
+        matches!(
+            self,
+            TokenAuthMethod::TlsClientAuth | TokenAuthMethod::SelfSignedTlsClientAuth
+        )
+    }
+    /// The RFC 8705 methods, which discovery lists only when the server
+    /// can see client certificates.
+    pub const MTLS: &'static [&'static str] = &["tls_client_auth", "self_signed_tls_client_auth"];
+    /// Every method but the RFC 8705 ones ([`TokenAuthMethod::MTLS`]).
+    pub const ALL: &'static [&'static str] = &[
+        "client_secret_basic",
+        "client_secret_post",
+        "client_secret_jwt",
+        "private_key_jwt",
+        "none",
+    ];
 }
 
 /// A client's token exchange policy (RFC 8693 §2.1: the server decides).
@@ -68,8 +182,23 @@ pub struct ExchangePolicy {
 }
 
 impl Client {
+    /// A public client: it cannot keep a credential, so it only names
+    /// itself (`none`).
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        match self.token_endpoint_auth_method {
+            Some(m) => m == TokenAuthMethod::None,
+            None => self.secret_hash.is_none(),
+        }
+    }
+    /// Whether `used` is how this client may authenticate. A client
+    /// registered without a method takes a secret either way.
+    pub fn accepts(&self, used: TokenAuthMethod) -> bool {
+        use TokenAuthMethod as M;
+        match self.token_endpoint_auth_method {
+            Some(m) => m == used,
+            None if self.secret_hash.is_none() => used == M::None,
+            None => matches!(used, M::ClientSecretBasic | M::ClientSecretPost),
+        }
     }
     pub fn allows(&self, g: GrantType) -> bool {
         self.grant_types.contains(&g)
@@ -119,11 +248,34 @@ pub struct ClientSpec {
     #[serde(default)]
     pub dpop_require_nonce: bool,
     pub token_exchange: Option<ExchangePolicy>,
+    /// RFC 7591 names. `none` makes a public client.
+    pub token_endpoint_auth_method: Option<TokenAuthMethod>,
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    pub request_object_signing_alg: Option<String>,
+    pub introspection_signed_response_alg: Option<String>,
+    /// RFC 8705 §2.1.2: exactly one for a `tls_client_auth` client.
+    pub tls_client_auth_subject_dn: Option<String>,
+    pub tls_client_auth_san_dns: Option<String>,
+    pub tls_client_auth_san_uri: Option<String>,
+    pub tls_client_auth_san_ip: Option<String>,
+    pub tls_client_auth_san_email: Option<String>,
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl ClientSpec {
     /// Validate and turn into a client record plus the secret to show once.
-    pub fn build(self, now: i64, max_ttl: i64) -> Result<(Client, Option<String>), DirectoryError> {
+    pub fn build(
+        mut self,
+        now: i64,
+        max_ttl: i64,
+        signing_alg: &str,
+    ) -> Result<(Client, Option<String>), DirectoryError> {
+        let tls_client_auth = self.certificate_name(self.token_endpoint_auth_method)?;
         let client_id = match self.client_id {
             Some(id) => {
                 if !crate::domain::valid_client_id(&id) {
@@ -133,7 +285,43 @@ impl ClientSpec {
             }
             None => secret::new_id(prefix::CLIENT_ID),
         };
+        let method = self.token_endpoint_auth_method;
         let name = self.name.unwrap_or_else(|| client_id.clone());
+        if method == Some(TokenAuthMethod::None) {
+            self.public = true;
+        } else if self.public && method.is_some() {
+            return Err(invalid(
+                "token_endpoint_auth_method",
+                "a public client authenticates with none",
+            ));
+        }
+        check_keys(&self.jwks, &self.jwks_uri)?;
+        if let Some(alg) = self.introspection_signed_response_alg.as_deref() {
+            if alg != signing_alg {
+                return Err(invalid(
+                    "introspection_signed_response_alg",
+                    format!("answers are signed with the server's key: {signing_alg}"),
+                ));
+            }
+        }
+        if let Some(alg) = self.request_object_signing_alg.as_deref() {
+            if alg != "none" && !crate::jose::ASYMMETRIC.contains(&alg) {
+                return Err(invalid(
+                    "request_object_signing_alg",
+                    format!("{alg:?} is not an accepted algorithm (an asymmetric one, or none)"),
+                ));
+            }
+        }
+        check_signing_alg(method, self.token_endpoint_auth_signing_alg.as_deref())?;
+        if method == Some(TokenAuthMethod::PrivateKeyJwt)
+            && self.jwks.is_none()
+            && self.jwks_uri.is_none()
+        {
+            return Err(invalid(
+                "jwks",
+                "a private_key_jwt client needs its keys: jwks or jwks_uri",
+            ));
+        }
         if name.len() > 200 || name.chars().any(char::is_control) {
             return Err(invalid("name", "at most 200 printable characters"));
         }
@@ -201,7 +389,14 @@ impl ClientSpec {
                 ));
             }
         }
-        let secret = (!self.public).then(|| secret::new_secret(prefix::CLIENT_SECRET));
+        // A client that signs with its own keys, or proves itself with a
+        // certificate, has no secret to keep.
+        let keyed = method.is_some_and(|m| m == TokenAuthMethod::PrivateKeyJwt || m.is_mtls());
+        let secret = (!self.public && !keyed).then(|| secret::new_secret(prefix::CLIENT_SECRET));
+        let jwt_secret = match method {
+            Some(TokenAuthMethod::ClientSecretJwt) => secret.clone(),
+            _ => None,
+        };
         let client = Client {
             client_id,
             name,
@@ -221,9 +416,152 @@ impl ClientSpec {
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             dpop_require_nonce: self.dpop_require_nonce,
             token_exchange: self.token_exchange,
+            token_endpoint_auth_method: method,
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg,
+            jwks: self.jwks,
+            jwks_uri: self.jwks_uri,
+            jwt_secret,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            request_object_signing_alg: self.request_object_signing_alg,
+            introspection_signed_response_alg: self.introspection_signed_response_alg,
+            tls_client_auth,
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens,
         };
         Ok((client, secret))
     }
+}
+
+impl ClientSpec {
+    /// RFC 8705 §2.1.2: a `tls_client_auth` client names exactly one
+    /// subject or SAN, other clients none; a `self_signed_tls_client_auth`
+    /// client registers its certificates (`x5c`) in its keys.
+    fn certificate_name(
+        &self,
+        method: Option<TokenAuthMethod>,
+    ) -> Result<Option<CertificateName>, DirectoryError> {
+        let field = "tls_client_auth_subject_dn";
+        let given = [
+            &self.tls_client_auth_subject_dn,
+            &self.tls_client_auth_san_dns,
+            &self.tls_client_auth_san_uri,
+            &self.tls_client_auth_san_ip,
+            &self.tls_client_auth_san_email,
+        ];
+        let count = given.iter().filter(|v| v.is_some()).count();
+        if method == Some(TokenAuthMethod::SelfSignedTlsClientAuth) {
+            let has_cert = match (&self.jwks, &self.jwks_uri) {
+                (Some(set), _) => crate::jose::KeySet::parse_strict(set)
+                    .is_ok_and(|k| k.certificates().next().is_some()),
+                (None, Some(_)) => true,
+                (None, None) => false,
+            };
+            if !has_cert {
+                return Err(invalid(
+                    "jwks",
+                    "a self_signed_tls_client_auth client registers its certificate as the x5c of a key (jwks or jwks_uri)",
+                ));
+            }
+        }
+        if method != Some(TokenAuthMethod::TlsClientAuth) {
+            if count > 0 {
+                return Err(invalid(field, "only for tls_client_auth clients"));
+            }
+            return Ok(None);
+        }
+        if count != 1 {
+            return Err(invalid(
+                field,
+                "a tls_client_auth client registers exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email",
+            ));
+        }
+        fn nonempty(v: &Option<String>, f: &'static str) -> Result<Option<String>, DirectoryError> {
+            match v.as_deref().map(str::trim) {
+                Some(s) if !s.is_empty() && s.len() <= 1024 => Ok(Some(s.to_string())),
+                Some(_) => Err(invalid(f, "1 to 1024 characters")),
+                None => Ok(None),
+            }
+        }
+        if let Some(dn) = nonempty(&self.tls_client_auth_subject_dn, field)? {
+            crate::domain::dn::Dn::parse(&dn).map_err(|m| invalid(field, m))?;
+            return Ok(Some(CertificateName::SubjectDn(dn)));
+        }
+        if let Some(v) = nonempty(&self.tls_client_auth_san_dns, "tls_client_auth_san_dns")? {
+            return Ok(Some(CertificateName::SanDns(v)));
+        }
+        if let Some(v) = nonempty(&self.tls_client_auth_san_uri, "tls_client_auth_san_uri")? {
+            if !v.contains(':') {
+                return Err(invalid("tls_client_auth_san_uri", "an absolute URI"));
+            }
+            return Ok(Some(CertificateName::SanUri(v)));
+        }
+        if let Some(v) = nonempty(&self.tls_client_auth_san_ip, "tls_client_auth_san_ip")? {
+            let ip = v
+                .parse()
+                .map_err(|_| invalid("tls_client_auth_san_ip", "an IPv4 or IPv6 address"))?;
+            return Ok(Some(CertificateName::SanIp(ip)));
+        }
+        match nonempty(&self.tls_client_auth_san_email, "tls_client_auth_san_email")? {
+            Some(v) if v.contains('@') => Ok(Some(CertificateName::SanEmail(v))),
+            _ => Err(invalid("tls_client_auth_san_email", "an email address")),
+        }
+    }
+}
+
+/// A JWK Set by value or a `jwks_uri`, not both; each well formed.
+fn check_keys(
+    jwks: &Option<serde_json::Value>,
+    uri: &Option<String>,
+) -> Result<(), DirectoryError> {
+    if jwks.is_some() && uri.is_some() {
+        return Err(invalid("jwks", "register jwks or jwks_uri, not both"));
+    }
+    if let Some(set) = jwks {
+        if set.to_string().len() > 64 * 1024 {
+            return Err(invalid("jwks", "a JWK Set of at most 64 KiB"));
+        }
+        crate::jose::KeySet::parse_strict(set).map_err(|m| invalid("jwks", m))?;
+    }
+    if let Some(u) = uri {
+        let ok = u.len() <= 2048
+            && !u.contains('#')
+            && u.strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"))
+                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+        if !ok {
+            return Err(invalid(
+                "jwks_uri",
+                "an absolute https URL without fragment, at most 2048 characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `token_endpoint_auth_signing_alg` fits the method: an asymmetric
+/// algorithm for private_key_jwt, an HMAC for client_secret_jwt.
+fn check_signing_alg(
+    method: Option<TokenAuthMethod>,
+    alg: Option<&str>,
+) -> Result<(), DirectoryError> {
+    let Some(alg) = alg else { return Ok(()) };
+    let fits = match method {
+        Some(TokenAuthMethod::PrivateKeyJwt) => crate::jose::ASYMMETRIC.contains(&alg),
+        Some(TokenAuthMethod::ClientSecretJwt) => crate::jose::HMAC.contains(&alg),
+        _ => {
+            return Err(invalid(
+                "token_endpoint_auth_signing_alg",
+                "only for private_key_jwt and client_secret_jwt clients",
+            ))
+        }
+    };
+    if !fits {
+        return Err(invalid(
+            "token_endpoint_auth_signing_alg",
+            format!("{alg:?} is not an algorithm of this method"),
+        ));
+    }
+    Ok(())
 }
 
 /// The published read view of clients.
@@ -272,7 +610,9 @@ impl Handler<CreateClient> for Directory {
     type Result = AtomicResponse<Self, Result<(Arc<Client>, Option<String>), DirectoryError>>;
     fn handle(&mut self, msg: CreateClient, _: &mut Self::Context) -> Self::Result {
         let write = (|| {
-            let (client, secret) = msg.0.build(self.clock.now(), self.max_ttl)?;
+            let (client, secret) =
+                msg.0
+                    .build(self.clock.now(), self.rules.max_ttl, self.rules.signing_alg)?;
             // Conditional: of two creates of one id, exactly one wins.
             if !self.store.create_client(&client)? {
                 return Err(DirectoryError::Exists(client.client_id));
@@ -307,11 +647,17 @@ impl Handler<RotateClientSecret> for Directory {
     fn handle(&mut self, msg: RotateClientSecret, _: &mut Self::Context) -> Self::Result {
         let write = (|| {
             let mut c = (*self.view.get(&msg.0).ok_or(DirectoryError::NotFound)?).clone();
-            if c.is_public() {
-                return Err(invalid("client_id", "a public client has no secret"));
+            if c.secret_hash.is_none() {
+                return Err(invalid(
+                    "client_id",
+                    "this client has no secret (public, private_key_jwt or a certificate client)",
+                ));
             }
             let secret = secret::new_secret(prefix::CLIENT_SECRET);
             c.secret_hash = Some(secret::sha256(secret.as_bytes()));
+            if c.jwt_secret.is_some() {
+                c.jwt_secret = Some(secret.clone());
+            }
             self.store.put_client(&c)?;
             Ok((Arc::new(c), secret))
         })();

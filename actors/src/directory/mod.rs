@@ -20,7 +20,8 @@ use actix::prelude::*;
 use crate::clock::SharedClock;
 use crate::store::StoreError;
 pub use clients::{
-    Client, ClientSpec, ClientsView, CreateClient, DeleteClient, ExchangePolicy, RotateClientSecret,
+    CertificateName, Client, ClientSpec, ClientsView, CreateClient, DeleteClient, ExchangePolicy,
+    RotateClientSecret, TokenAuthMethod,
 };
 pub use codes::{
     CodeEffect, CodeError, CodePurpose, CodeRecord, CodeRef, IssueCode, IssuedCode, RedeemCode,
@@ -70,10 +71,20 @@ pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Direct
     }
 }
 
+/// What the server's configuration allows a registered client.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRules {
+    /// Longest `access_token_ttl` a client may have.
+    pub max_ttl: i64,
+    /// The server's signing algorithm: what signed introspection answers
+    /// use (`introspection_signed_response_alg` must name it).
+    pub signing_alg: &'static str,
+}
+
 pub struct Directory {
     store: Box<dyn DirectoryStore>,
     clock: SharedClock,
-    max_ttl: i64,
+    rules: ClientRules,
     view: Arc<ClientsView>,
     users: Arc<UsersView>,
     consents: Arc<ConsentsView>,
@@ -84,7 +95,7 @@ impl Directory {
     pub fn open(
         store: Box<dyn DirectoryStore>,
         clock: SharedClock,
-        max_ttl: i64,
+        rules: ClientRules,
         view: Arc<ClientsView>,
         users: Arc<UsersView>,
         consents: Arc<ConsentsView>,
@@ -93,7 +104,7 @@ impl Directory {
         let d = Directory {
             store,
             clock,
-            max_ttl,
+            rules,
             view,
             users,
             consents,

@@ -162,6 +162,7 @@ mod tests {
     }
 }
 
+pub mod dn;
 pub mod pkce;
 pub mod redirect;
 pub use pkce::{Pkce, PkceMethod};

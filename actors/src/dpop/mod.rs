@@ -22,8 +22,7 @@
 //! could still be replayed. A cluster node also claims each proof in the
 //! database, so a proof works once across all nodes.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aws_lc_rs::signature::ParsedPublicKey;
 use aws_lc_rs::{digest, hmac};
@@ -36,13 +35,14 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
-pub use keys::thumbprint;
-use keys::{proof_alg, Alg};
+pub use crate::jose::thumbprint;
+use crate::jose::Alg;
+use crate::pg::single_use::OnceTable;
+use crate::single_use::{digest_of, Refused, SingleUse};
+use keys::proof_alg;
 
 /// Proof algorithms accepted (and advertised in discovery).
-pub const ALGS: &[&str] = &[
-    "ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-];
+pub const ALGS: &[&str] = crate::jose::ASYMMETRIC;
 
 /// Longest proof looked at.
 const MAX_PROOF_LEN: usize = 8192;
@@ -137,16 +137,11 @@ struct ProofClaims {
 pub struct Dpop {
     config: DpopConfig,
     nonce_key: hmac::Key,
-    seen: DashMap<u128, i64>,
-    /// About how many entries `seen` holds (exact after each sweep).
-    held: AtomicUsize,
-    claims: AtomicU64,
-    /// When `seen` was last swept (seconds).
-    swept_at: AtomicI64,
+    /// The proofs seen, until each could no longer be accepted.
+    once: SingleUse,
     /// Clients' proof keys, parsed, by algorithm and thumbprint: a client
     /// signs many proofs with one key.
     keys: DashMap<(Alg, Arc<str>), Arc<ParsedPublicKey>>,
-    shared: OnceLock<crate::pg::Pg>,
 }
 
 impl Dpop {
@@ -157,13 +152,13 @@ impl Dpop {
         };
         Dpop {
             nonce_key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            once: SingleUse::new(
+                "tessera_dpop_proofs_total",
+                OnceTable::DpopProofs,
+                config.replay_cache_size,
+            ),
             config,
-            seen: DashMap::new(),
-            held: AtomicUsize::new(0),
-            claims: AtomicU64::new(0),
-            swept_at: AtomicI64::new(i64::MIN),
             keys: DashMap::new(),
-            shared: OnceLock::new(),
         }
     }
 
@@ -173,7 +168,7 @@ impl Dpop {
 
     /// Claim proofs in the cluster's database too.
     pub fn share(&self, pg: &crate::pg::Pg) {
-        let _ = self.shared.set(pg.clone());
+        self.once.share(pg);
     }
 
     /// Every check of RFC 9449 §4.3 but single use.
@@ -240,14 +235,9 @@ impl Dpop {
                 _ => return Err(DpopError::UseNonce),
             }
         }
-        let mut seen = Vec::with_capacity(jkt.len() + 1 + jti.len());
-        seen.extend_from_slice(jkt.as_bytes());
-        seen.push(b' ');
-        seen.extend_from_slice(jti.as_bytes());
-        let d = digest::digest(&digest::SHA256, &seen);
         Ok(Proof {
+            seen_key: digest_of(&[jkt.as_bytes(), jti.as_bytes()]),
             jkt: Arc::from(jkt),
-            seen_key: u128::from_be_bytes(first16(d.as_ref())),
             // Acceptable while now <= iat + max_age; forgettable after.
             until: iat.saturating_add(self.config.max_age),
         })
@@ -256,74 +246,18 @@ impl Dpop {
     /// The proof's single use: `Err` when it was seen before (here, or on
     /// any node of a cluster).
     pub async fn claim(&self, proof: &Proof, now: i64) -> Result<(), DpopError> {
-        self.claim_here(proof, now)?;
-        if let Some(pg) = self.shared.get() {
-            let claimed = pg
-                .run(crate::pg::dpop::claim(
-                    pg.pool().clone(),
-                    proof.seen_key,
-                    proof.until,
-                    now,
-                ))
-                .await;
-            match claimed {
-                Ok(true) => {}
-                Ok(false) => {
-                    metrics::counter!("tessera_dpop_proofs_total", "outcome" => "replayed")
-                        .increment(1);
-                    return Err(DpopError::Invalid("the DPoP proof was already used"));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "a DPoP proof could not be recorded");
-                    return Err(DpopError::Unavailable);
-                }
-            }
-        }
-        metrics::counter!("tessera_dpop_proofs_total", "outcome" => "accepted").increment(1);
-        Ok(())
-    }
-
-    fn claim_here(&self, proof: &Proof, now: i64) -> Result<(), DpopError> {
-        // Sweep now and then, and when the cache is full, but a full
-        // cache at most once a second: a flood of proofs must not turn
-        // every claim into a walk over the whole map.
-        let n = self.claims.fetch_add(1, Ordering::Relaxed);
-        let full = self.held.load(Ordering::Relaxed) >= self.config.replay_cache_size;
-        let last = self.swept_at.load(Ordering::Relaxed);
-        if (n % 4096 == 4095 || full)
-            && last != now
-            && self
-                .swept_at
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.seen.retain(|_, until| *until >= now);
-            self.held.store(self.seen.len(), Ordering::Relaxed);
-        }
-        if self.held.load(Ordering::Relaxed) >= self.config.replay_cache_size {
-            metrics::counter!("tessera_dpop_proofs_total", "outcome" => "cache_full").increment(1);
-            return Err(DpopError::Unavailable);
-        }
-        match self.seen.entry(proof.seen_key) {
-            dashmap::mapref::entry::Entry::Occupied(mut e) => {
-                if *e.get() >= now {
-                    metrics::counter!("tessera_dpop_proofs_total", "outcome" => "replayed")
-                        .increment(1);
-                    return Err(DpopError::Invalid("the DPoP proof was already used"));
-                }
-                e.insert(proof.until);
-            }
-            dashmap::mapref::entry::Entry::Vacant(e) => {
-                e.insert(proof.until);
-                self.held.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Ok(())
+        self.once
+            .claim(proof.seen_key, proof.until, now)
+            .await
+            .map_err(|e| match e {
+                Refused::Replayed => DpopError::Invalid("the DPoP proof was already used"),
+                Refused::Unavailable => DpopError::Unavailable,
+            })
     }
 
     /// Proofs remembered now.
     pub fn remembered(&self) -> usize {
-        self.seen.len()
+        self.once.remembered()
     }
 
     /// A fresh nonce: when it was made, and an HMAC over that.

@@ -45,8 +45,8 @@ fn nonces_expire_and_are_bound_to_the_key() {
     assert!(!d.nonce_ok("not a nonce", 1000));
 }
 
-#[test]
-fn the_replay_cache_is_bounded_and_forgets_only_dead_proofs() {
+#[actix_rt::test]
+async fn the_replay_cache_is_bounded_and_forgets_only_dead_proofs() {
     let d = Dpop::new(DpopConfig {
         replay_cache_size: 2,
         ..DpopConfig::default()
@@ -56,14 +56,14 @@ fn the_replay_cache_is_bounded_and_forgets_only_dead_proofs() {
         seen_key: k,
         until,
     };
-    assert!(d.claim_here(&p(1, 100), 10).is_ok());
+    assert!(d.claim(&p(1, 100), 10).await.is_ok());
     assert!(matches!(
-        d.claim_here(&p(1, 100), 10),
+        d.claim(&p(1, 100), 10).await,
         Err(DpopError::Invalid(_))
     ));
-    assert!(d.claim_here(&p(2, 100), 10).is_ok());
-    assert_eq!(d.claim_here(&p(3, 100), 10), Err(DpopError::Unavailable));
+    assert!(d.claim(&p(2, 100), 10).await.is_ok());
+    assert_eq!(d.claim(&p(3, 100), 10).await, Err(DpopError::Unavailable));
     // Once the first two can no longer be accepted, they make room.
-    assert!(d.claim_here(&p(3, 200), 101).is_ok());
+    assert!(d.claim(&p(3, 200), 101).await.is_ok());
     assert_eq!(d.remembered(), 1);
 }

@@ -97,7 +97,16 @@ impl Engine {
                     .sid
                     .as_deref()
                     .and_then(|s| uuid::Uuid::parse_str(s).ok()),
-                jkt: claims.cnf.map(|c| Arc::from(c.jkt)),
+                jkt: claims
+                    .cnf
+                    .as_ref()
+                    .and_then(|c| c.jkt.as_deref())
+                    .map(Arc::from),
+                x5t: claims
+                    .cnf
+                    .as_ref()
+                    .and_then(|c| c.x5t.as_deref())
+                    .map(Arc::from),
                 act: claims.act.map(Arc::new),
                 anc: claims
                     .anc

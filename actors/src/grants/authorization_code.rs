@@ -9,8 +9,11 @@ use crate::oauth::{ErrorCode, OAuthError, TokenResponse};
 use crate::secret;
 use crate::tokens::{CodeError, ExchangeCode, Grant, IssueRefresh, RefreshMeta};
 
-use super::{granted_audience, id_token, mint_access_token};
+use super::{granted_audience, id_token, mint_access_token, narrowed_audience};
 
+/// Redeem `code`; the tokens are bound to `jkt` (DPoP) or `x5t` (the
+/// client certificate) when given, for the `resource`s asked (RFC 8707).
+#[allow(clippy::too_many_arguments)]
 pub async fn exchange(
     engine: &Engine,
     client: &Client,
@@ -18,12 +21,19 @@ pub async fn exchange(
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
     jkt: Option<Arc<str>>,
+    x5t: Option<Arc<str>>,
+    resource: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "this client may not use the authorization_code grant",
         ));
+    }
+    // RFC 8707: resources the client may not have at all are refused
+    // before the code is touched (those beyond the code's, by the issuer).
+    if !resource.is_empty() {
+        granted_audience(client, resource)?;
     }
     let exchanged = engine
         .issuer
@@ -34,6 +44,7 @@ pub async fn exchange(
             verifier: verifier.map(str::to_string),
             family_lifetime: engine.config.max_family_lifetime,
             jkt: jkt.clone(),
+            resource: resource.to_vec(),
         })
         .await?;
     let code = match exchanged {
@@ -44,6 +55,12 @@ pub async fn exchange(
             ))
         }
         Err(CodeError::Store(e)) => return Err(OAuthError::unavailable(e)),
+        Err(CodeError::Target) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                CodeError::Target.to_string(),
+            ))
+        }
         Err(e) => return Err(OAuthError::invalid_grant(e.to_string())),
     };
     let user = engine
@@ -54,15 +71,22 @@ pub async fn exchange(
             OAuthError::invalid_grant("the user of this code no longer exists or is disabled")
         })?;
     let scope = Scope::parse(&code.scope).map_err(|e| OAuthError::server_error(e.0))?;
-    let aud = granted_audience(client, &[])?;
+    // RFC 8707: the resources authorized (all the client's when the
+    // request named none); the access token for those asked for now.
+    let aud = if code.resources.is_empty() {
+        granted_audience(client, &[])?
+    } else {
+        granted_audience(client, &code.resources)?
+    };
     let grant = Grant {
         client_id: client.client_id.clone(),
         sub: user.id.to_string(),
         username: Some(user.username.clone()),
         scope: code.scope.clone(),
-        aud: aud.clone(),
+        aud: narrowed_audience(&aud, resource)?,
         sid: code.sid,
         jkt: jkt.clone(),
+        x5t,
         ..Default::default()
     };
     let token_type = grant.token_type();

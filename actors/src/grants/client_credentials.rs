@@ -17,6 +17,7 @@ pub async fn issue(
     scope: Option<&str>,
     audience: &[String],
     jkt: Option<Arc<str>>,
+    x5t: Option<Arc<str>>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows(GrantType::ClientCredentials) || client.is_public() {
         return Err(OAuthError::new(
@@ -35,6 +36,7 @@ pub async fn issue(
         aud,
         sid: None,
         jkt,
+        x5t,
         ..Default::default()
     };
     let token_type = grant.token_type();

@@ -115,6 +115,30 @@ pub fn granted_audience(
     Ok(out)
 }
 
+/// RFC 8707 §2.2: an access token for some of the resources a grant
+/// covers. Nothing requested: all of them.
+pub fn narrowed_audience(
+    granted: &[Arc<str>],
+    requested: &[String],
+) -> Result<Vec<Arc<str>>, OAuthError> {
+    let mut out: Vec<Arc<str>> = Vec::new();
+    for r in requested {
+        let Some(a) = granted.iter().find(|g| g.as_ref() == r) else {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "the requested resource is not one this grant covers",
+            ));
+        };
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    if out.is_empty() {
+        return Ok(granted.to_vec());
+    }
+    Ok(out)
+}
+
 /// Mint one access token for `grant`, record it, and answer it with its
 /// lifetime. JWTs are signed on the calling thread with the published key.
 pub async fn mint_access_token(
@@ -181,7 +205,7 @@ pub async fn mint_access_token_with(
                 username: grant.username.as_deref(),
                 fam: (family != 0).then(|| uuid::Uuid::from_u128(family).hyphenated()),
                 sid: grant.sid.map(|s| s.hyphenated()),
-                cnf: grant.jkt.as_deref().map(|jkt| Cnf { jkt }),
+                cnf: Cnf::of(&grant),
                 act: grant.act.as_deref(),
                 anc: grant
                     .anc

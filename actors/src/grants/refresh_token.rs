@@ -9,7 +9,7 @@ use crate::oauth::{ErrorCode, OAuthError, TokenResponse};
 use crate::secret;
 use crate::tokens::{Grant, Refresh, RefreshError};
 
-use super::{id_token, mint_access_token};
+use super::{id_token, mint_access_token, narrowed_audience};
 
 pub async fn refresh(
     engine: &Engine,
@@ -17,6 +17,8 @@ pub async fn refresh(
     token: &str,
     scope: Option<&str>,
     jkt: Option<Arc<str>>,
+    x5t: Option<Arc<str>>,
+    resource: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows(GrantType::RefreshToken) {
         return Err(OAuthError::new(
@@ -36,6 +38,7 @@ pub async fn refresh(
             scope,
             ttl: engine.config.refresh_token_ttl,
             jkt: jkt.clone(),
+            resource: resource.to_vec(),
         })
         .await?;
     let out = match outcome {
@@ -44,6 +47,12 @@ pub async fn refresh(
             return Err(OAuthError::invalid_scope(RefreshError::Scope.to_string()))
         }
         Err(RefreshError::Store(e)) => return Err(OAuthError::unavailable(e)),
+        Err(RefreshError::Target) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                RefreshError::Target.to_string(),
+            ))
+        }
         Err(e) => return Err(OAuthError::invalid_grant(e.to_string())),
     };
     let meta = &out.meta;
@@ -61,11 +70,14 @@ pub async fn refresh(
         sub: user.id.to_string(),
         username: Some(user.username.clone()),
         scope: out.scope.clone(),
-        aud: meta.aud.clone(),
+        // RFC 8707: a narrower audience for this access token; the
+        // refresh token keeps all it was granted.
+        aud: narrowed_audience(&meta.aud, resource)?,
         sid: meta.sid,
         jkt,
         act: meta.act.clone(),
         anc: meta.anc.clone(),
+        x5t,
     };
     let token_type = grant.token_type();
     let (access_token, expires_in) =

@@ -130,6 +130,7 @@ pub async fn exchange(
         aud: aud.clone(),
         sid: subject.grant.sid,
         jkt: req.jkt.clone(),
+        x5t: None,
         act: act.clone(),
         anc: anc.clone(),
     };

@@ -183,6 +183,8 @@ pub enum JwtType {
     AccessToken,
     /// OIDC ID token and other plain JWTs.
     Jwt,
+    /// RFC 9701 signed introspection response.
+    IntrospectionResponse,
 }
 
 /// The current signing key, parsed once. Builds the compact JWS itself so
@@ -192,6 +194,7 @@ pub struct Signer {
     pub alg: KeyAlg,
     header_at: String,
     header_jwt: String,
+    header_introspection: String,
     pair: Pair,
     rng: SystemRandom,
 }
@@ -229,6 +232,7 @@ impl Signer {
             alg,
             header_at: header("at+jwt"),
             header_jwt: header("JWT"),
+            header_introspection: header("token-introspection+jwt"),
             pair,
             rng: SystemRandom::new(),
         })
@@ -240,6 +244,7 @@ impl Signer {
         let header = match typ {
             JwtType::AccessToken => &self.header_at,
             JwtType::Jwt => &self.header_jwt,
+            JwtType::IntrospectionResponse => &self.header_introspection,
         };
         let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
         out.push_str(header);

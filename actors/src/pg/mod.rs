@@ -23,11 +23,12 @@
 mod committer;
 mod connect;
 mod directory;
-pub(crate) mod dpop;
 pub mod feed;
 mod keys;
 pub(crate) mod limits;
 mod owners;
+pub(crate) mod pushed;
+pub mod single_use;
 mod sweep;
 pub mod tables;
 

@@ -55,11 +55,12 @@ pub async fn sweep(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
          (SELECT id FROM federation_states WHERE expires_at < $1 LIMIT $2)"
             .into(),
     );
-    statements.push(
-        "DELETE FROM dpop_proofs WHERE id IN \
-         (SELECT id FROM dpop_proofs WHERE expires_at < $1 LIMIT $2)"
-            .into(),
-    );
+    for once in ["dpop_proofs", "used_jtis", "pushed_requests"] {
+        statements.push(format!(
+            "DELETE FROM {once} WHERE id IN \
+             (SELECT id FROM {once} WHERE expires_at < $1 LIMIT $2)"
+        ));
+    }
     statements.push(
         "DELETE FROM login_failures WHERE key IN \
          (SELECT key FROM login_failures WHERE locked_until < $1 AND window_start < $1 - 86400 \

@@ -30,6 +30,10 @@ pub struct AuthCode {
     /// proof of that key redeems the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// RFC 8707: the resources the authorization request named; the
+    /// tokens' audiences are at most these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +51,9 @@ pub enum CodeError {
     Replayed,
     #[error("the authorization code is bound to a DPoP key and needs a proof of that key")]
     Binding,
+    /// RFC 8707: a resource the authorization request did not name.
+    #[error("the requested resource is not one this authorization covers")]
+    Target,
     #[error("the store could not persist the exchange: {0}")]
     Store(String),
 }
@@ -77,6 +84,9 @@ pub struct ExchangeCode {
     pub family_lifetime: i64,
     /// Thumbprint of the key of the request's DPoP proof, if any.
     pub jkt: Option<std::sync::Arc<str>>,
+    /// RFC 8707: resources the access token is for; when the
+    /// authorization request named resources, each must be one of them.
+    pub resource: Vec<String>,
 }
 
 impl Handler<IssueCode> for TokenIssuer {
@@ -143,6 +153,11 @@ impl Handler<ExchangeCode> for TokenIssuer {
             if msg.jkt.as_deref() != Some(bound.as_str()) {
                 return Box::pin(async { Err(CodeError::Binding) });
             }
+        }
+        // Checked before the code is used up: a refused request can be
+        // retried.
+        if !code.resources.is_empty() && !msg.resource.iter().all(|r| code.resources.contains(r)) {
+            return Box::pin(async { Err(CodeError::Target) });
         }
         // Consumed in memory first: a parallel exchange behind us in the
         // mailbox already sees it used.

@@ -90,6 +90,10 @@ pub struct Grant {
     /// RFC 9449: thumbprint of the key the tokens are bound to (DPoP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<Arc<str>>,
+    /// RFC 8705 §3: SHA-256 thumbprint (base64url) of the client
+    /// certificate the tokens are bound to (`cnf.x5t#S256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x5t: Option<Arc<str>>,
     /// RFC 8693: who acts for the subject (token exchange).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Arc<Act>>,

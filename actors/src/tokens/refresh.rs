@@ -57,6 +57,9 @@ pub enum RefreshError {
     Scope,
     #[error("the refresh token is bound to a DPoP key and needs a proof of that key")]
     Binding,
+    /// RFC 8707: a resource the grant does not cover.
+    #[error("the requested resource is not one this grant covers")]
+    Target,
     #[error("the store could not persist the refresh: {0}")]
     Store(String),
 }
@@ -83,6 +86,9 @@ pub struct Refresh {
     pub ttl: i64,
     /// Thumbprint of the key of the request's DPoP proof, if any.
     pub jkt: Option<Arc<str>>,
+    /// RFC 8707: resources the new access token is for; each must be one
+    /// the grant covers.
+    pub resource: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +111,9 @@ impl TokenIssuer {
             aud: m.aud.clone(),
             sid: m.sid,
             jkt: m.jkt.clone(),
+            // Refresh tokens are not bound to a certificate: the
+            // client authenticates with it at each refresh anyway.
+            x5t: None,
             act: m.act.clone(),
             anc: m.anc.clone(),
         });
@@ -201,6 +210,15 @@ impl Handler<Refresh> for TokenIssuer {
         }
         if meta.used {
             return self.reused(&meta);
+        }
+        // Also before anything is used up: a refused request leaves the
+        // token as it was.
+        if !msg
+            .resource
+            .iter()
+            .all(|r| meta.aud.iter().any(|a| a.as_ref() == r))
+        {
+            return Box::pin(async { Err(RefreshError::Target) });
         }
         let granted = match Scope::parse(&meta.scope) {
             Ok(s) => s,

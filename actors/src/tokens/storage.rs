@@ -155,6 +155,7 @@ mod tests {
             family: 5,
             consumed: false,
             dpop_jkt: None,
+            resources: Vec::new(),
         }
     }
 
