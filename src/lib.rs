@@ -13,6 +13,9 @@
 //! - [`browser`] — what browser-facing routes share: HTML negotiation,
 //!   safe `return_to`, opening a login session.
 //! - [`error`] — OAuth (RFC 6749 §5.2) and API error bodies.
+//! - [`client_keys`] — clients' registered keys: JWK Sets by value, and
+//!   `jwks_uri` fetches, bounded and cached.
+//! - [`outbound`] — reading answers of servers tessera calls, bounded.
 //! - [`federation`] — upstream OpenID providers: discovery, JWKS, code
 //!   exchange and ID token checks for `/auth/openid`.
 //! - [`mail`] — the mails of the account flows (askama templates in
@@ -23,6 +26,8 @@
 //! - [`totp`] — TOTP enrolment and code checks the JSON API and the
 //!   account page share.
 //! - [`telemetry`] — logging, Prometheus metrics, per-route timing.
+//! - [`tls`] — HTTPS in the server: the rustls configuration, certificate
+//!   reload without restart, client certificates captured per connection.
 //! - [`cli`] — the administrative subcommands run from a shell.
 //! - [`ua`] — `User-Agent` parsing (ua-parser regexes embedded by
 //!   `build.rs` from the `uaparser` package) for the session list.
@@ -48,15 +53,19 @@
 pub mod backend;
 pub mod browser;
 pub mod cli;
+pub mod client_keys;
 pub mod configuration;
 pub mod error;
 pub mod extract;
 pub mod federation;
 pub mod mail;
+pub mod mtls;
+pub mod outbound;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 pub mod totp;
 pub mod ua;
 pub mod views;

@@ -210,7 +210,14 @@ fn target(settings: &Settings, url: Option<String>) -> Target<'_> {
 #[actix_web::main]
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
-    println!("tessera listening on http://127.0.0.1:{}", app.port());
+    println!(
+        "tessera listening on {}://127.0.0.1:{}",
+        app.scheme(),
+        app.port()
+    );
+    if let Some(port) = app.health_port() {
+        println!("health endpoints (plain HTTP) on port {port}");
+    }
     println!("issuer: {}", app.issuer());
     if demo {
         print_demo(&app).await?;

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
@@ -25,6 +25,14 @@ use crate::state::{AppState, Limits};
 
 pub struct Application {
     port: u16,
+    /// `https` with TLS, else `http`.
+    scheme: &'static str,
+    /// The plain-HTTP listener of the health endpoints (`tls.health_bind`).
+    health: Option<(u16, Server)>,
+    /// The plain listener served beside TLS ([`Application::build_with_plain_listener`]).
+    plain_port: Option<u16>,
+    /// The certificate reload task, with TLS.
+    reload: Option<actix_web::rt::task::JoinHandle<()>>,
     cluster: Option<Cluster>,
     server: Server,
     engine: Engine,
@@ -40,8 +48,31 @@ impl Application {
 
     /// Build with an injected clock (tests move time without sleeping).
     pub async fn build_with_clock(
+        settings: Settings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
+        Self::build_serving(settings, clock, None).await
+    }
+
+    /// The application with TLS on its bind address and, beside it, plain
+    /// HTTP on `plain`: one engine and one set of workers behind both, so
+    /// that the load harness measures what TLS itself costs. Not a way to
+    /// deploy (the issuer and cookies follow the TLS side).
+    pub async fn build_with_plain_listener(
+        settings: Settings,
+        plain: TcpListener,
+    ) -> anyhow::Result<Application> {
+        anyhow::ensure!(
+            settings.tls.enabled(),
+            "a plain listener beside the TLS one needs tls.cert_file and tls.key_file"
+        );
+        Self::build_serving(settings, Arc::new(SystemClock), Some(plain)).await
+    }
+
+    async fn build_serving(
         mut settings: Settings,
         clock: SharedClock,
+        plain: Option<TcpListener>,
     ) -> anyhow::Result<Application> {
         for name in &settings.ignored_env {
             tracing::warn!(
@@ -49,12 +80,28 @@ impl Application {
                 "ignoring the environment variable {name}: it is not a configuration key"
             );
         }
+        // Certificate problems stop the start before the store is opened.
+        settings.tls.validate()?;
+        let tls = if settings.tls.enabled() {
+            Some(crate::tls::server_config(&settings.tls)?)
+        } else {
+            None
+        };
+        let health_listener = match &settings.tls.health_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .map_err(|e| anyhow::anyhow!("cannot bind tls.health_bind {bind}: {e}"))?,
+            ),
+            None => None,
+        };
+        let mtls = crate::mtls::Mtls::new(&settings.tls)?;
         let backend = crate::backend::Opened::open(&settings, false)?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
         let addr = listener.local_addr()?;
+        let scheme = settings.scheme();
         if settings.issuer.is_none() {
-            settings.issuer = Some(format!("http://{addr}"));
+            settings.issuer = Some(format!("{scheme}://{addr}"));
         }
         let config = settings.engine_config()?;
         let issuer = config.issuer.clone();
@@ -64,6 +111,9 @@ impl Application {
         // load, and a gauge set before it exists is lost.
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::register_token_series(config.access_token_format);
+        if tls.is_some() {
+            crate::telemetry::register_tls_series();
+        }
         // A cluster node loads its snapshot after noting the feed's seq, and
         // replays what came after.
         let snapshot = match (settings.cluster.enabled, backend.postgres()) {
@@ -119,13 +169,24 @@ impl Application {
             ua: crate::ua::UaParser::new()?,
             admin_token_hash: secret::sha256(admin_token.as_bytes()),
             metrics,
-            discovery: routes::oauth2::discovery::metadata(&issuer, alg).to_string(),
+            discovery: routes::oauth2::discovery::metadata(
+                &issuer,
+                alg,
+                settings.par.required,
+                settings.tls.client_certificates_usable(),
+            )
+            .to_string(),
             openapi: openapi_document(),
             upstreams: crate::federation::Upstreams::new(
                 &settings.federation,
                 &settings.public_url(),
             )?,
             cluster: cluster.clone(),
+            client_keys: crate::client_keys::ClientKeys::new(&settings.client_auth)?,
+            jtis: jtis(&settings, &backend),
+            pushed: pushed(cluster.is_some(), &backend),
+            par: settings.par.clone(),
+            mtls,
         });
         let pruned = state.clone();
         actix_web::rt::spawn(async move {
@@ -138,6 +199,10 @@ impl Application {
         let workers = settings
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let health = match health_listener {
+            Some(l) => Some(health_server(l, state.clone())?),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -173,12 +238,43 @@ impl Application {
                 )
                 .route("/docs", web::get().to(docs_redirect))
         })
-        .listen(listener)?
         .workers(workers)
-        .shutdown_timeout(5)
-        .run();
+        .shutdown_timeout(5);
+        let (server, reload) = match tls {
+            Some((config, reloader)) => {
+                let tls_interval = reloader.interval();
+                tracing::info!(
+                    reload_every_secs = tls_interval.as_secs(),
+                    client_certificates = settings.tls.client_certificates,
+                    "serving HTTPS (HTTP/1.1 and HTTP/2)"
+                );
+                // `on_connect` applies to the listeners bound after it.
+                // TCP_NODELAY: after a TLS 1.3 handshake the session tickets
+                // go out as a small write of their own, and with Nagle's
+                // algorithm the first response then waits for the client's
+                // delayed ACK of them (40 ms on Linux) on every new connection.
+                let server = server
+                    .tcp_nodelay(true)
+                    .on_connect(crate::tls::on_connect)
+                    .listen_rustls_0_23(listener, config)?;
+                (server, Some(reloader.spawn()))
+            }
+            None => (server.listen(listener)?, None),
+        };
+        let (server, plain_port) = match plain {
+            Some(p) => {
+                let port = p.local_addr()?.port();
+                (server.listen(p)?, Some(port))
+            }
+            None => (server, None),
+        };
+        let server = server.run();
         Ok(Application {
             port: addr.port(),
+            scheme,
+            health,
+            plain_port,
+            reload,
             cluster,
             server,
             engine,
@@ -190,6 +286,19 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+    /// `https` when the server speaks TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+    /// The port of the plain-HTTP health listener (`tls.health_bind`).
+    pub fn health_port(&self) -> Option<u16> {
+        self.health.as_ref().map(|(port, _)| *port)
+    }
+    /// The port of the plain listener beside TLS, when built with
+    /// [`Application::build_with_plain_listener`].
+    pub fn plain_port(&self) -> Option<u16> {
+        self.plain_port
     }
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -214,16 +323,85 @@ impl Application {
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
-    /// A handle to stop the server from elsewhere.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// A handle to stop the server (and its health listener) from
+    /// elsewhere.
+    pub fn handle(&self) -> AppHandle {
+        AppHandle {
+            main: self.server.handle(),
+            health: self.health.as_ref().map(|(_, s)| s.handle()),
+        }
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // A server serves while it is polled: the health listener runs as
+        // a task of its own beside the main one.
+        let health = self.health.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
         let r = self.server.await;
+        // The health listener reports on this server: it goes with it,
+        // however the server was stopped (a handle, a signal).
+        if let Some((handle, task)) = health {
+            drop(handle.stop(true));
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the health listener stopped with an error")
+                }
+                Err(e) => tracing::warn!(error = %e, "the health listener's task failed"),
+            }
+        }
+        if let Some(task) = self.reload {
+            task.abort();
+        }
         self.engine.shutdown();
         r
     }
+}
+
+/// Stops the server and its health listener together.
+#[derive(Clone)]
+pub struct AppHandle {
+    main: ServerHandle,
+    health: Option<ServerHandle>,
+}
+
+impl AppHandle {
+    /// Send both listeners the stop command now (as
+    /// [`ServerHandle::stop`] does); the future resolves once both have
+    /// stopped.
+    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
+        let main = self.main.stop(graceful);
+        let health = self.health.as_ref().map(|h| h.stop(graceful));
+        async move {
+            main.await;
+            if let Some(h) = health {
+                h.await;
+            }
+        }
+    }
+}
+
+/// The plain-HTTP listener of `tls.health_bind`: `/healthz` and `/readyz`
+/// only, on one worker; everything else is `404`.
+fn health_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> anyhow::Result<(u16, Server)> {
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .service(routes::ops::health::healthz)
+            .service(routes::ops::health::readyz)
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    Ok((port, server))
 }
 
 /// The OpenAPI document, with the security schemes the handlers name.
@@ -268,6 +446,37 @@ pub fn openapi_document() -> String {
         ))),
     );
     serde_json::to_string(&api).unwrap_or_else(|_| "{}".into())
+}
+
+/// The single-use set of assertion and request object `jti`s: claimed in
+/// the database too with PostgreSQL, so a `jti` works once on every node
+/// and across restarts.
+fn jtis(
+    settings: &Settings,
+    backend: &crate::backend::Opened,
+) -> tessera_actors::single_use::SingleUse {
+    let set = tessera_actors::single_use::SingleUse::new(
+        "tessera_client_jwts_total",
+        tessera_actors::pg::single_use::OnceTable::UsedJtis,
+        settings.client_auth.replay_cache_size,
+    );
+    if let Some(pg) = backend.postgres() {
+        set.share(pg);
+    }
+    set
+}
+
+/// Pushed requests: in memory on one node; in the database on a cluster,
+/// since the browser may reach another node than the client did.
+fn pushed(
+    clustered: bool,
+    backend: &crate::backend::Opened,
+) -> tessera_actors::pushed::PushedRequests {
+    let p = tessera_actors::pushed::PushedRequests::default();
+    if let (true, Some(pg)) = (clustered, backend.postgres()) {
+        p.share(pg);
+    }
+    p
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {

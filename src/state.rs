@@ -88,6 +88,18 @@ pub struct AppState {
     pub upstreams: crate::federation::Upstreams,
     /// This node's membership, when it runs in a cluster.
     pub cluster: Option<tessera_actors::cluster::Cluster>,
+    /// Clients' registered keys (`jwks`, `jwks_uri`).
+    pub client_keys: crate::client_keys::ClientKeys,
+    /// `jti`s of client assertions and request objects: each accepted
+    /// once (on every node, with PostgreSQL).
+    pub jtis: tessera_actors::single_use::SingleUse,
+    /// Authorization requests pushed (PAR) or signed (JAR), waiting for or
+    /// bound to a browser.
+    pub pushed: tessera_actors::pushed::PushedRequests,
+    pub par: crate::configuration::ParSettings,
+    /// Client certificates (RFC 8705): where they come from, whom they
+    /// chain to.
+    pub mtls: crate::mtls::Mtls,
 }
 
 impl AppState {

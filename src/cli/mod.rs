@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tessera_actors::clock::SystemClock;
-use tessera_actors::directory::{ClientSpec, ExchangePolicy, Role};
+use tessera_actors::directory::{ClientSpec, ExchangePolicy, Role, TokenAuthMethod};
 use tessera_actors::domain::{GrantType, TokenFormat};
 use tessera_actors::keys::KeyInfo;
 use tessera_actors::Engine;
@@ -37,7 +37,8 @@ pub struct Target<'a> {
 #[derive(Debug, Subcommand)]
 pub enum ClientCmd {
     /// Register a client and print its id and secret (shown once).
-    Create(CreateClientArgs),
+    // Boxed: many flags make the arguments large beside the other variants.
+    Create(Box<CreateClientArgs>),
     /// List clients.
     List,
     /// Delete a client.
@@ -91,6 +92,52 @@ pub struct CreateClientArgs {
     /// Token exchange may issue refresh tokens.
     #[arg(long)]
     pub exchange_refresh_tokens: bool,
+    /// RFC 7591: client_secret_basic, client_secret_post,
+    /// client_secret_jwt, private_key_jwt (no secret; needs --jwks or
+    /// --jwks-uri), none (a public client), tls_client_auth or
+    /// self_signed_tls_client_auth (RFC 8705; no secret).
+    #[arg(long, value_name = "METHOD")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The one algorithm of the client's assertions (ES256, RS256, PS256,
+    /// EdDSA, ...; HS256/384/512 for client_secret_jwt).
+    #[arg(long, value_name = "ALG")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// The client's public keys: a JWK Set as JSON, or a file holding one.
+    #[arg(long, value_name = "FILE or JSON")]
+    pub jwks: Option<String>,
+    /// Where the client publishes its JWK Set (https).
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+    /// RFC 9126: refuse this client's authorization requests unless pushed.
+    #[arg(long)]
+    pub require_pushed_authorization_requests: bool,
+    /// The one algorithm of the client's request objects, or none.
+    #[arg(long, value_name = "ALG")]
+    pub request_object_signing_alg: Option<String>,
+    /// RFC 9701: always answer this client's introspections as a JWT;
+    /// the server's signing algorithm (`keys.algorithm`, RS256 by default).
+    #[arg(long, value_name = "ALG")]
+    pub introspection_signed_response_alg: Option<String>,
+    /// RFC 8705 tls_client_auth: the subject DN (RFC 4514) of the
+    /// client's certificate. One of the --tls-client-auth-* options.
+    #[arg(long, value_name = "DN")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// tls_client_auth: a dNSName SAN of the client's certificate.
+    #[arg(long, value_name = "NAME")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// tls_client_auth: a URI SAN of the client's certificate.
+    #[arg(long, value_name = "URI")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// tls_client_auth: an IP address SAN of the client's certificate.
+    #[arg(long, value_name = "IP")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// tls_client_auth: an rfc822Name (e-mail) SAN of the client's
+    /// certificate.
+    #[arg(long, value_name = "EMAIL")]
+    pub tls_client_auth_san_email: Option<String>,
+    /// RFC 8705 §3: bind this client's access tokens to its certificate.
+    #[arg(long)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,7 +294,8 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 /// The client `client create` asks for.
-fn client_spec(a: CreateClientArgs) -> anyhow::Result<ClientSpec> {
+fn client_spec(a: Box<CreateClientArgs>) -> anyhow::Result<ClientSpec> {
+    let a = *a;
     let grant_types = if a.grant_types.is_empty() {
         None
     } else {
@@ -266,6 +314,12 @@ fn client_spec(a: CreateClientArgs) -> anyhow::Result<ClientSpec> {
         .map(str::parse::<TokenFormat>)
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    let token_endpoint_auth_method = a
+        .token_endpoint_auth_method
+        .as_deref()
+        .map(auth_method)
+        .transpose()?;
+    let jwks = a.jwks.as_deref().map(jwks_arg).transpose()?;
     let exchanges = grant_types
         .as_ref()
         .is_some_and(|g| g.contains(&GrantType::TokenExchange));
@@ -293,8 +347,44 @@ fn client_spec(a: CreateClientArgs) -> anyhow::Result<ClientSpec> {
         dpop_bound_access_tokens: a.dpop_bound_access_tokens,
         dpop_require_nonce: a.dpop_require_nonce,
         token_exchange,
+        token_endpoint_auth_method,
+        token_endpoint_auth_signing_alg: a.token_endpoint_auth_signing_alg,
+        jwks,
+        jwks_uri: a.jwks_uri,
+        require_pushed_authorization_requests: a.require_pushed_authorization_requests,
+        request_object_signing_alg: a.request_object_signing_alg,
+        introspection_signed_response_alg: a.introspection_signed_response_alg,
+        tls_client_auth_subject_dn: a.tls_client_auth_subject_dn,
+        tls_client_auth_san_dns: a.tls_client_auth_san_dns,
+        tls_client_auth_san_uri: a.tls_client_auth_san_uri,
+        tls_client_auth_san_ip: a.tls_client_auth_san_ip,
+        tls_client_auth_san_email: a.tls_client_auth_san_email,
+        tls_client_certificate_bound_access_tokens: a.tls_client_certificate_bound_access_tokens,
         ..ClientSpec::default()
     })
+}
+
+/// `--token-endpoint-auth-method`: one of the RFC 7591 names.
+fn auth_method(name: &str) -> anyhow::Result<TokenAuthMethod> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| {
+        anyhow::anyhow!(
+            "unknown token endpoint auth method {name:?} (one of: {})",
+            [TokenAuthMethod::ALL, TokenAuthMethod::MTLS]
+                .concat()
+                .join(", ")
+        )
+    })
+}
+
+/// `--jwks`: a JWK Set given inline (it starts with `{`) or in a file.
+fn jwks_arg(value: &str) -> anyhow::Result<serde_json::Value> {
+    let text = if value.trim_start().starts_with('{') {
+        value.to_string()
+    } else {
+        std::fs::read_to_string(value)
+            .map_err(|e| anyhow::anyhow!("cannot read the JWK Set file {value:?}: {e}"))?
+    };
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--jwks is not JSON: {e}"))
 }
 
 fn role(s: &str) -> anyhow::Result<Role> {

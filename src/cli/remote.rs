@@ -49,7 +49,7 @@ fn candidates(target: &Target) -> Vec<String> {
                 "[::]" => "[::1]",
                 h => h,
             };
-            out.push(format!("http://{host}:{port}"));
+            out.push(format!("{}://{host}:{port}", target.settings.scheme()));
         }
     }
     let public = target.settings.public_url();

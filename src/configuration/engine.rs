@@ -13,6 +13,9 @@ impl Settings {
         self.engine_config()?;
         self.limits.validate()?;
         self.federation.validate()?;
+        self.tls.validate()?;
+        self.client_auth.validate()?;
+        self.par.validate()?;
         Ok(())
     }
 

@@ -84,6 +84,9 @@ mod tests {
             ("TESSERA_TOKENS__BOGUS", "1"),
             ("TESSERA_CONFIG", "/etc/tessera.toml"),
             ("TESSERA_FEDERATION__PROVIDERS__CORP__CLIENT_SECRET", "s"),
+            ("TESSERA_TLS__CERT_FILE", "/etc/tessera/cert.pem"),
+            ("TESSERA_TLS__RELOAD_INTERVAL", "30"),
+            ("TESSERA_TLS__BOGUS", "1"),
             ("PATH", "/bin"),
         ]));
         let keys: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
@@ -92,7 +95,9 @@ mod tests {
             [
                 "TESSERA_TOKENS__ACCESS_TOKEN_TTL",
                 "TESSERA_ADMIN_TOKEN",
-                "TESSERA_FEDERATION__PROVIDERS__CORP__CLIENT_SECRET"
+                "TESSERA_FEDERATION__PROVIDERS__CORP__CLIENT_SECRET",
+                "TESSERA_TLS__CERT_FILE",
+                "TESSERA_TLS__RELOAD_INTERVAL"
             ]
         );
         assert_eq!(
@@ -100,6 +105,7 @@ mod tests {
             [
                 "TESSERA_LOG",
                 "TESSERA_SCRIPT_HOST",
+                "TESSERA_TLS__BOGUS",
                 "TESSERA_TOKENS__BOGUS"
             ]
         );

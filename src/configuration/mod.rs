@@ -6,32 +6,39 @@
 //! - `sections.rs` — `[tokens]`, `[keys]`, `[sessions]`, `[accounts]`,
 //!   `[store]`, `[log]`.
 //! - `mail.rs` — `[mail]`; `limits.rs` — `[limits]` (failure rate limits).
+//! - `tls.rs` — `[tls]` (HTTPS, certificate reload, the health listener).
 //! - `engine.rs` — the checks, and the engine's configuration.
 //! - `env.rs` — which `TESSERA_*` variables are settings.
 //!
 //! Unknown keys in a file are fatal (a typo must not pass silently); an
 //! environment variable that is not a key is ignored with a warning.
 
+mod client_auth;
 mod cluster;
 mod dpop;
 mod engine;
 mod env;
 mod limits;
 mod mail;
+mod par;
 mod sections;
+mod tls;
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use client_auth::ClientAuthSettings;
 pub use cluster::{ClusterSettings, Revocation};
 pub use dpop::DpopSettings;
 pub use limits::{LimitSettings, PolicySettings};
 pub use mail::MailSettings;
+pub use par::ParSettings;
 pub use sections::{
     AccountSettings, Backend, KeySettings, LogSettings, SessionSettings, StoreSettings,
     TokenSettings,
 };
+pub use tls::TlsSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -40,7 +47,8 @@ pub struct Settings {
     pub bind: String,
     /// Where the embedded store lives.
     pub data_dir: PathBuf,
-    /// Public base URL (the `iss`); defaults to `http://{bind}`.
+    /// Public base URL (the `iss`); defaults to `http://{bind}`
+    /// (`https://{bind}` with TLS).
     pub issuer: Option<String>,
     /// HTTP worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
@@ -61,6 +69,12 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Sender-constrained tokens (RFC 9449).
     pub dpop: DpopSettings,
+    /// Clients that authenticate with JWTs, and their registered keys.
+    pub client_auth: ClientAuthSettings,
+    /// Pushed authorization requests and request objects.
+    pub par: ParSettings,
+    /// HTTPS: certificate files, their reload, the plain health listener.
+    pub tls: TlsSettings,
     /// `TESSERA_*` environment variables that are not settings and were
     /// left out; the server warns about each once logging is up.
     #[serde(skip)]
@@ -95,6 +109,9 @@ impl Default for Settings {
             federation: Default::default(),
             cluster: ClusterSettings::default(),
             dpop: DpopSettings::default(),
+            client_auth: ClientAuthSettings::default(),
+            par: ParSettings::default(),
+            tls: TlsSettings::default(),
             ignored_env: Vec::new(),
         }
     }
@@ -153,11 +170,20 @@ impl Settings {
             .unwrap_or_else(|| self.issuer().starts_with("http://"))
     }
 
+    /// `https` when the server speaks TLS itself, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.enabled() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     pub fn issuer(&self) -> String {
         let i = self
             .issuer
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.bind));
+            .unwrap_or_else(|| format!("{}://{}", self.scheme(), self.bind));
         i.trim_end_matches('/').to_string()
     }
 }

@@ -1,5 +1,9 @@
-//! OAuth client authentication (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, and `none` for public clients.
+//! OAuth client authentication (RFC 6749 §2.3, OIDC Core §9):
+//! `client_secret_basic`, `client_secret_post`, `client_secret_jwt` and
+//! `private_key_jwt` (RFC 7523 assertions), `tls_client_auth` and
+//! `self_signed_tls_client_auth` (RFC 8705 client certificates), and
+//! `none` for public clients. A client registered with a method must use
+//! that one.
 
 use std::sync::Arc;
 
@@ -8,19 +12,14 @@ use actix_web::HttpRequest;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use tessera_actors::directory::Client;
+pub use tessera_actors::directory::TokenAuthMethod as AuthMethod;
+use tessera_actors::jose::{self, claims};
 use tessera_actors::oauth::OAuthError;
 use tessera_actors::secret;
-use tessera_actors::Engine;
+use tessera_actors::single_use::Refused;
 
 use super::OAuthForm;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    ClientSecretBasic,
-    ClientSecretPost,
-    /// A public client naming itself with `client_id` only.
-    None,
-}
+use crate::state::AppState;
 
 pub struct ClientAuth {
     pub client: Arc<Client>,
@@ -88,15 +87,32 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
 /// and a wrong secret take the same path.
 const DUMMY_HASH: [u8; 32] = [0x5a; 32];
 
-/// Authenticate the calling client. Errors: `400 invalid_request` for
+/// Authenticate the calling client at the endpoint `path` (its URL is
+/// an audience assertions may name). Errors: `400 invalid_request` for
 /// ambiguous or broken credentials, `401 invalid_client` for unknown
-/// clients and wrong secrets.
-pub fn authenticate_client(
+/// clients, wrong secrets, bad assertions and methods the client is not
+/// registered for, `503` when an assertion's `jti` cannot be recorded.
+pub async fn authenticate_client(
     req: &HttpRequest,
     form: &OAuthForm,
-    engine: &Engine,
+    state: &AppState,
+    path: &str,
 ) -> Result<ClientAuth, OAuthError> {
     let basic = basic_credentials(req)?;
+    if let Some(assertion) = form.get("client_assertion") {
+        if basic.is_some() || form.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: a client assertion, Basic or client_secret, not several",
+            ));
+        }
+        return by_assertion(form, state, path, assertion).await;
+    }
+    if form.get("client_assertion_type").is_some() {
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type without client_assertion",
+        ));
+    }
+    let engine = &state.engine;
     let (id, presented, method) = match basic {
         Some((id, secret)) => {
             if form.get("client_secret").is_some() {
@@ -128,16 +144,176 @@ pub fn authenticate_client(
     let client = engine.clients.get(&id);
     match (client, presented) {
         (Some(c), Some(s)) => match &c.secret_hash {
-            Some(h) if secret::verify_secret(&s, h) => Ok(ClientAuth { client: c, method }),
+            Some(h) if secret::verify_secret(&s, h) => accepted(c, method),
             _ => Err(OAuthError::invalid_client("client authentication failed")),
         },
-        (Some(c), None) if c.is_public() => Ok(ClientAuth { client: c, method }),
+        (Some(c), None) => match c.token_endpoint_auth_method {
+            Some(m) if m.is_mtls() => by_certificate(req, state, c, m).await,
+            _ if c.is_public() => accepted(c, method),
+            _ => Err(OAuthError::invalid_client(format!(
+                "client authentication is required ({})",
+                expected(&c)
+            ))),
+        },
         (None, Some(s)) => {
             let _ = secret::verify_secret(&s, &DUMMY_HASH);
             Err(OAuthError::invalid_client("client authentication failed"))
         }
-        _ => Err(OAuthError::invalid_client("client authentication failed")),
+        (None, None) => Err(OAuthError::invalid_client("client authentication failed")),
     }
+}
+
+/// How a client registered with a method must authenticate.
+fn expected(c: &Client) -> String {
+    match c.token_endpoint_auth_method {
+        Some(m) => format!("this client authenticates with {}", m.as_str()),
+        None => "this client authenticates with its secret".into(),
+    }
+}
+
+fn accepted(client: Arc<Client>, method: AuthMethod) -> Result<ClientAuth, OAuthError> {
+    if !client.accepts(method) {
+        return Err(OAuthError::invalid_client(format!(
+            "{} is not how {}",
+            method.as_str(),
+            expected(&client)
+        )));
+    }
+    Ok(ClientAuth { client, method })
+}
+
+/// RFC 8705 §2: the client named itself (`client_id`) and proves it with
+/// the certificate of the connection (or of a trusted proxy's header).
+async fn by_certificate(
+    req: &HttpRequest,
+    state: &AppState,
+    client: Arc<Client>,
+    method: AuthMethod,
+) -> Result<ClientAuth, OAuthError> {
+    let bad =
+        |why: &str| OAuthError::invalid_client(format!("the client certificate is refused: {why}"));
+    let cert = state
+        .mtls
+        .presented(req)
+        .ok_or_else(|| bad("none was presented (this client authenticates with mutual TLS)"))?;
+    let now = state.engine.clock.now();
+    match method {
+        AuthMethod::SelfSignedTlsClientAuth => {
+            // §2.2: the very certificate registered as an x5c of its keys.
+            let keys = state
+                .client_keys
+                .keys(&client, None, now)
+                .await
+                .map_err(|e| bad(&e.to_string()))?;
+            if !keys.certificates().any(|c| c == cert.leaf()) {
+                return Err(bad("it is not one the client registered"));
+            }
+        }
+        _ => {
+            // §2.1: issued by a trusted CA, for the registered name.
+            state
+                .mtls
+                .verify_chain(&cert, now)
+                .map_err(|e| bad(&format!("it does not chain to a trusted client CA: {e}")))?;
+            let name = client
+                .tls_client_auth
+                .as_ref()
+                .ok_or_else(|| bad("the client registered no certificate name"))?;
+            if !crate::mtls::names::matches(name, cert.leaf()) {
+                let (field, _) = name.field();
+                return Err(bad(&format!("it does not carry the registered {field}")));
+            }
+        }
+    }
+    accepted(client, method)
+}
+
+/// `client_secret_jwt` or `private_key_jwt` (RFC 7523 §2.2, §3): which
+/// one the header's `alg` says, checked against the client's registration.
+async fn by_assertion(
+    form: &OAuthForm,
+    state: &AppState,
+    path: &str,
+    assertion: &str,
+) -> Result<ClientAuth, OAuthError> {
+    let bad =
+        |why: &str| OAuthError::invalid_client(format!("the client assertion is refused: {why}"));
+    if form.get("client_assertion_type") != Some(claims::JWT_BEARER) {
+        return Err(OAuthError::invalid_request(format!(
+            "client_assertion_type must be {}",
+            claims::JWT_BEARER
+        )));
+    }
+    // Who it claims to be, to find the keys; nothing here is trusted until
+    // the signature verifies with that client's key.
+    let claimed = jose::peek_claims(assertion).ok_or_else(|| bad("it is not a compact JWS"))?;
+    let id = claimed
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("sub is missing"))?;
+    if form.get("client_id").is_some_and(|b| b != id) {
+        return Err(OAuthError::invalid_request(
+            "client_id differs from the client assertion's sub",
+        ));
+    }
+    let engine = &state.engine;
+    let client = engine
+        .clients
+        .get(id)
+        .ok_or_else(|| OAuthError::invalid_client("client authentication failed"))?;
+    let (alg, kid) = jose::peek_header(assertion).map_err(|e| bad(&e.to_string()))?;
+    let now = engine.clock.now();
+    let method = if jose::HMAC.contains(&alg.as_str()) {
+        AuthMethod::ClientSecretJwt
+    } else {
+        AuthMethod::PrivateKeyJwt
+    };
+    let client = accepted(client, method)?.client;
+    let pinned = client.token_endpoint_auth_signing_alg.as_deref();
+    let verified = match method {
+        AuthMethod::ClientSecretJwt => {
+            let key = client
+                .jwt_secret
+                .as_deref()
+                .ok_or_else(|| bad("the client has no secret to verify it with"))?;
+            jose::verify_hmac(assertion, key.as_bytes(), pinned)
+        }
+        _ => {
+            let keys = state
+                .client_keys
+                .keys(&client, kid.as_deref(), now)
+                .await
+                .map_err(|e| bad(&e.to_string()))?;
+            keys.verify(assertion, pinned.and_then(jose::Alg::parse))
+        }
+    }
+    .map_err(|e| bad(&e.to_string()))?;
+    let issuer = engine.config.issuer.as_str();
+    let endpoint = format!("{issuer}{path}");
+    let token_endpoint = format!("{issuer}/oauth2/token");
+    let settings = state.client_keys.settings();
+    let expect = claims::Expect {
+        client_id: &client.client_id,
+        audiences: &[issuer, &endpoint, &token_endpoint],
+        now,
+        max_lifetime: settings.assertion_max_lifetime,
+        leeway: settings.leeway,
+    };
+    let fresh = claims::client_assertion(&verified.claims, &expect).map_err(bad)?;
+    if let Some(key) = fresh.jti_key {
+        let until = fresh.exp.saturating_add(settings.leeway);
+        state
+            .jtis
+            .claim(key, until, now)
+            .await
+            .map_err(|e| match e {
+                Refused::Replayed => bad("its jti was already used"),
+                Refused::Unavailable => {
+                    OAuthError::unavailable("the client assertion could not be recorded; try again")
+                }
+            })?;
+    }
+    Ok(ClientAuth { client, method })
 }
 
 #[cfg(test)]

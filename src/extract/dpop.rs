@@ -1,5 +1,6 @@
 //! DPoP (RFC 9449) at the HTTP edge: the `DPoP` header of a token request,
-//! and `Authorization: DPoP` at the endpoints that take an access token.
+//! and `Authorization: DPoP` at the endpoints that take an access token
+//! (which also check a certificate-bound token's certificate, RFC 8705 §3).
 //! The checks themselves are the engine's ([`tessera_actors::dpop`]).
 
 use std::sync::Arc;
@@ -205,6 +206,20 @@ async fn check_access_token(
             "the access token is invalid, expired or revoked",
         ));
     };
+    if let Some(x5t) = &rec.grant.x5t {
+        // RFC 8705 §3: a certificate-bound token comes with its certificate.
+        let same = state
+            .mtls
+            .presented(req)
+            .is_some_and(|c| c.thumbprint() == *x5t);
+        if !same {
+            return Err(TokenRefused::new(
+                dpop,
+                "invalid_token",
+                "the access token is bound to a client certificate; present that certificate",
+            ));
+        }
+    }
     let Some(jkt) = rec.grant.jkt.clone() else {
         if dpop {
             return Err(TokenRefused::new(

@@ -73,6 +73,12 @@ impl OAuthForm {
         (OAuthForm { pairs }, repeated)
     }
 
+    /// A form of these parameters (a pushed request's, a request
+    /// object's), as given.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> OAuthForm {
+        OAuthForm { pairs }
+    }
+
     /// Every parameter, in order (first of any repeats).
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs

@@ -133,29 +133,15 @@ impl Upstreams {
 
     /// Read a JSON answer of at most [`MAX_RESPONSE`] bytes.
     async fn json(&self, rb: reqwest::RequestBuilder) -> Result<(u16, Value), UpstreamError> {
-        let mut resp = rb
+        let resp = rb
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
             .map_err(|e| unavailable(format!("request failed: {e}")))?;
         let status = resp.status().as_u16();
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE as u64)
-        {
-            return Err(unavailable("answer too large"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
+        let body = crate::outbound::read_limited(resp, MAX_RESPONSE)
             .await
-            .map_err(|e| unavailable(format!("reading the answer failed: {e}")))?
-        {
-            if body.len() + chunk.len() > MAX_RESPONSE {
-                return Err(unavailable("answer too large"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(unavailable)?;
         let v = serde_json::from_slice(&body).map_err(|_| unavailable("answer is not JSON"))?;
         Ok((status, v))
     }

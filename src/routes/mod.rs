@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(oauth2::token::token)
         .service(oauth2::introspect::introspect)
         .service(oauth2::revoke::revoke)
+        .service(oauth2::par::par)
         .service(oauth2::jwks::jwks)
         .service(oauth2::discovery::openid_configuration)
         .service(oauth2::discovery::openid_configuration_root)

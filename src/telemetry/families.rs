@@ -41,6 +41,26 @@ pub(super) fn describe() {
         "DPoP proofs that passed every check, by outcome of their single use (accepted, replayed, cache_full)"
     );
     describe_counter!(
+        "tessera_client_jwts_total",
+        "Client assertions and request objects that passed every check, by outcome of their jti's single use (accepted, replayed, cache_full, unavailable)"
+    );
+    describe_counter!(
+        "tessera_jwks_fetches_total",
+        "Fetches of clients' jwks_uri, by outcome (ok, error)"
+    );
+    describe_counter!(
+        "tessera_client_cert_header_ignored_total",
+        "Requests carrying the client-certificate header from an address that is not a trusted proxy (the header was ignored)"
+    );
+    describe_counter!(
+        "tessera_pushed_requests_total",
+        "Authorization requests pushed (RFC 9126)"
+    );
+    describe_counter!(
+        "tessera_introspections_signed_total",
+        "Introspection answers sent as signed JWTs (RFC 9701)"
+    );
+    describe_counter!(
         "tessera_revocations_total",
         "Token ids and families revoked"
     );
@@ -149,6 +169,11 @@ pub(super) fn describe() {
         Unit::Seconds,
         "Age of the current signing key"
     );
+    // TLS (only a server with TLS on exports this).
+    describe_counter!(
+        "tessera_tls_reloads_total",
+        "Certificate reloads after the files changed, by outcome (ok: the new pair serves; error: refused, the previous certificate stays)"
+    );
     // Cluster (only a cluster node exports these).
     describe_gauge!(
         "tessera_cluster_applied_seq",
@@ -219,6 +244,8 @@ pub(super) fn register_series() {
         "tessera_mail_sent_total",
         "tessera_mail_failed_total",
         "tessera_key_rotations_total",
+        "tessera_pushed_requests_total",
+        "tessera_introspections_signed_total",
     ] {
         metrics::counter!(name).increment(0);
     }
@@ -227,6 +254,12 @@ pub(super) fn register_series() {
     }
     for outcome in ["accepted", "replayed", "cache_full"] {
         metrics::counter!("tessera_dpop_proofs_total", "outcome" => outcome).increment(0);
+    }
+    for outcome in ["accepted", "replayed", "cache_full", "unavailable"] {
+        metrics::counter!("tessera_client_jwts_total", "outcome" => outcome).increment(0);
+    }
+    for outcome in ["ok", "error"] {
+        metrics::counter!("tessera_jwks_fetches_total", "outcome" => outcome).increment(0);
     }
     for result in [
         "success",
@@ -273,6 +306,14 @@ pub fn register_cluster_series() {
     }
     let _ = metrics::histogram!("tessera_cluster_apply_delay_seconds");
     let _ = metrics::histogram!("tessera_cluster_strict_wait_seconds");
+}
+
+/// The certificate reload series at zero, when the server speaks TLS: a
+/// refused reload shows as a step from 0, not as a new series.
+pub fn register_tls_series() {
+    for outcome in ["ok", "error"] {
+        metrics::counter!("tessera_tls_reloads_total", "outcome" => outcome).increment(0);
+    }
 }
 
 /// The issuance series of the grants every server offers, at zero, in the

@@ -17,7 +17,7 @@ use tessera_actors::Engine;
 
 use crate::configuration::LogSettings;
 
-pub use families::{register_cluster_series, register_token_series};
+pub use families::{register_cluster_series, register_tls_series, register_token_series};
 pub use http::track;
 
 /// Latency buckets (seconds): fine below a millisecond, where

@@ -259,3 +259,36 @@ fn is_plain_href(href: &str) -> bool {
         || lower.starts_with("https://")
         || lower.starts_with("http://")
 }
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostView<'a> {
+    action: &'a str,
+    fields: &'a [(&'a str, &'a str)],
+    nonce: &'a str,
+}
+
+/// OAuth 2.0 Form Post Response Mode: a page that POSTs `fields` to the
+/// client's `action` (its redirect URI) by itself. Its one script runs
+/// only by the policy's nonce, fresh per page; without script, the user
+/// presses the button.
+pub fn form_post(action: &str, fields: &[(&str, &str)]) -> HttpResponse {
+    let nonce = tessera_actors::secret::b64url(&tessera_actors::secret::random_bytes::<16>());
+    let html = FormPostView {
+        action,
+        fields,
+        nonce: &nonce,
+    }
+    .render();
+    let mut resp = respond(StatusCode::OK, FORM_CSP, html);
+    let policy = format!("{FORM_CSP}; script-src 'nonce-{nonce}'");
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    allow_form_targets(
+        &mut resp,
+        &csp_source(action).into_iter().collect::<Vec<_>>(),
+    );
+    resp
+}

@@ -35,6 +35,43 @@ pub struct ClientView {
     /// RFC 8693 policy, when the client may exchange tokens.
     #[schema(value_type = Option<ExchangePolicyDoc>)]
     token_exchange: Option<ExchangePolicy>,
+    /// `client_secret_basic`, `client_secret_post`, `client_secret_jwt`,
+    /// `private_key_jwt`, `none`, `tls_client_auth` or
+    /// `self_signed_tls_client_auth`; absent on clients registered without
+    /// one (a secret, Basic or in the body; `none` if public).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_endpoint_auth_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_endpoint_auth_signing_alg: Option<String>,
+    /// The client's public keys, registered by value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
+    /// RFC 9126: authorization requests must be pushed (PAR) first.
+    require_pushed_authorization_requests: bool,
+    /// The algorithm of the client's request objects (`none`: unsigned
+    /// ones accepted); absent: any asymmetric algorithm of its keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_object_signing_alg: Option<String>,
+    /// RFC 9701: introspection always answers this client with a JWT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    introspection_signed_response_alg: Option<String>,
+    /// RFC 8705 §2.1.2: the certificate name of a `tls_client_auth`
+    /// client (one of these five).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_auth_subject_dn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_dns: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_email: Option<String>,
+    /// RFC 8705 §3: access tokens are bound to the client's certificate.
+    tls_client_certificate_bound_access_tokens: bool,
     /// RFC 3339.
     created_at: String,
     /// Only in the answer to create and rotate-secret; shown once.
@@ -44,6 +81,13 @@ pub struct ClientView {
 
 impl ClientView {
     pub fn new(c: &Client, secret: Option<String>) -> ClientView {
+        let name = |field: &str| {
+            c.tls_client_auth
+                .as_ref()
+                .map(|n| n.field())
+                .filter(|(f, _)| *f == field)
+                .map(|(_, v)| v)
+        };
         ClientView {
             client_id: c.client_id.clone(),
             name: c.name.clone(),
@@ -68,6 +112,20 @@ impl ClientView {
             dpop_bound_access_tokens: c.dpop_bound_access_tokens,
             dpop_require_nonce: c.dpop_require_nonce,
             token_exchange: c.token_exchange.clone(),
+            token_endpoint_auth_method: c.token_endpoint_auth_method.map(|m| m.as_str()),
+            token_endpoint_auth_signing_alg: c.token_endpoint_auth_signing_alg.clone(),
+            jwks: c.jwks.clone(),
+            jwks_uri: c.jwks_uri.clone(),
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            request_object_signing_alg: c.request_object_signing_alg.clone(),
+            introspection_signed_response_alg: c.introspection_signed_response_alg.clone(),
+            tls_client_auth_subject_dn: name("tls_client_auth_subject_dn"),
+            tls_client_auth_san_dns: name("tls_client_auth_san_dns"),
+            tls_client_auth_san_uri: name("tls_client_auth_san_uri"),
+            tls_client_auth_san_ip: name("tls_client_auth_san_ip"),
+            tls_client_auth_san_email: name("tls_client_auth_san_email"),
+            tls_client_certificate_bound_access_tokens: c
+                .tls_client_certificate_bound_access_tokens,
             created_at: tessera_actors::clock::rfc3339(c.created_at),
             client_secret: secret,
         }
@@ -102,6 +160,41 @@ pub struct ClientSpecDoc {
     dpop_require_nonce: Option<bool>,
     /// RFC 8693: what the client may do with token exchange.
     token_exchange: Option<ExchangePolicyDoc>,
+    /// RFC 7591: `client_secret_basic`, `client_secret_post`,
+    /// `client_secret_jwt` (the secret is also the HMAC key of its
+    /// assertions), `private_key_jwt` (no secret; needs `jwks` or
+    /// `jwks_uri`), `none` (a public client), `tls_client_auth` (RFC 8705
+    /// §2.1: a certificate from `tls.client_ca_file` with the registered
+    /// subject or SAN; no secret) or `self_signed_tls_client_auth` (§2.2:
+    /// a certificate registered as the `x5c` of a key in `jwks`/`jwks_uri`).
+    token_endpoint_auth_method: Option<String>,
+    /// The one algorithm the client's assertions use (RS256, ES256, PS256,
+    /// EdDSA, ... for private_key_jwt; HS256/384/512 for client_secret_jwt).
+    token_endpoint_auth_signing_alg: Option<String>,
+    /// The client's public keys as a JWK Set (RSA ≥ 2048 bits, P-256,
+    /// P-384, Ed25519); no private or symmetric keys.
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    /// Where the client publishes its JWK Set (https).
+    jwks_uri: Option<String>,
+    /// RFC 9126: refuse authorization requests that were not pushed.
+    require_pushed_authorization_requests: Option<bool>,
+    /// The one algorithm of the client's request objects (RFC 9101), or
+    /// `none` to accept unsigned ones from this client.
+    request_object_signing_alg: Option<String>,
+    /// RFC 9701: answer this client's introspections as signed JWTs
+    /// always (`RS256`, `ES256` or `EdDSA`; the server's key signs).
+    introspection_signed_response_alg: Option<String>,
+    /// RFC 8705 §2.1.2: exactly one of these five for a `tls_client_auth`
+    /// client: the subject DN (RFC 4514) or a SAN of its certificate.
+    tls_client_auth_subject_dn: Option<String>,
+    tls_client_auth_san_dns: Option<String>,
+    tls_client_auth_san_uri: Option<String>,
+    tls_client_auth_san_ip: Option<String>,
+    tls_client_auth_san_email: Option<String>,
+    /// RFC 8705 §3: bind the client's access tokens to its certificate
+    /// (`cnf.x5t#S256`); its token requests must then present one.
+    tls_client_certificate_bound_access_tokens: Option<bool>,
 }
 
 /// A client's token exchange policy.

@@ -110,7 +110,9 @@ async fn refresh(
     *nonces = dpop::nonce_required(state, Some(&client));
     let jkt = dpop::token_binding(req, state, &client).await?;
     let now = engine.clock.now();
-    let answer = grants::refresh_token::refresh(engine, &client, refresh_token, None, jkt).await?;
+    let answer =
+        grants::refresh_token::refresh(engine, &client, refresh_token, None, jkt, None, &[])
+            .await?;
     let next = answer
         .refresh_token
         .unwrap_or_else(|| refresh_token.to_string());

@@ -3,11 +3,26 @@
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
+use tessera_actors::directory::TokenAuthMethod;
+use tessera_actors::jose;
+
 use crate::state::AppState;
 
 /// The metadata document, built from configuration.
-pub fn metadata(issuer: &str, alg: &str) -> serde_json::Value {
-    json!({
+/// `mtls`: client certificates reach the server (RFC 8705 §2.3, §3.3,
+/// §5: only then are its methods, bound tokens and aliases advertised).
+pub fn metadata(issuer: &str, alg: &str, par_required: bool, mtls: bool) -> serde_json::Value {
+    // Client assertions: the client's own key's algorithm, or an HMAC of
+    // its secret (client_secret_jwt).
+    let assertion_algs: Vec<&str> = jose::ASYMMETRIC.iter().chain(jose::HMAC).copied().collect();
+    // A client registered for unsigned request objects may send them.
+    let request_object_algs: Vec<&str> = jose::ASYMMETRIC.iter().copied().chain(["none"]).collect();
+    let mut methods: Vec<&str> = TokenAuthMethod::ALL.to_vec();
+    if mtls {
+        methods.extend(TokenAuthMethod::MTLS);
+    }
+    let authenticated: Vec<&str> = methods.iter().copied().filter(|m| *m != "none").collect();
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
         "token_endpoint": format!("{issuer}/oauth2/token"),
@@ -22,24 +37,53 @@ pub fn metadata(issuer: &str, alg: &str) -> serde_json::Value {
         ],
         "dpop_signing_alg_values_supported": tessera_actors::dpop::ALGS,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": authenticated,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        // RFC 9701: signed answers, with the server's key.
+        "introspection_signing_alg_values_supported": [alg],
+        "revocation_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256", "plain"],
         "authorization_response_iss_parameter_supported": true,
         "access_token_signing_alg_values_supported": [alg],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
-        "request_parameter_supported": false,
+        "request_parameter_supported": true,
+        // Requests by reference are taken only from this server's own
+        // pushed authorization request endpoint, never fetched.
+        "request_uri_parameter_supported": false,
+        "request_object_signing_alg_values_supported": request_object_algs,
+        "pushed_authorization_request_endpoint": format!("{issuer}/oauth2/par"),
+        "require_pushed_authorization_requests": par_required,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "azp",
             "preferred_username", "name", "given_name", "family_name", "updated_at", "email", "email_verified"
         ],
-    })
+    });
+    if let (true, Some(o)) = (mtls, doc.as_object_mut()) {
+        o.insert(
+            "tls_client_certificate_bound_access_tokens".into(),
+            json!(true),
+        );
+        // One listener serves both: the aliases are the same URLs.
+        o.insert(
+            "mtls_endpoint_aliases".into(),
+            json!({
+                "token_endpoint": format!("{issuer}/oauth2/token"),
+                "introspection_endpoint": format!("{issuer}/oauth2/token/introspect"),
+                "revocation_endpoint": format!("{issuer}/oauth2/token/revoke"),
+                "pushed_authorization_request_endpoint": format!("{issuer}/oauth2/par"),
+                "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+            }),
+        );
+    }
+    doc
 }
 
 fn respond(state: &AppState) -> HttpResponse {

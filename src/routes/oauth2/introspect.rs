@@ -6,6 +6,8 @@ use serde::Serialize;
 use tessera_actors::oauth::OAuthError;
 use utoipa::ToSchema;
 
+use tessera_actors::keys::JwtType;
+
 use crate::error::{OAuthErrorBody, OAuthHttpError};
 use crate::extract::{authenticate_client, AuthMethod, OAuthForm};
 use crate::state::AppState;
@@ -47,7 +49,7 @@ pub struct IntrospectionResponse {
     tag = "oauth2",
     request_body(content = IntrospectionRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Token state", body = IntrospectionResponse),
+        (status = 200, description = "Token state; with `Accept: application/token-introspection+jwt` (or for a client registered with `introspection_signed_response_alg`) a JWT signed with the server's key whose `token_introspection` claim holds it (RFC 9701)", body = IntrospectionResponse),
         (status = 400, description = "Missing token or malformed request", body = OAuthErrorBody),
         (status = 401, description = "Client authentication failed", body = OAuthErrorBody),
     ),
@@ -65,7 +67,7 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     let engine = &state.engine;
-    let auth = authenticate_client(&req, &form, engine)?;
+    let auth = authenticate_client(&req, &form, &state, "/oauth2/token/introspect").await?;
     if auth.method == AuthMethod::None {
         return Err(
             OAuthError::invalid_client("introspection requires client authentication").into(),
@@ -86,5 +88,60 @@ pub async fn introspect(
             INACTIVE.to_vec()
         }
     };
+    if wants_jwt(&req) || auth.client.introspection_signed_response_alg.is_some() {
+        return signed(&state, &auth.client.client_id, &body);
+    }
     Ok(super::no_store_json(body))
+}
+
+/// RFC 9701 §4: the media type of a signed introspection response.
+const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+
+/// Whether the caller asked for a signed response.
+fn wants_jwt(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept.split(',').any(|m| {
+                m.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(JWT_MEDIA_TYPE))
+            })
+        })
+}
+
+#[derive(Serialize)]
+struct SignedIntrospection<'a> {
+    iss: &'a str,
+    /// The resource server that asked.
+    aud: &'a str,
+    iat: i64,
+    token_introspection: serde_json::Value,
+}
+
+/// The answer `body` as a JWT signed with the server's current key
+/// (`typ: token-introspection+jwt`).
+fn signed(state: &AppState, client_id: &str, body: &[u8]) -> Result<HttpResponse, OAuthHttpError> {
+    let engine = &state.engine;
+    let signer = engine
+        .keys
+        .signer()
+        .ok_or_else(|| OAuthError::unavailable("no signing key is ready"))?;
+    let raw: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    let claims = SignedIntrospection {
+        iss: &engine.config.issuer,
+        aud: client_id,
+        iat: engine.clock.now(),
+        token_introspection: raw,
+    };
+    let jwt = signer
+        .sign(JwtType::IntrospectionResponse, &claims)
+        .map_err(|e| OAuthError::server_error(e.to_string()))?;
+    metrics::counter!("tessera_introspections_signed_total").increment(1);
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .content_type(JWT_MEDIA_TYPE)
+        .body(jwt))
 }

@@ -4,6 +4,8 @@ pub mod authorize;
 pub mod discovery;
 pub mod introspect;
 pub mod jwks;
+pub mod par;
+pub mod request_object;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -38,7 +38,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     let engine = &state.engine;
-    let auth = authenticate_client(&req, &form, engine)?;
+    let auth = authenticate_client(&req, &form, &state, "/oauth2/token/revoke").await?;
     tracing::Span::current().record("client_id", auth.client.client_id.as_str());
     if auth.method == AuthMethod::None && !auth.client.is_public() {
         return Err(OAuthError::invalid_client("revocation requires client authentication").into());

@@ -101,7 +101,7 @@ async fn grant(
             "this grant_type is not supported",
         )
     })?;
-    let auth = authenticate_client(req, form, engine)?;
+    let auth = authenticate_client(req, form, state, "/oauth2/token").await?;
     tracing::Span::current().record("client_id", auth.client.client_id.as_str());
     let client = &auth.client;
     // Only public clients may skip authentication; client_credentials is
@@ -121,23 +121,54 @@ async fn grant(
     }
     *nonces = dpop::nonce_required(state, Some(client));
     let jkt = dpop::token_binding(req, state, client).await?;
+    // RFC 8705 §3: the client's certificate, when its tokens are bound to it.
+    let x5t = if client.tls_client_certificate_bound_access_tokens {
+        let cert = state.mtls.presented(req).ok_or_else(|| {
+            OAuthError::invalid_request(
+                "this client's access tokens are bound to its certificate: present one (mutual TLS)",
+            )
+        })?;
+        Some(cert.thumbprint())
+    } else {
+        None
+    };
     let response = match grant {
         GrantType::ClientCredentials => {
             let mut audience = form.list("audience");
             audience.extend(form.list("resource"));
-            grants::client_credentials::issue(engine, client, form.get("scope"), &audience, jkt)
-                .await?
+            grants::client_credentials::issue(
+                engine,
+                client,
+                form.get("scope"),
+                &audience,
+                jkt,
+                x5t,
+            )
+            .await?
         }
         GrantType::AuthorizationCode => {
             let code = form.require("code")?;
             let redirect = form.get("redirect_uri");
             let verifier = form.get("code_verifier");
-            grants::authorization_code::exchange(engine, client, code, redirect, verifier, jkt)
-                .await?
+            let resource = form.list("resource");
+            grants::authorization_code::exchange(
+                engine, client, code, redirect, verifier, jkt, x5t, &resource,
+            )
+            .await?
         }
         GrantType::RefreshToken => {
             let refresh = form.require("refresh_token")?;
-            grants::refresh_token::refresh(engine, client, refresh, form.get("scope"), jkt).await?
+            let resource = form.list("resource");
+            grants::refresh_token::refresh(
+                engine,
+                client,
+                refresh,
+                form.get("scope"),
+                jkt,
+                x5t,
+                &resource,
+            )
+            .await?
         }
         GrantType::TokenExchange => {
             let mut audience = form.list("audience");

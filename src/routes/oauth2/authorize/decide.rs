@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use tessera_actors::directory::{Client, GrantConsent, User};
 use tessera_actors::domain::Scope;
-use tessera_actors::secret::{self, prefix};
+use tessera_actors::secret::{self, prefix, SecretHash};
 use tessera_actors::sessions::Session;
 use tessera_actors::tokens::{AuthCode, IssueCode};
 
@@ -47,13 +47,14 @@ fn return_to(form: &OAuthForm, auth_after: Option<i64>) -> String {
 }
 
 fn to_login(
+    carry: &OAuthForm,
     form: &OAuthForm,
     client: &Client,
     auth_after: Option<i64>,
     after_post: bool,
 ) -> HttpResponse {
     let mut q = form_urlencoded::Serializer::new(String::new());
-    q.append_pair("return_to", &return_to(form, auth_after));
+    q.append_pair("return_to", &return_to(carry, auth_after));
     q.append_pair("applicationId", &client.client_id);
     if let Some(h) = form.get("login_hint") {
         q.append_pair("login_hint", h);
@@ -70,11 +71,17 @@ fn to_login(
         .finish()
 }
 
+/// `form` is the request's parameters; `carry` what the way through the
+/// login page and the consent form carries (the same, or only
+/// `client_id` and `request_uri` for a held request).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn continue_authorize(
     req: &HttpRequest,
     state: &AppState,
     client: &Client,
     form: &OAuthForm,
+    carry: &OAuthForm,
+    pushed: Option<SecretHash>,
     reply: &Reply<'_>,
     v: Validated,
     is_post: bool,
@@ -96,7 +103,7 @@ pub(super) async fn continue_authorize(
                 return reply.error("login_required", "the user is not logged in");
             }
             let force = v.prompt_login || v.max_age.is_some() || auth_after.is_some();
-            return to_login(form, client, force.then_some(now), is_post);
+            return to_login(carry, form, client, force.then_some(now), is_post);
         }
     };
     let consented = client.first_party
@@ -136,7 +143,7 @@ pub(super) async fn continue_authorize(
                 "the user has not consented to this client and scope",
             );
         }
-        let mut page = consent_page(client, form, &session, &user, &v.scope);
+        let mut page = consent_page(client, carry, &session, &user, &v.scope);
         // Allow and Deny both end in a redirect to the client.
         views::allow_form_targets(
             &mut page,
@@ -145,6 +152,9 @@ pub(super) async fn continue_authorize(
                 .collect::<Vec<_>>(),
         );
         return page;
+    }
+    if let Err(why) = super::use_up(state, pushed).await {
+        return reply.error("invalid_request", why);
     }
     issue_code(state, client, form, reply, v, &session, &user).await
 }
@@ -206,6 +216,7 @@ async fn issue_code(
         family: tessera_actors::idmap::new_id(),
         consumed: false,
         dpop_jkt: v.dpop_jkt,
+        resources: v.resources,
     };
     match engine
         .issuer

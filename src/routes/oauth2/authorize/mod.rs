@@ -3,17 +3,24 @@
 //! are known good, errors are shown as a page and never redirected; after
 //! that they go back to the client with `error`, `state` and `iss`.
 //!
-//! - here — the parameters, the two handlers, the page and redirect answers.
+//! - here — the parameters, the two handlers, the page and redirect answers
+//!   (`response_mode` `query` or `form_post`).
+//! - `request.rs` — where the parameters come from: as sent, a request
+//!   object (RFC 9101), or a pushed request (RFC 9126).
 //! - `validate.rs` — checking the request's parameters.
 //! - `decide.rs` — login, consent or a code, given the browser's session.
 
 mod decide;
-mod validate;
+pub mod request;
+pub(crate) mod validate;
+
+use std::cell::Cell;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use tessera_actors::domain::find_redirect;
+use tessera_actors::secret::SecretHash;
 
 use crate::extract::form::MAX_BODY;
 use crate::extract::OAuthForm;
@@ -45,6 +52,14 @@ pub struct AuthorizeParams {
     prompt: Option<String>,
     max_age: Option<i64>,
     login_hint: Option<String>,
+    /// `query` (default) or `form_post`.
+    response_mode: Option<String>,
+    /// RFC 9101: the whole request as a JWT signed by the client; then
+    /// only its parameters are used.
+    request: Option<String>,
+    /// RFC 9126: a `request_uri` from `POST /oauth2/par`; with it only
+    /// `client_id` is read from the query.
+    request_uri: Option<String>,
 }
 
 /// The form body of `POST /oauth2/authorize`: the same parameters, and from
@@ -69,6 +84,12 @@ pub struct AuthorizeForm {
     prompt: Option<String>,
     max_age: Option<i64>,
     login_hint: Option<String>,
+    /// `query` (default) or `form_post`.
+    response_mode: Option<String>,
+    /// RFC 9101 request object.
+    request: Option<String>,
+    /// RFC 9126 pushed request.
+    request_uri: Option<String>,
     /// From the consent page: `allow` or `deny`.
     consent: Option<String>,
     /// From the consent page: its CSRF token.
@@ -84,6 +105,16 @@ fn page_error(error: &str, description: &str) -> HttpResponse {
     })
 }
 
+/// How the answer reaches the client (OAuth 2.0 Multiple Response Types
+/// §2.1; OAuth 2.0 Form Post Response Mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ResponseMode {
+    /// In the redirect URI's query.
+    Query,
+    /// POSTed to the redirect URI by a self-submitting page.
+    FormPost,
+}
+
 /// Where errors and the code go once the client and redirect are trusted.
 pub(super) struct Reply<'a> {
     redirect_uri: &'a str,
@@ -91,10 +122,22 @@ pub(super) struct Reply<'a> {
     iss: &'a str,
     /// A redirect after a POST is 303 (RFC 9700 §4.11).
     after_post: bool,
+    mode: ResponseMode,
+    /// Set once the answer went to the client: the authorization ended.
+    ended: Cell<bool>,
 }
 
 impl Reply<'_> {
     fn redirect(&self, params: &[(&str, &str)]) -> HttpResponse {
+        self.ended.set(true);
+        if self.mode == ResponseMode::FormPost {
+            let mut fields: Vec<(&str, &str)> = params.to_vec();
+            if let Some(s) = self.state {
+                fields.push(("state", s));
+            }
+            fields.push(("iss", self.iss));
+            return views::form_post(self.redirect_uri, &fields);
+        }
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (k, v) in params {
             q.append_pair(k, v);
@@ -163,12 +206,12 @@ pub async fn authorize_post(
 async fn authorize(
     req: &HttpRequest,
     state: &AppState,
-    form: OAuthForm,
+    sent: OAuthForm,
     repeated: Option<String>,
     is_post: bool,
 ) -> HttpResponse {
     let engine = &state.engine;
-    let Some(client_id) = form.get("client_id") else {
+    let Some(client_id) = sent.get("client_id") else {
         return page_error("invalid_request", "client_id is missing");
     };
     let Some(client) = engine.clients.get(client_id) else {
@@ -176,6 +219,34 @@ async fn authorize(
     };
     // The handler's span (`authorize_get`/`authorize_post`) names the client.
     tracing::Span::current().record("client_id", client_id);
+    let resolved = match request::resolve(req, state, &client, sent).await {
+        Ok(r) => r,
+        Err(r) => return page_error(r.error, &r.description),
+    };
+    // A held request was checked for repeats when it was made.
+    let repeated = if resolved.pushed.is_some() {
+        None
+    } else {
+        repeated
+    };
+    let mut resp = answer(req, state, &client, &resolved, repeated, is_post).await;
+    if let Some(c) = &resolved.cookie {
+        let _ = resp.add_cookie(c);
+    }
+    resp
+}
+
+/// The answer to a resolved request.
+async fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    client: &tessera_actors::directory::Client,
+    resolved: &request::Resolved,
+    repeated: Option<String>,
+    is_post: bool,
+) -> HttpResponse {
+    let engine = &state.engine;
+    let form = &resolved.form;
     let redirect_uri = match form.get("redirect_uri") {
         Some(r) => match find_redirect(&client.redirect_uris, r) {
             Some(_) => r.to_string(),
@@ -191,16 +262,62 @@ async fn authorize(
             _ => return page_error("invalid_request", "redirect_uri is missing"),
         },
     };
+    let (mode, bad_mode) = match form.get("response_mode") {
+        None | Some("query") => (ResponseMode::Query, false),
+        Some("form_post") => (ResponseMode::FormPost, false),
+        Some(_) => (ResponseMode::Query, true),
+    };
     let reply = Reply {
         redirect_uri: &redirect_uri,
         state: form.get("state"),
         iss: &engine.config.issuer,
         after_post: is_post,
+        mode,
+        ended: Cell::new(false),
     };
-    match validate(&client, &form, repeated.as_deref()) {
-        Err((e, d)) => reply.error(e, d),
-        Ok(req_params) => {
-            continue_authorize(req, state, &client, &form, &reply, req_params, is_post).await
+    let resp = if bad_mode {
+        reply.error(
+            "invalid_request",
+            "response_mode must be query or form_post",
+        )
+    } else {
+        match validate(client, form, repeated.as_deref()) {
+            Err((e, d)) => reply.error(e, d),
+            Ok(req_params) => {
+                continue_authorize(
+                    req,
+                    state,
+                    client,
+                    form,
+                    &resolved.carry,
+                    resolved.pushed,
+                    &reply,
+                    req_params,
+                    is_post,
+                )
+                .await
+            }
         }
+    };
+    // The authorization ended: a held request is used up.
+    if let (true, Some(id)) = (reply.ended.get(), resolved.pushed) {
+        let _ = state.pushed.take(id).await;
+    }
+    resp
+}
+
+/// Take a held request for good before its code is issued: of two tabs
+/// finishing the same request, one gets a code.
+pub(super) async fn use_up(
+    state: &AppState,
+    pushed: Option<SecretHash>,
+) -> Result<(), &'static str> {
+    match pushed {
+        None => Ok(()),
+        Some(id) => match state.pushed.take(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the request_uri was already used"),
+            Err(_) => Err("the pushed request could not be used; try again"),
+        },
     }
 }

@@ -7,7 +7,7 @@ use tessera_actors::domain::{GrantType, Pkce, PkceMethod, Scope};
 
 use crate::extract::OAuthForm;
 
-pub(super) struct Validated {
+pub(crate) struct Validated {
     pub(super) scope: Scope,
     pub(super) pkce: Option<Pkce>,
     pub(super) prompt_none: bool,
@@ -16,9 +16,11 @@ pub(super) struct Validated {
     pub(super) max_age: Option<i64>,
     /// RFC 9449 §10: the DPoP key the code is bound to.
     pub(super) dpop_jkt: Option<String>,
+    /// RFC 8707: the resources the tokens are for.
+    pub(super) resources: Vec<String>,
 }
 
-pub(super) fn validate(
+pub(crate) fn validate(
     client: &Client,
     form: &OAuthForm,
     repeated: Option<&str>,
@@ -129,7 +131,18 @@ pub(super) fn validate(
         }
         None => None,
     };
+    let resources = form.list("resource");
+    if resources
+        .iter()
+        .any(|r| !client.audiences.iter().any(|a| a == r))
+    {
+        return Err((
+            "invalid_target",
+            "a requested resource is not registered for this client",
+        ));
+    }
     Ok(Validated {
+        resources,
         dpop_jkt,
         scope,
         pkce,
