@@ -21,9 +21,11 @@ pub const INACTIVE: &str = r#"{"active":false}"#;
 pub const ACCOUNT_CLIENT: &str = "tessera-account";
 
 pub struct TestApp {
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with TLS on)
     pub address: String,
     pub port: u16,
+    /// The plain-HTTP health listener's port (`tls.health_bind`).
+    pub health_port: Option<u16>,
     /// The `iss` of every token (the address, as no issuer is configured).
     pub issuer: String,
     pub engine: Engine,
@@ -124,6 +126,8 @@ pub async fn spawn_app_on(backend: TestBackend, configure: impl FnOnce(&mut Sett
         .await
         .expect("the application builds");
     let port = app.port();
+    let scheme = app.scheme();
+    let health_port = app.health_port();
     let engine = app.engine().clone();
     let sled = app.store().cloned();
     let pg = app.database().cloned();
@@ -131,8 +135,9 @@ pub async fn spawn_app_on(backend: TestBackend, configure: impl FnOnce(&mut Sett
     let issuer = app.issuer().to_string();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: format!("{scheme}://127.0.0.1:{port}"),
         port,
+        health_port,
         issuer,
         engine,
         sled,

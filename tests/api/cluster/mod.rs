@@ -10,13 +10,18 @@
 //! - `keys` — a rotation reaches every node's JWKS before any token is
 //!   signed with the new key.
 //! - `dpop` — a DPoP proof is accepted once in the whole cluster.
+//! - `client_jwt` — a client assertion is accepted once in the whole cluster.
 //! - `limits` — login failures count across nodes; a federation `state`
 //!   is taken once in the whole cluster.
+//! - `par` — a request pushed to one node is authorized on another, and
+//!   owned by the first browser whichever node it reaches.
 
+mod client_jwt;
 mod dpop;
 mod faults;
 mod keys;
 mod limits;
+mod par;
 mod revocation;
 mod single_use;
 
