@@ -24,17 +24,13 @@ use crate::fixture::{issue_tokens, Fixture};
 use crate::generator::{exchange_once, request, Answer};
 use crate::measure::{measure, Report};
 use crate::opts::Opts;
-use crate::report::{combine, result_line, verdict};
-use crate::requests::{basic, form_value, post};
+use crate::report::{combine, compare, result_line};
+use crate::requests::{basic, form_value, on_every_core, post};
 use crate::servers::Target;
 use crate::setup_http::{create_client, discovery};
 use crate::workload::{Mode, Workload};
 
-#[allow(dead_code)]
-#[path = "../../tests/api/dpop/proof.rs"]
-mod proof;
-
-use proof::ProofKey;
+use crate::proof::ProofKey;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -80,24 +76,7 @@ impl Proofs<'_> {
                 body,
             )
         };
-        let one = &one;
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-        std::thread::scope(|s| {
-            let parts: Vec<_> = (0..threads)
-                .map(|t| {
-                    let k = n / threads + usize::from(t < n % threads);
-                    s.spawn(move || (0..k).map(one).collect::<Vec<_>>())
-                })
-                .collect();
-            let mut all = Vec::with_capacity(n);
-            for p in parts {
-                all.extend(
-                    p.join()
-                        .map_err(|_| anyhow!("a proof-signing thread panicked"))?,
-                );
-            }
-            Ok(all)
-        })
+        on_every_core(n, one)
     }
 }
 
@@ -270,12 +249,14 @@ pub(crate) fn dpop(
         opts.connections
     );
     compare(
+        "Dpop",
         "introspection, DPoP-bound / Bearer tokens",
         plain_intro,
         bound_intro,
         Some(0.95),
     )?;
     let plain = compare(
+        "Dpop",
         "client_credentials, ES256 proof / no proof",
         plain_cc,
         bound_cc,
@@ -308,51 +289,6 @@ enum Run {
     Plain,
     Proof,
     Exchange,
-}
-
-/// Print the per-round and overall ratio of `with` to `without` (and the
-/// target's verdict); answers the baseline's rate.
-fn compare(
-    what: &str,
-    without: Vec<Report>,
-    with: Vec<Report>,
-    target: Option<f64>,
-) -> anyhow::Result<f64> {
-    let rounds: Vec<String> = without
-        .iter()
-        .zip(&with)
-        .map(|(a, b)| format!("{:.1}%", 100.0 * b.rps() / a.rps().max(1e-9)))
-        .collect();
-    let errors: u64 = with
-        .iter()
-        .chain(&without)
-        .map(|r| r.errors() + r.stats.bad_body + r.stats.live_but_inactive)
-        .sum();
-    let (Some(a), Some(b)) = (combine(what, without), combine(what, with)) else {
-        bail!("no runs of {what}");
-    };
-    let ratio = b.rps() / a.rps().max(1e-9);
-    println!(
-        "{what}: {:.0} / {:.0} req/s = {:.1}% (rounds {}){}; p99 {:.2} / {:.2} ms; errors {errors}",
-        b.rps(),
-        a.rps(),
-        100.0 * ratio,
-        rounds.join(", "),
-        target
-            .map(|t| format!("  (target >= {:.0}%: {})", 100.0 * t, verdict(ratio >= t)))
-            .unwrap_or_default(),
-        b.stats.all.value_at_quantile(0.99) as f64 / 1000.0,
-        a.stats.all.value_at_quantile(0.99) as f64 / 1000.0,
-    );
-    result_line(serde_json::json!({
-        "scenario": "Dpop",
-        "measure": what,
-        "rps": b.rps(),
-        "baseline_rps": a.rps(),
-        "ratio": ratio,
-        "errors": errors,
-    }));
-    Ok(a.rps())
 }
 
 /// The token endpoint's URL from discovery (what `htu` must name).

@@ -1,5 +1,7 @@
 //! The load generator: keep-alive connections, response framing by
-//! `Content-Length`, and the statistics every connection keeps.
+//! `Content-Length`, and the statistics every connection keeps. A
+//! connection is plain TCP or TLS over it ([`Connect`]); the HTTP/1.1
+//! above is the same bytes either way.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 use crate::requests::Rng;
 use crate::workload::{Op, Workload};
@@ -150,9 +154,49 @@ pub(crate) async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(s)
 }
 
+/// How a connection is opened: a plain address, or [`TlsDial`].
+pub(crate) trait Connect: Clone + Send + Sync + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send;
+    fn open(&self) -> impl std::future::Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Connect for SocketAddr {
+    type Stream = TcpStream;
+    fn open(&self) -> impl std::future::Future<Output = io::Result<TcpStream>> + Send {
+        connect(*self)
+    }
+}
+
+/// TLS to `addr`: TCP, then the handshake (within the request timeout).
+#[derive(Clone)]
+pub(crate) struct TlsDial {
+    pub(crate) addr: SocketAddr,
+    pub(crate) connector: TlsConnector,
+    pub(crate) name: ServerName<'static>,
+}
+
+impl Connect for TlsDial {
+    type Stream = tokio_rustls::client::TlsStream<TcpStream>;
+    fn open(&self) -> impl std::future::Future<Output = io::Result<Self::Stream>> + Send {
+        let (addr, connector, name) = (self.addr, self.connector.clone(), self.name.clone());
+        async move {
+            let tcp = connect(addr).await?;
+            tokio::time::timeout(REQUEST_TIMEOUT, connector.connect(name, tcp))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+        }
+    }
+}
+
+/// Send `req` whole: a TLS stream may keep the last records until flushed.
+pub(crate) async fn send<S: AsyncWrite + Unpin>(stream: &mut S, req: &[u8]) -> io::Result<()> {
+    stream.write_all(req).await?;
+    stream.flush().await
+}
+
 /// One keep-alive connection: request, response, repeat, until told to stop.
-pub(crate) async fn connection(
-    addr: SocketAddr,
+pub(crate) async fn connection<C: Connect>(
+    dial: C,
     wl: Arc<Workload>,
     ctl: Arc<Control>,
     seed: u64,
@@ -165,7 +209,7 @@ pub(crate) async fn connection(
         ctl.started + iv.mul_f64(seed.saturating_sub(1) as f64 / ctl.conns.max(1) as f64)
     });
     'connect: while Instant::now() < ctl.deadline {
-        let mut stream = match connect(addr).await {
+        let mut stream = match dial.open().await {
             Ok(st) => st,
             Err(_) => {
                 s.conn_errors += 1;
@@ -186,7 +230,7 @@ pub(crate) async fn connection(
                 break 'connect;
             };
             let started = Instant::now();
-            if stream.write_all(wl.bytes(&op)).await.is_err() {
+            if send(&mut stream, wl.bytes(&op)).await.is_err() {
                 s.conn_errors += 1;
                 continue 'connect;
             }
@@ -244,8 +288,8 @@ pub(crate) struct Response {
 
 /// Read one response into `buf`: the head up to the blank line, then
 /// `Content-Length` bytes of body. Chunked bodies are not expected here.
-pub(crate) async fn read_response(
-    stream: &mut TcpStream,
+pub(crate) async fn read_response<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
 ) -> io::Result<Response> {
     buf.clear();

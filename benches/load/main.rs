@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench load -- --help
 //! cargo bench --bench load -- --tokens 1000000                      # introspection vs baseline
+//! cargo bench --bench load -- --tls --duration 5                    # introspection over TLS vs plain, handshake cost
 //! cargo bench --bench load -- --scenario introspect-revoke --revoke-every 10
 //! cargo bench --bench load -- --scenario client-credentials --alg ES256
 //! cargo bench --bench load -- --scenario client-credentials --format opaque
@@ -18,6 +19,8 @@
 //! cargo bench --bench load -- --scenario startup --tokens 1000000          # start-up with 1M tokens, sled and PostgreSQL
 //! cargo bench --bench load -- --scenario cluster --jwts 20000              # three tessera processes on PostgreSQL, against one
 //! cargo bench --bench load -- --scenario dpop --duration 5               # DPoP and token exchange against their baselines (ES256)
+//! cargo bench --bench load -- --scenario client-jwt --duration 5         # private_key_jwt against client_secret_basic; signed against JSON introspection
+//! cargo bench --bench load -- --scenario client-jwt --assertion-alg RS256  # the same with RS256 assertions
 //! cargo bench --bench load -- --url http://127.0.0.1:8080 --admin-token $TOKEN --scenario code-flow
 //! cargo bench --bench load -- --url http://127.0.0.1:3000 --client-id peer --client-secret ... --no-baseline
 //! ```
@@ -63,14 +66,27 @@
 //! login storm (`login-storm`'s closed-loop connections) runs at the same
 //! time, and compares the two p99s.
 //!
+//! `--tls` (introspection) serves the in-process tessera over TLS on a
+//! second listener of the same server and measures, in the same run,
+//! introspection over TLS keep-alive against plain HTTP (target: at
+//! least 70%), and new connections one at a time over plain TCP, over
+//! TLS with full handshakes and over TLS with resumed sessions.
+//!
 //! `dpop` compares, on one server and in alternating rounds (A B, B A):
 //! introspection of DPoP-bound tokens against Bearer tokens; client
 //! credentials with a fresh ES256 proof per request (signed before each
 //! run) against without; and token exchange with an actor token beside
 //! client_credentials. The server's keys are ES256 unless `--alg` says
 //! otherwise.
+//!
+//! `client-jwt` registers a `private_key_jwt` client (ES256) through the
+//! admin API and compares, in alternating rounds: client_credentials with
+//! a fresh assertion per request (signed before each run) against the
+//! fixture's `client_secret_basic` (target: at least 70%); and
+//! introspection answered as a signed JWT (RFC 9701) against JSON.
 
 mod child;
+mod client_jwt;
 mod cluster;
 mod code_flow;
 mod database;
@@ -81,6 +97,10 @@ mod generator;
 mod login_storm;
 mod measure;
 mod opts;
+/// Proof and assertion keys, shared with the integration tests.
+#[allow(dead_code)]
+#[path = "../../tests/api/dpop/proof.rs"]
+mod proof;
 mod raw_rates;
 mod report;
 mod requests;
@@ -88,6 +108,7 @@ mod servers;
 mod setup_http;
 mod startup;
 mod steady;
+mod tls;
 mod workload;
 
 use std::sync::atomic::Ordering;
@@ -97,6 +118,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use tessera_actors::keys::material::KeyAlg;
 
+use crate::client_jwt::client_jwt;
 use crate::code_flow::code_flow;
 use crate::dpop::dpop;
 use crate::faults::faults;
@@ -275,7 +297,8 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
             | Scenario::Faults
             | Scenario::Startup
             | Scenario::Cluster
-            | Scenario::Dpop => false,
+            | Scenario::Dpop
+            | Scenario::ClientJwt => false,
         };
     let baseline = if wants_baseline || opts.hold.is_some() {
         Some(start_baseline(opts.workers, fixture.active_body.clone())?)
@@ -293,6 +316,8 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         faults(&rt, &target, &fixture, &opts);
     } else if opts.scenario == Scenario::Dpop {
         dpop(&rt, &target, &fixture, &opts)?;
+    } else if opts.scenario == Scenario::ClientJwt {
+        client_jwt(&rt, &target, &fixture, &opts)?;
     } else {
         steady(&rt, &target, &fixture, &opts, baseline.as_ref(), raw)?;
     }

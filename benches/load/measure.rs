@@ -1,11 +1,10 @@
 //! Running loads for a measured time and the CPU the run had.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::generator::{connection, Control, Stats};
+use crate::generator::{connection, Connect, Control, Stats};
 use crate::opts::Opts;
 use crate::report::print_report;
 use crate::workload::Workload;
@@ -45,8 +44,8 @@ pub(crate) struct Load {
 }
 
 /// Run one load for `secs` (or `max` requests).
-pub(crate) async fn phase(
-    addr: SocketAddr,
+pub(crate) async fn phase<C: Connect>(
+    dial: C,
     wl: Arc<Workload>,
     conns: usize,
     secs: f64,
@@ -55,7 +54,14 @@ pub(crate) async fn phase(
 ) -> (Stats, Duration) {
     let ctl = Control::new(conns, secs, max, rate);
     let tasks: Vec<_> = (0..conns)
-        .map(|i| tokio::spawn(connection(addr, wl.clone(), ctl.clone(), i as u64 + 1)))
+        .map(|i| {
+            tokio::spawn(connection(
+                dial.clone(),
+                wl.clone(),
+                ctl.clone(),
+                i as u64 + 1,
+            ))
+        })
         .collect();
     (join_stats(tasks).await, ctl.started.elapsed())
 }
@@ -74,9 +80,9 @@ pub(crate) async fn join_stats(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> St
 }
 
 /// Run every load at the same time, each on its own connections.
-pub(crate) fn run_phase(
+pub(crate) fn run_phase<C: Connect>(
     rt: &tokio::runtime::Runtime,
-    addr: SocketAddr,
+    dial: &C,
     loads: &[Load],
     secs: f64,
     max: Option<u64>,
@@ -84,7 +90,16 @@ pub(crate) fn run_phase(
     rt.block_on(async {
         let running: Vec<_> = loads
             .iter()
-            .map(|l| tokio::spawn(phase(addr, l.wl.clone(), l.conns, secs, max, l.rate)))
+            .map(|l| {
+                tokio::spawn(phase(
+                    dial.clone(),
+                    l.wl.clone(),
+                    l.conns,
+                    secs,
+                    max,
+                    l.rate,
+                ))
+            })
             .collect();
         let mut out = Vec::with_capacity(running.len());
         for r in running {
@@ -100,20 +115,20 @@ pub(crate) fn run_phase(
 
 /// Warm up, then measure `loads` running at the same time; one report per
 /// load (the process CPU is that of the whole phase).
-pub(crate) fn measure_loads(
+pub(crate) fn measure_loads<C: Connect>(
     rt: &tokio::runtime::Runtime,
-    addr: SocketAddr,
+    dial: C,
     loads: &[Load],
     opts: &Opts,
 ) -> Vec<Report> {
     if opts.warmup > 0.0 {
-        let _ = run_phase(rt, addr, loads, opts.warmup, None);
+        let _ = run_phase(rt, &dial, loads, opts.warmup, None);
     }
     let cpu_before = process_cpu_secs();
     let faults_before = process_minor_faults();
     let server_before = server_cpu_secs();
     let db_before = database_cpu_secs();
-    let results = run_phase(rt, addr, loads, opts.duration, opts.max_requests);
+    let results = run_phase(rt, &dial, loads, opts.duration, opts.max_requests);
     let db_cpu = database_cpu_secs().zip(db_before).map(|(a, b)| a - b);
     let cpu = process_cpu_secs() - cpu_before;
     let faults = process_minor_faults().saturating_sub(faults_before);
@@ -137,10 +152,10 @@ pub(crate) fn measure_loads(
     reports
 }
 
-pub(crate) fn measure(
+pub(crate) fn measure<C: Connect>(
     rt: &tokio::runtime::Runtime,
     label: &str,
-    addr: SocketAddr,
+    dial: C,
     wl: Arc<Workload>,
     opts: &Opts,
 ) -> Report {
@@ -150,7 +165,7 @@ pub(crate) fn measure(
         conns: opts.connections,
         rate: opts.rate,
     };
-    let mut reports = measure_loads(rt, addr, &[load], opts);
+    let mut reports = measure_loads(rt, dial, &[load], opts);
     reports.pop().unwrap_or_else(|| Report {
         label: label.to_string(),
         stats: Stats::new(),

@@ -37,6 +37,10 @@ pub(crate) enum Scenario {
     /// without, and token exchange with an actor token beside plain
     /// client_credentials (at least two rounds, in A B B A order).
     Dpop,
+    /// client_credentials with a private_key_jwt (ES256) assertion against
+    /// client_secret_basic, and signed (RFC 9701) against JSON
+    /// introspection answers (at least two rounds, A B B A).
+    ClientJwt,
 }
 
 impl Scenario {
@@ -129,6 +133,10 @@ pub(crate) struct Opts {
     /// Access token format of the in-process server (jwt, opaque).
     #[arg(long)]
     pub(crate) format: Option<String>,
+    /// client-jwt: the algorithm of the client's assertions (ES256,
+    /// EdDSA, RS256, PS256).
+    #[arg(long, default_value = "ES256")]
+    pub(crate) assertion_alg: String,
     /// Store of the in-process server: sled (a temporary directory) or
     /// postgres (a fresh database on --database-url's server, dropped after).
     #[arg(long, default_value = "sled")]
@@ -215,6 +223,15 @@ pub(crate) struct Opts {
     /// another node, and offered in strict mode.
     #[arg(long, default_value_t = 200.0)]
     pub(crate) cluster_revoke_rate: f64,
+    /// introspect: serve the in-process tessera over TLS as well (a second
+    /// listener of the same server) and measure introspection over TLS
+    /// keep-alive against plain, and the cost of new TLS connections.
+    #[arg(long)]
+    pub(crate) tls: bool,
+    /// --tls: at most this many new connections in each new-connection
+    /// phase (each phase also stops after --duration seconds).
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) handshakes: u64,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     pub(crate) bench: bool,
@@ -270,6 +287,21 @@ impl Opts {
             self.password_workers.is_none_or(|w| (1..=256).contains(&w)),
             "--password-workers must be in 1..=256"
         );
+        if self.scenario == Scenario::ClientJwt {
+            // Assertions are signed before each run and live 240 s.
+            anyhow::ensure!(
+                self.warmup + self.duration <= 200.0,
+                "--scenario client-jwt: --warmup + --duration must be at most 200 s"
+            );
+            anyhow::ensure!(self.jwts >= 1, "--scenario client-jwt needs --jwts >= 1");
+            anyhow::ensure!(
+                ["ES256", "EdDSA", "RS256", "PS256"].contains(&self.assertion_alg.as_str()),
+                "--assertion-alg must be ES256, EdDSA, RS256 or PS256"
+            );
+            // The assertion's cost is weighed against a request signing an
+            // ES256 access token, as issue 17's proofs were.
+            self.alg.get_or_insert_with(|| "ES256".into());
+        }
         if self.scenario == Scenario::Dpop {
             // Proofs are signed before each run and the server takes a
             // proof for 60 s after its iat.
@@ -281,6 +313,13 @@ impl Opts {
             // Issue 17's target for a proof at the token endpoint is with
             // ES256 server keys.
             self.alg.get_or_insert_with(|| "ES256".into());
+        }
+        if self.tls {
+            anyhow::ensure!(
+                self.scenario == Scenario::Introspect && self.url.is_none() && self.hold.is_none(),
+                "--tls goes with --scenario introspect on the in-process server (no --url, no --hold)"
+            );
+            anyhow::ensure!(self.handshakes >= 1, "--handshakes must be at least 1");
         }
         self.pool = self.pool.min(self.tokens + self.jwts);
         if matches!(self.scenario, Scenario::LoginStorm | Scenario::Faults) {

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
+use anyhow::bail;
 use hdrhistogram::Histogram;
 
 use crate::code_flow::{STEP_AUTHORIZE, STEP_LOGIN, STEP_TOKEN};
@@ -287,7 +288,8 @@ pub(crate) fn summarize(
         | Scenario::Faults
         | Scenario::Startup
         | Scenario::Cluster
-        | Scenario::Dpop => {}
+        | Scenario::Dpop
+        | Scenario::ClientJwt => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(
@@ -317,4 +319,51 @@ pub(crate) fn latency_shift(quiet: &Histogram<u64>, under: &Histogram<u64>) -> S
         ms(quiet.max()),
         ms(under.max())
     )
+}
+
+/// Print the per-round and overall ratio of `with` to `without` (and the
+/// target's verdict) of a scenario's comparison, and its result line;
+/// answers the baseline's rate.
+pub(crate) fn compare(
+    scenario: &str,
+    what: &str,
+    without: Vec<Report>,
+    with: Vec<Report>,
+    target: Option<f64>,
+) -> anyhow::Result<f64> {
+    let rounds: Vec<String> = without
+        .iter()
+        .zip(&with)
+        .map(|(a, b)| format!("{:.1}%", 100.0 * b.rps() / a.rps().max(1e-9)))
+        .collect();
+    let errors: u64 = with
+        .iter()
+        .chain(&without)
+        .map(|r| r.errors() + r.stats.bad_body + r.stats.live_but_inactive)
+        .sum();
+    let (Some(a), Some(b)) = (combine(what, without), combine(what, with)) else {
+        bail!("no runs of {what}");
+    };
+    let ratio = b.rps() / a.rps().max(1e-9);
+    println!(
+        "{what}: {:.0} / {:.0} req/s = {:.1}% (rounds {}){}; p99 {:.2} / {:.2} ms; errors {errors}",
+        b.rps(),
+        a.rps(),
+        100.0 * ratio,
+        rounds.join(", "),
+        target
+            .map(|t| format!("  (target >= {:.0}%: {})", 100.0 * t, verdict(ratio >= t)))
+            .unwrap_or_default(),
+        b.stats.all.value_at_quantile(0.99) as f64 / 1000.0,
+        a.stats.all.value_at_quantile(0.99) as f64 / 1000.0,
+    );
+    result_line(serde_json::json!({
+        "scenario": scenario,
+        "measure": what,
+        "rps": b.rps(),
+        "baseline_rps": a.rps(),
+        "ratio": ratio,
+        "errors": errors,
+    }));
+    Ok(a.rps())
 }

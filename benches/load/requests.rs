@@ -77,3 +77,30 @@ impl Rng {
         }
     }
 }
+
+/// `n` single-use requests (each with a proof or an assertion of its
+/// own), made by `one` on every core before a run, so that signing does
+/// not limit the generator.
+pub(crate) fn on_every_core<F>(n: usize, one: F) -> anyhow::Result<Vec<Vec<u8>>>
+where
+    F: Fn(usize) -> Vec<u8> + Sync,
+{
+    let one = &one;
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                let k = n / threads + usize::from(t < n % threads);
+                s.spawn(move || (0..k).map(one).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all = Vec::with_capacity(n);
+        for p in parts {
+            all.extend(
+                p.join()
+                    .map_err(|_| anyhow::anyhow!("a signing thread panicked"))?,
+            );
+        }
+        Ok(all)
+    })
+}

@@ -9,27 +9,36 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use tessera::configuration::Settings;
-use tessera::startup::Application;
+use tessera::startup::{AppHandle, Application};
 use tessera_actors::directory::{ClientSpec, CreateClient};
 use tessera_actors::secret::{self};
 use tessera_actors::Engine;
 
 use crate::opts::Opts;
+use crate::tls::TlsTarget;
 use crate::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
+
+/// How a server on its own thread is told to stop.
+pub(crate) enum Stop {
+    Actix(actix_web::dev::ServerHandle),
+    Tessera(AppHandle),
+}
 
 /// A server on its own thread with its own actix System.
 pub(crate) struct Running {
     pub(crate) addr: SocketAddr,
-    pub(crate) handle: Option<actix_web::dev::ServerHandle>,
+    pub(crate) handle: Option<Stop>,
     pub(crate) thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
     pub(crate) fn stop(mut self) {
-        if let Some(h) = self.handle.take() {
-            // Not graceful: the generator is done; the handle future is not
-            // needed, the command is sent when it is created.
-            drop(h.stop(false));
+        // Not graceful: the generator is done; the handle future is not
+        // needed, the command is sent when it is created.
+        match self.handle.take() {
+            Some(Stop::Actix(h)) => drop(h.stop(false)),
+            Some(Stop::Tessera(h)) => drop(h.stop(false)),
+            None => {}
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -51,6 +60,8 @@ pub(crate) struct Target {
     /// The standard endpoints' paths.
     pub(crate) paths: Paths,
     pub(crate) describe: String,
+    /// --tls: the same server over TLS, on a second port.
+    pub(crate) tls: Option<TlsTarget>,
     pub(crate) _dir: Option<tempfile::TempDir>,
     /// --backend postgres: the run's database, dropped with the target.
     pub(crate) _db: Option<crate::database::BenchDb>,
@@ -121,14 +132,36 @@ pub(crate) fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
             .map_or_else(|| "cores".to_string(), |w| w.to_string()),
         settings.sessions.password_queue
     );
-    type Ready = anyhow::Result<(u16, actix_web::dev::ServerHandle, Engine, String, String)>;
-    let (tx, rx) = mpsc::channel::<Ready>();
+    // --tls: TLS on the bind address and plain HTTP on a second listener,
+    // one engine behind both.
+    let (tls_files, plain) = if opts.tls {
+        let files = crate::tls::write_certificate(dir.path())?;
+        settings.tls.cert_file = Some(files.cert.clone());
+        settings.tls.key_file = Some(files.key.clone());
+        let plain = std::net::TcpListener::bind("127.0.0.1:0")?;
+        (Some(files), Some(plain))
+    } else {
+        (None, None)
+    };
+    struct Ready {
+        port: u16,
+        tls_port: Option<u16>,
+        handle: AppHandle,
+        engine: Engine,
+        client_id: String,
+        client_secret: String,
+    }
+    let (tx, rx) = mpsc::channel::<anyhow::Result<Ready>>();
     let thread = std::thread::Builder::new()
         .name("tessera-server".into())
         .spawn(move || {
             let system = actix_rt::System::new();
             system.block_on(async move {
-                let app = match Application::build(settings).await {
+                let built = match plain {
+                    Some(l) => Application::build_with_plain_listener(settings, l).await,
+                    None => Application::build(settings).await,
+                };
+                let app = match built {
                     Ok(a) => a,
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -147,8 +180,14 @@ pub(crate) fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
                     Ok(Err(e)) => Err(e.into()),
                     Err(e) => Err(e.into()),
                 };
-                let ready =
-                    created.map(|(id, s)| (app.port(), app.handle(), app.engine().clone(), id, s));
+                let ready = created.map(|(client_id, client_secret)| Ready {
+                    port: app.plain_port().unwrap_or(app.port()),
+                    tls_port: app.plain_port().map(|_| app.port()),
+                    handle: app.handle(),
+                    engine: app.engine().clone(),
+                    client_id,
+                    client_secret,
+                });
                 let ok = ready.is_ok();
                 let _ = tx.send(ready);
                 if ok {
@@ -156,18 +195,30 @@ pub(crate) fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
                 }
             });
         })?;
-    let (port, handle, engine, client_id, client_secret) = rx
+    let ready = rx
         .recv()
         .map_err(|_| anyhow!("the tessera server thread died"))??;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = SocketAddr::from(([127, 0, 0, 1], ready.port));
     println!(
         "tessera: in-process on {addr} ({} HTTP workers, {describe})",
         opts.workers
     );
+    let tls = match (ready.tls_port, &tls_files) {
+        (Some(port), Some(files)) => {
+            let tls_addr = SocketAddr::from(([127, 0, 0, 1], port));
+            println!(
+                "tessera: the same server over TLS on {tls_addr} ({})",
+                files.describe
+            );
+            Some(crate::tls::target(tls_addr, files)?)
+        }
+        _ => None,
+    };
+    let (engine, client_id, client_secret) = (ready.engine, ready.client_id, ready.client_secret);
     Ok(Target {
         server: Running {
             addr,
-            handle: Some(handle),
+            handle: Some(Stop::Tessera(ready.handle)),
             thread: Some(thread),
         },
         addr,
@@ -178,6 +229,7 @@ pub(crate) fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
         admin_token: Some(admin_token),
         paths: Paths::tessera(),
         describe,
+        tls,
         _dir: Some(dir),
         _db: db,
     })
@@ -224,6 +276,7 @@ pub(crate) fn external_target(url: &str, opts: &Opts) -> anyhow::Result<Target> 
         admin_token: opts.admin_token.clone(),
         paths: Paths::tessera(),
         describe: "external server's configuration".into(),
+        tls: None,
         _dir: None,
         _db: None,
     })
@@ -248,7 +301,7 @@ pub(crate) fn start_baseline(workers: usize, body: Vec<u8>) -> anyhow::Result<Ru
             .body(body.get_ref().clone())
     }
 
-    type Ready = io::Result<(SocketAddr, actix_web::dev::ServerHandle)>;
+    type Ready = io::Result<(SocketAddr, Stop)>;
     let (tx, rx) = mpsc::channel::<Ready>();
     let body = web::Bytes::from(body);
     let thread = std::thread::Builder::new()
@@ -274,7 +327,7 @@ pub(crate) fn start_baseline(workers: usize, body: Vec<u8>) -> anyhow::Result<Ru
                 let server = server.run();
                 match addr {
                     Some(a) => {
-                        let _ = tx.send(Ok((a, server.handle())));
+                        let _ = tx.send(Ok((a, Stop::Actix(server.handle()))));
                         let _ = server.await;
                     }
                     None => {

@@ -10,7 +10,9 @@ use crate::fixture::Fixture;
 use crate::measure::measure;
 use crate::opts::{Opts, Scenario};
 use crate::report::{combine, print_report, summarize};
+use crate::requests::{form_value, post};
 use crate::servers::{Running, Target};
+use crate::tls::{handshakes, print_handshakes, summarize_tls};
 use crate::workload::{Mode, Workload};
 
 /// Every round measures the baseline (when it runs) and then tessera;
@@ -39,7 +41,8 @@ pub(crate) fn steady(
         | Scenario::Faults
         | Scenario::Startup
         | Scenario::Cluster
-        | Scenario::Dpop => Mode::Login,
+        | Scenario::Dpop
+        | Scenario::ClientJwt => Mode::Login,
     };
     let wl = Arc::new(Workload::new(mode, fixture, opts));
     let name = &opts.name;
@@ -57,11 +60,12 @@ pub(crate) fn steady(
         | Scenario::Faults
         | Scenario::Startup
         | Scenario::Cluster
-        | Scenario::Dpop => {
+        | Scenario::Dpop
+        | Scenario::ClientJwt => {
             format!("{name} logins")
         }
     };
-    let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
+    let (mut base_runs, mut runs, mut tls_runs) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=opts.rounds {
         let tag = opts.round_tag(round);
         if let Some(b) = baseline {
@@ -75,7 +79,58 @@ pub(crate) fn steady(
             wl.clone(),
             opts,
         ));
+        if let Some(tls) = &target.tls {
+            tls_runs.push(measure(
+                rt,
+                &format!("{label} over TLS{tag}"),
+                tls.full.clone(),
+                wl.clone(),
+                opts,
+            ));
+        }
     }
+    // New connections, one at a time, each with one introspection.
+    let new_connections = match &target.tls {
+        Some(tls) => {
+            let token = fixture.pool.first().cloned().unwrap_or_default();
+            let req = post(
+                &fixture.host,
+                &fixture.paths.introspect,
+                &fixture.auth,
+                &format!("token={}", form_value(&token)),
+            );
+            let (secs, max) = (opts.duration, opts.handshakes);
+            let plain = handshakes(
+                rt,
+                "new plain TCP connections",
+                &target.addr,
+                &req,
+                secs,
+                max,
+            );
+            let full = handshakes(
+                rt,
+                "new TLS connections, full handshake",
+                &tls.full,
+                &req,
+                secs,
+                max,
+            );
+            let resumed = handshakes(
+                rt,
+                "new TLS connections, resumed session",
+                &tls.resumed,
+                &req,
+                secs,
+                max,
+            );
+            for h in [&plain, &full, &resumed] {
+                print_handshakes(h);
+            }
+            Some((plain, full, resumed))
+        }
+        None => None,
+    };
     if opts.rounds > 1 {
         for (i, (b, r)) in base_runs.iter().zip(&runs).enumerate() {
             println!(
@@ -96,5 +151,12 @@ pub(crate) fn steady(
         print_report(&report);
     }
     summarize(opts, fixture, &report, base_report.as_ref(), raw);
+    let tls_report = combine(&format!("{label} over TLS, all rounds"), tls_runs);
+    if let (Some(tls), Some((plain, full, resumed))) = (&tls_report, &new_connections) {
+        if opts.rounds > 1 {
+            print_report(tls);
+        }
+        summarize_tls(opts, &report, tls, plain, full, resumed);
+    }
     Ok(())
 }
