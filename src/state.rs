@@ -103,6 +103,48 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What a JWT a client made (an assertion, a request object) must say
+    /// to be for `audiences`, by `[client_auth]`.
+    pub fn client_jwt_rules<'a>(
+        &self,
+        client_id: &'a str,
+        audiences: &'a [&'a str],
+        now: i64,
+    ) -> tessera_actors::jose::claims::Expect<'a> {
+        let s = self.client_keys.settings();
+        tessera_actors::jose::claims::Expect {
+            client_id,
+            audiences,
+            now,
+            max_lifetime: s.assertion_max_lifetime,
+            leeway: s.leeway,
+        }
+    }
+
+    /// Use a checked client JWT's `jti` (if it has one) once, on every
+    /// node with PostgreSQL: `replayed` when it was used before, `503`
+    /// when it cannot be recorded (the `what` of the message).
+    pub async fn use_jti_once(
+        &self,
+        fresh: &tessera_actors::jose::claims::Fresh,
+        now: i64,
+        replayed: tessera_actors::oauth::OAuthError,
+        what: &str,
+    ) -> Result<(), tessera_actors::oauth::OAuthError> {
+        let Some(key) = fresh.jti_key else {
+            return Ok(());
+        };
+        let until = fresh.exp.saturating_add(self.client_keys.settings().leeway);
+        self.jtis.claim(key, until, now).await.map_err(|e| match e {
+            tessera_actors::single_use::Refused::Replayed => replayed,
+            tessera_actors::single_use::Refused::Unavailable => {
+                tessera_actors::oauth::OAuthError::unavailable(format!(
+                    "the {what} could not be recorded; try again"
+                ))
+            }
+        })
+    }
+
     /// Whether introspection must refuse to answer: a strict cluster node
     /// that may have missed a revocation says `503`, never a stale
     /// `active`. Answers the reason.

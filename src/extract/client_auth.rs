@@ -16,7 +16,6 @@ pub use tessera_actors::directory::TokenAuthMethod as AuthMethod;
 use tessera_actors::jose::{self, claims};
 use tessera_actors::oauth::OAuthError;
 use tessera_actors::secret;
-use tessera_actors::single_use::Refused;
 
 use super::OAuthForm;
 use crate::state::AppState;
@@ -291,28 +290,17 @@ async fn by_assertion(
     let issuer = engine.config.issuer.as_str();
     let endpoint = format!("{issuer}{path}");
     let token_endpoint = format!("{issuer}/oauth2/token");
-    let settings = state.client_keys.settings();
-    let expect = claims::Expect {
-        client_id: &client.client_id,
-        audiences: &[issuer, &endpoint, &token_endpoint],
-        now,
-        max_lifetime: settings.assertion_max_lifetime,
-        leeway: settings.leeway,
-    };
+    let audiences = [issuer, endpoint.as_str(), token_endpoint.as_str()];
+    let expect = state.client_jwt_rules(&client.client_id, &audiences, now);
     let fresh = claims::client_assertion(&verified.claims, &expect).map_err(bad)?;
-    if let Some(key) = fresh.jti_key {
-        let until = fresh.exp.saturating_add(settings.leeway);
-        state
-            .jtis
-            .claim(key, until, now)
-            .await
-            .map_err(|e| match e {
-                Refused::Replayed => bad("its jti was already used"),
-                Refused::Unavailable => {
-                    OAuthError::unavailable("the client assertion could not be recorded; try again")
-                }
-            })?;
-    }
+    state
+        .use_jti_once(
+            &fresh,
+            now,
+            bad("its jti was already used"),
+            "client assertion",
+        )
+        .await?;
     Ok(ClientAuth { client, method })
 }
 

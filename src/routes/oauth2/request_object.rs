@@ -17,7 +17,6 @@ use serde_json::Value;
 use tessera_actors::directory::Client;
 use tessera_actors::jose::{self, claims};
 use tessera_actors::oauth::{ErrorCode, OAuthError};
-use tessera_actors::single_use::Refused;
 
 use crate::state::AppState;
 
@@ -71,32 +70,20 @@ pub async fn parameters(
         }
         v.claims
     };
-    let settings = state.client_keys.settings();
-    let issuer = engine.config.issuer.as_str();
-    let expect = claims::Expect {
-        client_id: &client.client_id,
-        audiences: &[issuer],
-        now,
-        max_lifetime: settings.assertion_max_lifetime,
-        leeway: settings.leeway,
-    };
+    let audiences = [engine.config.issuer.as_str()];
+    let expect = state.client_jwt_rules(&client.client_id, &audiences, now);
     let fresh = claims::request_object(&verified, &expect).map_err(refused)?;
     if verified.contains_key("request") || verified.contains_key("request_uri") {
         return Err(refused("it may not hold request or request_uri"));
     }
-    if let Some(key) = fresh.jti_key {
-        let until = fresh.exp.saturating_add(settings.leeway);
-        state
-            .jtis
-            .claim(key, until, now)
-            .await
-            .map_err(|e| match e {
-                Refused::Replayed => refused("its jti was already used"),
-                Refused::Unavailable => {
-                    OAuthError::unavailable("the request object could not be recorded; try again")
-                }
-            })?;
-    }
+    state
+        .use_jti_once(
+            &fresh,
+            now,
+            refused("its jti was already used"),
+            "request object",
+        )
+        .await?;
     let mut pairs = Vec::new();
     for (k, v) in verified {
         if ENVELOPE.contains(&k.as_str()) {

@@ -15,6 +15,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::dpop::proof::rsa_public_components;
+
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -250,35 +252,6 @@ pub fn unsigned_jwt(claims: &Value) -> String {
         "{}.",
         signing_input(&json!({"alg": "none", "typ": "JWT"}), claims)
     )
-}
-
-/// `n` and `e` of a DER `RSAPublicKey` (RFC 8017 §A.1.1), without the
-/// sign octet.
-fn rsa_public_components(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    fn tlv(b: &[u8], tag: u8) -> (&[u8], &[u8]) {
-        assert_eq!(b[0], tag, "DER tag");
-        let (len, hdr) = match b[1] {
-            l if l < 0x80 => (l as usize, 2),
-            l => {
-                let k = (l & 0x7f) as usize;
-                let len = b[2..2 + k]
-                    .iter()
-                    .fold(0usize, |a, &x| (a << 8) | x as usize);
-                (len, 2 + k)
-            }
-        };
-        (&b[hdr..hdr + len], &b[hdr + len..])
-    }
-    let (seq, _) = tlv(der, 0x30);
-    let (n, rest) = tlv(seq, 0x02);
-    let (e, _) = tlv(rest, 0x02);
-    let strip = |i: &[u8]| {
-        i.iter()
-            .skip_while(|&&x| x == 0)
-            .copied()
-            .collect::<Vec<u8>>()
-    };
-    (strip(n), strip(e))
 }
 
 #[cfg(test)]

@@ -279,7 +279,7 @@ impl ProofKey {
 
 /// `n` and `e` of a DER `RSAPublicKey` (RFC 8017 §A.1.1), without the
 /// sign octet.
-fn rsa_public_components(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub fn rsa_public_components(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
     fn tlv(b: &[u8], tag: u8) -> (&[u8], &[u8]) {
         assert_eq!(b[0], tag, "DER tag");
         let (len, hdr) = match b[1] {

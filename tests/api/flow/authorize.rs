@@ -207,7 +207,7 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 }
 
 /// HTML character references as an escaping template engine writes them.
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('&') {

@@ -23,7 +23,9 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::dpop::proof::{ProofKey, ProofSpec, Signing};
-use crate::flow::{assert_error_page, encode, redirect, AuthRequest, Browser, Redirect, Rp};
+use crate::flow::{
+    assert_error_page, encode, redirect, unescape, AuthRequest, Browser, Redirect, Rp,
+};
 use crate::helpers::{header, TestApp};
 
 /// RFC 9126 §2.2: every `request_uri` tessera hands out starts so.
@@ -224,33 +226,4 @@ pub fn tag_attr(html: &str, tag: &str, name: &str) -> Option<String> {
     let from = t.find(&key)? + key.len();
     let len = t[from..].find('"')?;
     Some(unescape(&t[from..from + len]))
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let end = rest.find(';').expect("entity ends");
-        let ent = &rest[1..end];
-        let c = match ent {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            e if e.starts_with("#x") || e.starts_with("#X") => {
-                char::from_u32(u32::from_str_radix(&e[2..], 16).expect("hex entity")).expect("char")
-            }
-            e if e.starts_with('#') => {
-                char::from_u32(e[1..].parse().expect("decimal entity")).expect("char")
-            }
-            other => panic!("unknown entity &{other};"),
-        };
-        out.push(c);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
