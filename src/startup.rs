@@ -176,7 +176,7 @@ impl Application {
                 settings.tls.client_certificates_usable(),
             )
             .to_string(),
-            openapi: openapi_document(),
+            openapi: routes::ops::openapi::document(),
             upstreams: crate::federation::Upstreams::new(
                 &settings.federation,
                 &settings.public_url(),
@@ -402,50 +402,6 @@ fn health_server(
     .listen(listener)?
     .run();
     Ok((port, server))
-}
-
-/// The OpenAPI document, with the security schemes the handlers name.
-pub fn openapi_document() -> String {
-    use utoipa::openapi::security::{
-        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
-    };
-    let mut api = routes::openapi();
-    let components = api.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "client_secret_basic",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
-    );
-    components.add_security_scheme(
-        "client_secret_post",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Basic)
-                .description(Some("client_id and client_secret in the form body"))
-                .build(),
-        ),
-    );
-    components.add_security_scheme(
-        "admin_token",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-    );
-    components.add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("JWT")
-                .description(Some("an access token of the user"))
-                .build(),
-        ),
-    );
-    components.add_security_scheme(
-        "session_cookie",
-        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-            crate::extract::session::cookie_name(true),
-            "the browser session cookie (`tessera_session` in plain-HTTP development)",
-        ))),
-    );
-    serde_json::to_string(&api).unwrap_or_else(|_| "{}".into())
 }
 
 /// The single-use set of assertion and request object `jti`s: claimed in

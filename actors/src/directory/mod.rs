@@ -5,6 +5,7 @@
 //! lookup and one SHA-256; a login costs a map lookup and one argon2 verify
 //! (on the password pool, never on this actor's thread).
 
+mod client_spec;
 pub mod clients;
 pub mod codes;
 pub mod consents;
