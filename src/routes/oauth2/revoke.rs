@@ -2,11 +2,10 @@
 //! revocation is durable and visible to every introspection.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use tessera_actors::oauth::OAuthError;
 use utoipa::ToSchema;
 
 use crate::error::{OAuthErrorBody, OAuthHttpError};
-use crate::extract::{authenticate_client, AuthMethod, OAuthForm};
+use crate::extract::{authenticate_client, OAuthForm};
 use crate::state::AppState;
 
 /// Revocation request (form).
@@ -40,9 +39,6 @@ pub async fn revoke(
     let engine = &state.engine;
     let auth = authenticate_client(&req, &form, &state, "/oauth2/token/revoke").await?;
     tracing::Span::current().record("client_id", auth.client.client_id.as_str());
-    if auth.method == AuthMethod::None && !auth.client.is_public() {
-        return Err(OAuthError::invalid_client("revocation requires client authentication").into());
-    }
     let token = form.require("token")?;
     engine.revoke(&auth.client, token).await?;
     Ok(HttpResponse::Ok()

@@ -104,20 +104,14 @@ async fn grant(
     let auth = authenticate_client(req, form, state, "/oauth2/token").await?;
     tracing::Span::current().record("client_id", auth.client.client_id.as_str());
     let client = &auth.client;
-    // Only public clients may skip authentication; client_credentials is
-    // not a grant a public client may use (RFC 6749 §4.4).
-    if auth.method == AuthMethod::None {
-        if !client.is_public() {
-            return Err(OAuthError::invalid_client(
-                "client authentication is required",
-            ));
-        }
-        if grant == GrantType::ClientCredentials {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "a public client may not use the client_credentials grant",
-            ));
-        }
+    // Only public clients authenticate with `none` (authenticate_client
+    // sees to it); client_credentials is not a grant a public client may
+    // use (RFC 6749 §4.4).
+    if auth.method == AuthMethod::None && grant == GrantType::ClientCredentials {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "a public client may not use the client_credentials grant",
+        ));
     }
     *nonces = dpop::nonce_required(state, Some(client));
     let jkt = dpop::token_binding(req, state, client).await?;
