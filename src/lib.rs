@@ -50,6 +50,7 @@
     )
 )]
 
+pub mod backchannel;
 pub mod backend;
 pub mod browser;
 pub mod cli;

@@ -18,7 +18,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tessera::cli::{self, ApiKeyCmd, ClientCmd, EntityCmd, KeysCmd, Target, UserCmd};
+use tessera::cli::{
+    self, ApiKeyCmd, ClientCmd, EntityCmd, KeysCmd, RegistrationTokenCmd, Target, UserCmd,
+};
 use tessera::configuration::Settings;
 use tessera::startup::Application;
 use tessera_actors::directory::{ClientSpec, CreateClient, DirectoryError, RotateClientSecret};
@@ -71,6 +73,10 @@ enum Command {
     /// Manage entities' API keys (through /admin/entities/{id}/apikeys while a server holds the store).
     #[command(subcommand)]
     Apikey(ApiKeyCmd),
+    /// Initial access tokens for client registration (through
+    /// /admin/registration-tokens while a server holds the store).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCmd),
     /// Apply the PostgreSQL schema's pending migrations (store.backend = "postgres").
     Migrate,
     /// Move a store between backends.
@@ -132,6 +138,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => cli::user(&target(&settings, cli.url), cmd),
         Command::Entity(cmd) => cli::entity(&target(&settings, cli.url), cmd),
         Command::Apikey(cmd) => cli::apikey(&target(&settings, cli.url), cmd),
+        Command::RegistrationToken(cmd) => {
+            cli::registration_token(&target(&settings, cli.url), cmd)
+        }
         Command::Migrate => migrate(&settings),
         Command::Store(StoreCmd::Copy { from, to }) => store_copy(&from, &to),
         Command::Cluster(ClusterCmd::Status { json }) => cluster_status(&settings, json),

@@ -120,9 +120,15 @@ impl Application {
             (true, Some(pg)) => Some((pg.clone(), Cluster::snapshot_seq(pg)?)),
             _ => None,
         };
+        crate::backchannel::register_series();
         let engine = Engine::start(config, backend.stores()?, clock.clone())?;
         engine.seal_start().await?;
-        let limits = Arc::new(Limits::new(&settings.limits, clock.clone()));
+        crate::backchannel::start(&engine).await?;
+        let limits = Arc::new(Limits::new(
+            &settings.limits,
+            &settings.device,
+            clock.clone(),
+        ));
         let cluster = match snapshot {
             Some((pg, seq)) => {
                 let c = Cluster::new(&pg, settings.cluster.config(addr.port())?, seq)?;
@@ -169,11 +175,15 @@ impl Application {
             ua: crate::ua::UaParser::new()?,
             admin_token_hash: secret::sha256(admin_token.as_bytes()),
             metrics,
-            discovery: routes::oauth2::discovery::metadata(
+            discovery: routes::oauth2::register::advertise(
+                settings.registration.enabled(),
                 &issuer,
-                alg,
-                settings.par.required,
-                settings.tls.client_certificates_usable(),
+                routes::oauth2::discovery::metadata(
+                    &issuer,
+                    alg,
+                    settings.par.required,
+                    settings.tls.client_certificates_usable(),
+                ),
             )
             .to_string(),
             openapi: routes::ops::openapi::document(),
@@ -186,6 +196,13 @@ impl Application {
             jtis: jtis(&settings, &backend),
             pushed: pushed(cluster.is_some(), &backend),
             par: settings.par.clone(),
+            devices: devices(&backend),
+            device: settings.device.clone(),
+            registration: routes::oauth2::register::Registration::new(
+                &settings.registration,
+                settings.client_auth.allow_http_jwks_uri,
+                clock.clone(),
+            )?,
             mtls,
         });
         let pruned = state.clone();
@@ -420,6 +437,16 @@ fn jtis(
         set.share(pg);
     }
     set
+}
+
+/// Device authorization grants: in memory on sled; in the database with
+/// PostgreSQL, where any node may approve what another is polled on.
+fn devices(backend: &crate::backend::Opened) -> tessera_actors::device::DeviceGrants {
+    let d = tessera_actors::device::DeviceGrants::default();
+    if let Some(pg) = backend.postgres() {
+        d.share(pg);
+    }
+    d
 }
 
 /// Pushed requests: in memory on one node; in the database on a cluster,

@@ -15,14 +15,24 @@ pub struct Limits {
     pub account: RateLimiter,
     pub ip: RateLimiter,
     pub totp: RateLimiter,
+    /// Wrong user codes on the device verification page, per IP and per
+    /// browser session (`[device]`).
+    pub device_ip: RateLimiter,
+    pub device_session: RateLimiter,
 }
 
 impl Limits {
     /// The policies of `[limits]` (today's values unless configured).
-    pub fn new(settings: &LimitSettings, clock: SharedClock) -> Limits {
+    pub fn new(
+        settings: &LimitSettings,
+        device: &crate::configuration::DeviceSettings,
+        clock: SharedClock,
+    ) -> Limits {
         Limits {
             account: RateLimiter::new(settings.account(), clock.clone()),
             ip: RateLimiter::new(settings.ip(), clock.clone()),
+            device_ip: RateLimiter::new(device.ip_policy(), clock.clone()),
+            device_session: RateLimiter::new(device.session_policy(), clock.clone()),
             totp: RateLimiter::new(settings.totp(), clock),
         }
     }
@@ -36,12 +46,20 @@ impl Limits {
         self.account.share(pg, "account");
         self.ip.share(pg, "ip");
         self.totp.share(pg, "totp");
+        self.device_ip.share(pg, "device_ip");
+        self.device_session.share(pg, "device_session");
         let limits = self.clone();
         (
             tessera_actors::ratelimit::SHARED_TABLE,
             std::sync::Arc::new(move |id: &[u8], row: Option<&[u8]>| {
                 tessera_actors::ratelimit::route(
-                    &[&limits.account, &limits.ip, &limits.totp],
+                    &[
+                        &limits.account,
+                        &limits.ip,
+                        &limits.totp,
+                        &limits.device_ip,
+                        &limits.device_session,
+                    ],
                     id,
                     row,
                 );
@@ -62,6 +80,8 @@ impl AppState {
             &self.limits.account,
             &self.limits.ip,
             &self.limits.totp,
+            &self.limits.device_ip,
+            &self.limits.device_session,
             &self.account_mail.send_ip,
             &self.account_mail.send_email,
             &self.account_mail.verify_ip,
@@ -97,6 +117,11 @@ pub struct AppState {
     /// bound to a browser.
     pub pushed: tessera_actors::pushed::PushedRequests,
     pub par: crate::configuration::ParSettings,
+    /// Device authorization grants in flight (RFC 8628), and `[device]`.
+    pub devices: tessera_actors::device::DeviceGrants,
+    pub device: crate::configuration::DeviceSettings,
+    /// Dynamic client registration: its policy and rate limit.
+    pub registration: crate::routes::oauth2::register::Registration,
     /// Client certificates (RFC 8705): where they come from, whom they
     /// chain to.
     pub mtls: crate::mtls::Mtls,

@@ -48,6 +48,8 @@ pub struct EngineConfig {
     pub mail: MailerConfig,
     /// DPoP proofs (RFC 9449).
     pub dpop: crate::dpop::DpopConfig,
+    /// Back-channel logout deliveries.
+    pub backchannel_logout: crate::logout::LogoutConfig,
 }
 
 /// The first-party account surface (SPEC §2 and §4).
@@ -125,6 +127,8 @@ pub struct Engine {
     pub session_registry: TimedAddr<SessionRegistry>,
     pub passwords: Arc<PasswordPool>,
     pub mailer: TimedAddr<Mailer>,
+    /// Back-channel logout tokens for the clients of ended sessions.
+    pub logouts: TimedAddr<crate::logout::LogoutQueue>,
     /// Upstream logins in flight and upstream-subject links.
     pub federation: TimedAddr<Federation>,
     pub federation_links: Arc<LinksView>,
@@ -173,12 +177,25 @@ impl Engine {
             entities.clone(),
         )?;
         let revocations = RevocationList::open(stores.revocations, clock.clone(), revoked.clone())?;
+        // The logout queue has a thread of its own: a slow client never
+        // holds up anything else.
+        let logout_queue = crate::logout::LogoutQueue::open(
+            config.backchannel_logout.clone(),
+            stores.logout,
+            clock.clone(),
+            keys.clone(),
+            clients.clone(),
+            &config.issuer,
+        )?;
+        let logout_arbiter = Arbiter::new();
+        let logouts = Supervisor::start_in_arbiter(&logout_arbiter.handle(), move |_| logout_queue);
         let session_registry = SessionRegistry::open(
             config.sessions.clone(),
             stores.sessions,
             clock.clone(),
             sessions.clone(),
-        )?;
+        )?
+        .tell_ended(logouts.clone().recipient());
 
         // One thread per actor: a slow key generation never delays a
         // revocation, and a revocation flush never delays issuance.
@@ -213,6 +230,8 @@ impl Engine {
         let mut handles = handles;
         handles.push(mail_arbiter.handle());
         drop(mail_arbiter);
+        handles.push(logout_arbiter.handle());
+        drop(logout_arbiter);
         let federation_links = Arc::new(LinksView::default());
         let federation =
             Federation::open(stores.federation, clock.clone(), federation_links.clone())?;
@@ -248,6 +267,7 @@ impl Engine {
             session_registry: session_registry.into(),
             passwords,
             mailer: mailer.into(),
+            logouts: logouts.into(),
             federation: federation.into(),
             federation_links,
             health: stores.health,
@@ -279,6 +299,7 @@ impl Engine {
             && self.revocations.connected()
             && self.session_registry.connected()
             && self.mailer.connected()
+            && self.logouts.connected()
             && self.federation.connected()
     }
 

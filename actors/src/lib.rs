@@ -22,6 +22,9 @@
 //! - [`sessions`] — `SessionRegistry`: browser sessions and logins waiting
 //!   for their second factor; publishes the session view every request
 //!   resolves its cookie against.
+//! - [`logout`] — `LogoutQueue`: OIDC back-channel logout tokens for the
+//!   clients of every session that ends, through a persisted queue retried
+//!   with backoff, dead letters kept.
 //! - [`mailer`] — `Mailer`: the persisted outbound mail queue, delivered
 //!   over SMTP or into a file outbox, retried with backoff, dead letters
 //!   kept.
@@ -82,6 +85,7 @@
 
 pub mod clock;
 pub mod cluster;
+pub mod device;
 pub mod directory;
 pub mod domain;
 pub mod dpop;
@@ -93,6 +97,7 @@ pub mod idmap;
 pub mod introspection;
 pub mod jose;
 pub mod keys;
+pub mod logout;
 pub mod mailer;
 pub mod oauth;
 pub mod password;

@@ -37,6 +37,14 @@ pub enum ErrorCode {
     ServerError,
     /// §4.1.2.1: overloaded or a store write failed; try again.
     TemporarilyUnavailable,
+    /// RFC 8628 §3.5: the user has not answered yet.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; the interval grew.
+    SlowDown,
+    /// RFC 8628 §3.5 (RFC 6749 §4.1.2.1): the user denied the request.
+    AccessDenied,
+    /// RFC 8628 §3.5: the device code expired.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -56,6 +64,10 @@ impl ErrorCode {
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 }

@@ -24,6 +24,8 @@ pub mod prefix {
     pub const ENTITY_TOKEN: &str = "tes_et_";
     /// The secret part of a pushed request's `request_uri`.
     pub const REQUEST_URI: &str = "tes_ru_";
+    /// An RFC 8628 device code.
+    pub const DEVICE_CODE: &str = "tes_dc_";
 }
 
 /// SHA-256 of a secret, the only form in which secrets are stored.

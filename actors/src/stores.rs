@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::directory::{DirectoryStore, SledDirectoryStore};
 use crate::federation::{FederationStore, SledFederationStore};
 use crate::keys::{KeyStore, SledKeyStore};
+use crate::logout::{LogoutStore, SledLogoutStore};
 use crate::mailer::{MailStore, SledMailStore};
 use crate::revocation::{RevocationStore, SledRevocationStore};
 use crate::sessions::{SessionStore, SledSessionStore};
@@ -73,6 +74,7 @@ pub struct Stores {
     pub directory: Box<dyn DirectoryStore>,
     pub sessions: Box<dyn SessionStore>,
     pub mail: Box<dyn MailStore>,
+    pub logout: Box<dyn LogoutStore>,
     pub federation: Box<dyn FederationStore>,
     pub health: Arc<dyn StoreHealth>,
 }
@@ -87,6 +89,7 @@ impl Stores {
             directory: Box::new(SledDirectoryStore::new(store)?),
             sessions: Box::new(SledSessionStore::new(store)?),
             mail: Box::new(SledMailStore::new(store)?),
+            logout: Box::new(SledLogoutStore::new(store)?),
             federation: Box::new(SledFederationStore::new(store)?),
             health: Arc::new(store.clone()),
         })

@@ -21,6 +21,9 @@
 //! cargo bench --bench load -- --scenario dpop --duration 5               # DPoP and token exchange against their baselines (ES256)
 //! cargo bench --bench load -- --scenario client-jwt --duration 5         # private_key_jwt against client_secret_basic; signed against JSON introspection
 //! cargo bench --bench load -- --scenario client-jwt --assertion-alg RS256  # the same with RS256 assertions
+//! cargo bench --bench load -- --scenario register --duration 5          # RFC 7591 registration against admin client creation
+//! cargo bench --bench load -- --scenario device-poll --duration 30      # 10,000 pending devices polling every 5 s: the server's CPU
+//! cargo bench --bench load -- --scenario logout-fanout --rounds 20      # back-channel logout to 20 clients (one slow)
 //! cargo bench --bench load -- --url http://127.0.0.1:8080 --admin-token $TOKEN --scenario code-flow
 //! cargo bench --bench load -- --url http://127.0.0.1:3000 --client-id peer --client-secret ... --no-baseline
 //! ```
@@ -90,11 +93,13 @@ mod client_jwt;
 mod cluster;
 mod code_flow;
 mod database;
+mod device_poll;
 mod dpop;
 mod faults;
 mod fixture;
 mod generator;
 mod login_storm;
+mod logout_fanout;
 mod measure;
 mod opts;
 /// Proof and assertion keys, shared with the integration tests.
@@ -102,6 +107,7 @@ mod opts;
 #[path = "../../tests/api/dpop/proof.rs"]
 mod proof;
 mod raw_rates;
+mod registration;
 mod report;
 mod requests;
 mod servers;
@@ -177,6 +183,12 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     }
     if opts.scenario == Scenario::Cluster {
         return cluster::cluster(&opts);
+    }
+    if opts.scenario == Scenario::DevicePoll {
+        return device_poll::device_poll(&opts);
+    }
+    if opts.scenario == Scenario::LogoutFanout {
+        return logout_fanout::logout_fanout(&opts);
     }
     println!(
         "machine: {cores} cores, {:.1} GiB; load average at start: {}",
@@ -298,7 +310,10 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
             | Scenario::Startup
             | Scenario::Cluster
             | Scenario::Dpop
-            | Scenario::ClientJwt => false,
+            | Scenario::ClientJwt
+            | Scenario::Register
+            | Scenario::DevicePoll
+            | Scenario::LogoutFanout => false,
         };
     let baseline = if wants_baseline || opts.hold.is_some() {
         Some(start_baseline(opts.workers, fixture.active_body.clone())?)
@@ -318,6 +333,8 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
         dpop(&rt, &target, &fixture, &opts)?;
     } else if opts.scenario == Scenario::ClientJwt {
         client_jwt(&rt, &target, &fixture, &opts)?;
+    } else if opts.scenario == Scenario::Register {
+        registration::registration(&rt, &target, &fixture, &opts)?;
     } else {
         steady(&rt, &target, &fixture, &opts, baseline.as_ref(), raw)?;
     }

@@ -41,6 +41,17 @@ pub(crate) enum Scenario {
     /// client_secret_basic, and signed (RFC 9701) against JSON
     /// introspection answers (at least two rounds, A B B A).
     ClientJwt,
+    /// Dynamic client registration (open mode) against the admin API
+    /// creating the same public client (at least two rounds, A B B A).
+    Register,
+    /// `--devices` pending device authorizations (RFC 8628) polling the
+    /// token endpoint at their interval: the server's CPU (a child
+    /// process), as a share of one core.
+    DevicePoll,
+    /// OIDC back-channel logout: a session held by 20 clients (20 loopback
+    /// receivers, one slow) ends; the logout answer's time against the
+    /// delivery timeout, and until every client had its logout token.
+    LogoutFanout,
 }
 
 impl Scenario {
@@ -232,6 +243,10 @@ pub(crate) struct Opts {
     /// phase (each phase also stops after --duration seconds).
     #[arg(long, default_value_t = 20_000)]
     pub(crate) handshakes: u64,
+    /// device-poll: pending device authorizations, each polling at the
+    /// server's interval.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) devices: usize,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     pub(crate) bench: bool,
@@ -267,6 +282,10 @@ impl Opts {
             "--rate must be in (0, 10,000,000]"
         );
         anyhow::ensure!(self.revoke_every >= 1, "--revoke-every must be at least 1");
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&self.devices),
+            "--devices must be in 1..=1,000,000"
+        );
         anyhow::ensure!(
             self.backend == "sled" || self.backend == "postgres",
             "--backend is sled or postgres"

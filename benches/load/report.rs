@@ -289,7 +289,10 @@ pub(crate) fn summarize(
         | Scenario::Startup
         | Scenario::Cluster
         | Scenario::Dpop
-        | Scenario::ClientJwt => {}
+        | Scenario::ClientJwt
+        | Scenario::Register
+        | Scenario::DevicePoll
+        | Scenario::LogoutFanout => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(

@@ -104,6 +104,10 @@ pub(crate) fn start_tessera(opts: &Opts) -> anyhow::Result<Target> {
     if let Some(a) = &opts.alg {
         settings.keys.algorithm = a.clone();
     }
+    if opts.scenario == crate::opts::Scenario::Register {
+        settings.registration.mode = tessera::configuration::RegistrationMode::Open;
+        settings.registration.open_per_hour = 100_000;
+    }
     if let Some(f) = &opts.format {
         settings.tokens.access_token_format = f.clone();
     }

@@ -42,7 +42,10 @@ pub(crate) fn steady(
         | Scenario::Startup
         | Scenario::Cluster
         | Scenario::Dpop
-        | Scenario::ClientJwt => Mode::Login,
+        | Scenario::ClientJwt
+        | Scenario::Register
+        | Scenario::DevicePoll
+        | Scenario::LogoutFanout => Mode::Login,
     };
     let wl = Arc::new(Workload::new(mode, fixture, opts));
     let name = &opts.name;
@@ -61,7 +64,10 @@ pub(crate) fn steady(
         | Scenario::Startup
         | Scenario::Cluster
         | Scenario::Dpop
-        | Scenario::ClientJwt => {
+        | Scenario::ClientJwt
+        | Scenario::Register
+        | Scenario::DevicePoll
+        | Scenario::LogoutFanout => {
             format!("{name} logins")
         }
     };

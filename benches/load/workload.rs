@@ -44,6 +44,8 @@ pub(crate) struct Workload {
     /// Requests handed out (introspect-revoke picks every Nth to revoke).
     pub(crate) issued: AtomicU64,
     pub(crate) revoke_every: u64,
+    /// What every `Fixed`/`Once` answer's body must contain.
+    pub(crate) marker: &'static [u8],
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +115,7 @@ impl Workload {
             cursor: AtomicUsize::new(0),
             issued: AtomicU64::new(0),
             revoke_every: opts.revoke_every,
+            marker: br#""access_token""#,
         }
     }
 
@@ -234,7 +237,7 @@ impl Workload {
                 s.revocations += 1;
             }
             Op::Fixed | Op::Once { .. } => {
-                if !contains(body, br#""access_token""#) {
+                if !contains(body, self.marker) {
                     s.bad_body += 1;
                 }
             }

@@ -11,8 +11,11 @@
 //! - `remote` — the same commands through a running server's admin API.
 
 mod local;
+mod registration;
 mod remote;
 pub mod store_copy;
+
+pub use registration::{registration_token, RegistrationTokenCmd};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -58,7 +61,8 @@ pub struct CreateClientArgs {
     #[arg(long)]
     pub scope: Option<String>,
     /// Allowed grant (repeatable): authorization_code, refresh_token,
-    /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange.
+    /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange,
+    /// urn:ietf:params:oauth:grant-type:device_code.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
     #[arg(long = "redirect-uri")]

@@ -120,12 +120,16 @@ impl Admin {
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+    pub(super) async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let r = self.send(self.request(reqwest::Method::GET, path)).await?;
         Ok(r.json().await?)
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+    pub(super) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<T> {
         let r = self
             .send(self.request(reqwest::Method::POST, path).json(body))
             .await?;
@@ -138,7 +142,7 @@ impl Admin {
         Ok(())
     }
 
-    async fn delete(&self, path: &str) -> anyhow::Result<()> {
+    pub(super) async fn delete(&self, path: &str) -> anyhow::Result<()> {
         self.send(self.request(reqwest::Method::DELETE, path))
             .await?;
         Ok(())

@@ -16,6 +16,8 @@ impl Settings {
         self.tls.validate()?;
         self.client_auth.validate()?;
         self.par.validate()?;
+        self.device.validate()?;
+        self.registration.validate()?;
         Ok(())
     }
 
@@ -99,6 +101,7 @@ impl Settings {
             },
             mail: self.mail.mailer_config(&self.data_dir)?,
             dpop: self.dpop.config()?,
+            backchannel_logout: self.backchannel_logout.config()?,
         })
     }
 }

@@ -54,7 +54,7 @@ pub struct PolicySettings {
 }
 
 impl PolicySettings {
-    fn over(&self, d: Policy) -> Policy {
+    pub(super) fn over(&self, d: Policy) -> Policy {
         Policy {
             allowance: self.allowance.unwrap_or(d.allowance),
             window: self.window.unwrap_or(d.window),

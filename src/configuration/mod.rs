@@ -13,14 +13,17 @@
 //! Unknown keys in a file are fatal (a typo must not pass silently); an
 //! environment variable that is not a key is ignored with a warning.
 
+mod backchannel;
 mod client_auth;
 mod cluster;
+mod device;
 mod dpop;
 mod engine;
 mod env;
 mod limits;
 mod mail;
 mod par;
+mod registration;
 mod sections;
 mod tls;
 
@@ -28,12 +31,15 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use backchannel::BackchannelLogoutSettings;
 pub use client_auth::ClientAuthSettings;
 pub use cluster::{ClusterSettings, Revocation};
+pub use device::DeviceSettings;
 pub use dpop::DpopSettings;
 pub use limits::{LimitSettings, PolicySettings};
 pub use mail::MailSettings;
 pub use par::ParSettings;
+pub use registration::{RegistrationMode, RegistrationSettings};
 pub use sections::{
     AccountSettings, Backend, KeySettings, LogSettings, SessionSettings, StoreSettings,
     TokenSettings,
@@ -73,8 +79,14 @@ pub struct Settings {
     pub client_auth: ClientAuthSettings,
     /// Pushed authorization requests and request objects.
     pub par: ParSettings,
+    /// The device authorization grant (RFC 8628).
+    pub device: DeviceSettings,
+    /// Clients that register themselves (RFC 7591, RFC 7592).
+    pub registration: RegistrationSettings,
     /// HTTPS: certificate files, their reload, the plain health listener.
     pub tls: TlsSettings,
+    /// OIDC back-channel logout deliveries.
+    pub backchannel_logout: BackchannelLogoutSettings,
     /// `TESSERA_*` environment variables that are not settings and were
     /// left out; the server warns about each once logging is up.
     #[serde(skip)]
@@ -111,7 +123,10 @@ impl Default for Settings {
             dpop: DpopSettings::default(),
             client_auth: ClientAuthSettings::default(),
             par: ParSettings::default(),
+            device: DeviceSettings::default(),
+            registration: RegistrationSettings::default(),
             tls: TlsSettings::default(),
+            backchannel_logout: BackchannelLogoutSettings::default(),
             ignored_env: Vec::new(),
         }
     }

@@ -57,6 +57,14 @@ pub(super) fn describe() {
         "Authorization requests pushed (RFC 9126)"
     );
     describe_counter!(
+        "tessera_device_authorizations_total",
+        "Device authorizations (RFC 8628) by outcome: started; approved, denied or wrong_code at the verification page; issued, pending, slow_down, expired, invalid when polled"
+    );
+    describe_counter!(
+        "tessera_client_registrations_total",
+        "Dynamic client registration requests (RFC 7591/7592) by outcome: registered, invalid, bad_token, no_token, rate_limited, closed, updated, deleted"
+    );
+    describe_counter!(
         "tessera_introspections_signed_total",
         "Introspection answers sent as signed JWTs (RFC 9701)"
     );
@@ -248,6 +256,31 @@ pub(super) fn register_series() {
         "tessera_introspections_signed_total",
     ] {
         metrics::counter!(name).increment(0);
+    }
+    for outcome in [
+        "started",
+        "approved",
+        "denied",
+        "wrong_code",
+        "issued",
+        "pending",
+        "slow_down",
+        "expired",
+        "invalid",
+    ] {
+        metrics::counter!("tessera_device_authorizations_total", "outcome" => outcome).increment(0);
+    }
+    for outcome in [
+        "registered",
+        "invalid",
+        "bad_token",
+        "no_token",
+        "rate_limited",
+        "closed",
+        "updated",
+        "deleted",
+    ] {
+        metrics::counter!("tessera_client_registrations_total", "outcome" => outcome).increment(0);
     }
     for result in ["active", "inactive"] {
         metrics::counter!("tessera_introspections_total", "result" => result).increment(0);

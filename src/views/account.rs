@@ -83,6 +83,21 @@ pub struct TotpPage<'a> {
     pub qr_png_base64: &'a str,
     pub error: Option<&'a str>,
     pub csrf: &'a str,
+    /// Where to go once TOTP is on: an authorization request that asked
+    /// for two-step verification (`acr_values=mfa`).
+    pub return_to: Option<&'a str>,
+}
+
+/// An authorization request asked for two-step verification (`acr`
+/// `mfa`) of a user who has not set it up: set it up now and go on, or
+/// decline (the application is told its requirement is unmet).
+#[derive(Template)]
+#[template(path = "account/totp_required.html")]
+pub struct TotpRequiredPage<'a> {
+    pub client_name: &'a str,
+    pub csrf: &'a str,
+    pub return_to: &'a str,
+    pub decline: &'a str,
 }
 
 /// `GET /` in a browser: where to go from here (account, sign-in, and for

@@ -70,6 +70,9 @@ pub struct ConsentPage<'a> {
     /// Authorize parameters carried through as hidden inputs. Pairs named
     /// `csrf` or `consent` are dropped: those names belong to this form.
     pub hidden: &'a [(&'a str, &'a str)],
+    /// For a client that registered itself (RFC 7591): where the answer
+    /// goes. The page says its name is unverified and shows this.
+    pub self_registered: Option<&'a str>,
 }
 
 /// An error shown to the browser instead of JSON (e.g. an authorize request

@@ -177,6 +177,8 @@ fn consent_page() {
         csrf: "csrf-token",
         form_action: "/oauth2/authorize",
         hidden: &hidden,
+        // A self-registered client's redirect URI is shown, escaped too.
+        self_registered: Some(EVIL),
     };
     let resp = consent(&p);
     assert_eq!(resp.status(), StatusCode::OK);

@@ -89,3 +89,118 @@ async fn a_locked_store_and_no_server_answering_says_both() {
     assert!(!err.contains("panicked"), "{err}");
     drop(s);
 }
+
+/// `registration-token` on the store, then through the server that holds
+/// it, and the tokens it printed registering clients (`initial_token`).
+#[actix_web::test]
+async fn registration_tokens_from_the_shell_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = run(
+        &data,
+        &[
+            "registration-token",
+            "create",
+            "--uses",
+            "2",
+            "--note",
+            "ci agents",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let local_token = field(&out, "token:");
+    let local_id = field(&out, "id:");
+    assert!(local_token.starts_with("tes_iat_"), "{out}");
+
+    let s = Server::start_with_env(
+        &data,
+        &dir.path().join("serve.log"),
+        &[("TESSERA_REGISTRATION__MODE", "initial_token")],
+    );
+    let o = run(
+        &data,
+        &[
+            "--url",
+            &s.address,
+            "registration-token",
+            "create",
+            "--expires-in",
+            "600",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let remote_token = field(&out, "token:");
+    let o = run(&data, &["--url", &s.address, "registration-token", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = stdout(&o);
+    assert!(
+        list.contains(&local_id) && list.contains("2/2 left") && list.contains("ci agents"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("tes_iat_"),
+        "tokens are never listed: {list}"
+    );
+
+    let http = http_client();
+    let meta = serde_json::json!({
+        "redirect_uris": ["http://127.0.0.1:33418/callback"],
+        "token_endpoint_auth_method": "none",
+    });
+    for token in [&local_token, &remote_token] {
+        let r = http
+            .post(s.url("/oauth2/register"))
+            .bearer_auth(token)
+            .json(&meta)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // The remote one had one use.
+    let r = http
+        .post(s.url("/oauth2/register"))
+        .bearer_auth(&remote_token)
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Revoked through the server: the local one's last use is gone.
+    let o = run(
+        &data,
+        &[
+            "--url",
+            &s.address,
+            "registration-token",
+            "revoke",
+            &local_id,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = http
+        .post(s.url("/oauth2/register"))
+        .bearer_auth(&local_token)
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let o = run(
+        &data,
+        &[
+            "--url",
+            &s.address,
+            "registration-token",
+            "revoke",
+            &local_id,
+        ],
+    );
+    assert!(!o.status.success(), "a second revoke fails");
+    s.kill();
+    let o = run(&data, &["registration-token", "revoke", "not-a-uuid"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a token id"), "{}", stderr(&o));
+}

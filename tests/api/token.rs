@@ -179,7 +179,8 @@ async fn unknown_or_missing_grant_type_is_refused() {
     for g in [
         "password",
         "implicit",
-        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:saml2-bearer",
+        "urn:ietf:params:oauth:grant-type:device_code:x",
         "CLIENT_CREDENTIALS",
     ] {
         let r = app.token_request(&c, &[("grant_type", g)]).await;

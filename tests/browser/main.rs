@@ -516,3 +516,209 @@ async fn verify_id_token(app: &TestApp, token: &str, client_id: &str) -> Value {
     assert!(exp > app.now(), "{claims}");
     claims
 }
+
+/// The device authorization grant (RFC 8628) with Chromium as the user's
+/// browser: the device starts an authorization and polls over HTTP while
+/// the user opens the verification page, signs in with password and TOTP,
+/// types the code and allows the device. Screenshots go to
+/// `target/e2e-screenshots-device/`.
+mod device_flow {
+    use super::*;
+    use tessera_actors::directory::{CreateUser, NewUser, Totp, UpdateUser, UserPatch};
+
+    const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+    #[actix_web::test]
+    async fn a_device_is_approved_in_chromium_after_password_and_totp() {
+        if std::env::var("TESSERA_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("TESSERA_SKIP_BROWSER=1: the browser test is skipped");
+            return;
+        }
+        let chromedriver = find_program(&["chromedriver"]);
+        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
+        let (Some(chromedriver), Some(chromium)) = (chromedriver, chromium) else {
+            panic!(
+                "the browser test needs Chromium and chromedriver: \
+                 `apt-get install -y chromium chromium-driver` \
+                 (or set TESSERA_SKIP_BROWSER=1 to skip it)"
+            );
+        };
+        tokio::time::timeout(Duration::from_secs(240), run(&chromedriver, &chromium))
+            .await
+            .expect("the whole device flow within 240 s");
+    }
+
+    /// A user with password [`PASSWORD`] and TOTP on; the TOTP key.
+    async fn user_with_totp(app: &TestApp) -> String {
+        let hash = app
+            .engine
+            .passwords
+            .hash(PASSWORD.into())
+            .await
+            .expect("argon2 hash");
+        let user = app
+            .engine
+            .directory
+            .send(CreateUser(NewUser {
+                username: "grace".into(),
+                email: "grace@example.com".into(),
+                password_hash: hash,
+                email_verified: true,
+                ..Default::default()
+            }))
+            .await
+            .expect("directory mailbox")
+            .expect("user created");
+        let secret = tessera_actors::totp::enrol("tessera", "grace@example.com")
+            .expect("enrolment")
+            .secret;
+        app.engine
+            .directory
+            .send(UpdateUser {
+                id: user.id,
+                patch: UserPatch {
+                    totp: Some(Some(Totp {
+                        secret: secret.clone(),
+                        enabled: true,
+                        last_step: 0,
+                    })),
+                    ..Default::default()
+                },
+            })
+            .await
+            .expect("directory mailbox")
+            .expect("TOTP set");
+        secret
+    }
+
+    async fn run(chromedriver: &Path, chromium: &Path) {
+        let app = helpers::spawn_app().await;
+        let secret = user_with_totp(&app).await;
+        let tv = app
+            .create_client(json!({
+                "name": "Living Room TV",
+                "public": true,
+                "grant_types": [DEVICE_GRANT, "refresh_token"],
+                "scope": "openid profile",
+            }))
+            .await;
+
+        // The device asks, and shows the code.
+        let r = app
+            .http
+            .post(app.url("/oauth2/device_authorization"))
+            .form(&[("client_id", tv.id.as_str()), ("scope", "openid profile")])
+            .send()
+            .await
+            .expect("device authorization");
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let started: Value = r.json().await.expect("JSON");
+        let user_code = started["user_code"]
+            .as_str()
+            .expect("user_code")
+            .to_string();
+        let device_code = started["device_code"]
+            .as_str()
+            .expect("device_code")
+            .to_string();
+        let interval = started["interval"].as_i64().expect("interval");
+        assert_eq!(
+            started["verification_uri"],
+            format!("{}/device", app.issuer)
+        );
+
+        // The device polls while the user acts; the hand-driven clock moves
+        // one interval before each poll.
+        let (http, url, clock, client_id) = (
+            app.http.clone(),
+            app.url("/oauth2/token"),
+            app.clock.clone(),
+            tv.id.clone(),
+        );
+        let device = actix_web::rt::spawn(async move {
+            let mut pending = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                clock.advance(interval);
+                let r = http
+                    .post(&url)
+                    .form(&[
+                        ("grant_type", DEVICE_GRANT),
+                        ("device_code", device_code.as_str()),
+                        ("client_id", client_id.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .expect("poll");
+                let status = r.status();
+                let body: Value = r.json().await.expect("token JSON");
+                if status == reqwest::StatusCode::OK {
+                    return (pending, body);
+                }
+                assert_eq!(body["error"], "authorization_pending", "{body}");
+                pending += 1;
+            }
+        });
+
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots-device");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("screenshot directory");
+        let mut shots = Shots { dir, n: 0 };
+        let driver = start_driver(chromedriver).await;
+        let c = connect(&driver, chromium).await;
+
+        let verification = started["verification_uri"].as_str().expect("a URI");
+        goto(&c, verification).await;
+        wait_path(&c, "/auth/login").await;
+        fill(&c, "login", "grace").await;
+        fill(&c, "password", PASSWORD).await;
+        shots.take(&c, "login").await;
+        click(&c, "button[type=submit]").await;
+        wait_path(&c, "/auth/login").await;
+        let _ = text_of(&c, "#code").await;
+        fill(&c, "code", &totp(&secret, app.now())).await;
+        shots.take(&c, "login-totp").await;
+        click(&c, "button[type=submit]").await;
+
+        // Back at the verification page: the code as the user types it.
+        wait_path(&c, "/device").await;
+        assert!(text_of(&c, "h1").await.contains("Connect a device"));
+        let typed = user_code.replace('-', " ").to_lowercase();
+        fill(&c, "user_code", &typed).await;
+        shots.take(&c, "device-code").await;
+        click(&c, "button[type=submit]").await;
+        wait_path(&c, "/device").await;
+        assert!(text_of(&c, "h1").await.contains("Living Room TV"));
+        assert!(text_of(&c, "main").await.contains(&user_code));
+        shots.take(&c, "device-consent").await;
+        click(&c, "button[value=allow]").await;
+        let deadline = Instant::now() + STEP;
+        while !text_of(&c, "h1").await.contains("Device connected") {
+            assert!(
+                Instant::now() < deadline,
+                "{}",
+                c.source().await.unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shots.take(&c, "device-connected").await;
+        let _ = tokio::time::timeout(STEP, c.close()).await;
+        drop(driver);
+
+        let (pending, tokens) = tokio::time::timeout(STEP, device)
+            .await
+            .expect("the device gets its tokens within the step limit")
+            .expect("the polling task");
+        assert!(pending >= 1, "the device polled while the user acted");
+        let id_token = tokens["id_token"].as_str().expect("an ID token");
+        let claims = verify_id_token(&app, id_token, &tv.id).await;
+        let user = app.engine.users.by_login("grace").expect("the user");
+        assert_eq!(claims["sub"], user.id.to_string());
+        let amr: Vec<&str> = claims["amr"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert!(amr.contains(&"otp"), "the TOTP step counts: {claims}");
+        assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::clients::{CertificateName, Client, ExchangePolicy, TokenAuthMethod};
+use super::clients::{About, CertificateName, Client, ExchangePolicy, TokenAuthMethod};
 use super::{invalid, DirectoryError};
 use crate::domain::{valid_audience, GrantType, Scope, TokenFormat};
 use crate::secret::{self, prefix};
@@ -59,6 +59,19 @@ pub struct ClientSpec {
     pub tls_client_auth_san_email: Option<String>,
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 7591 §2: who the client is, for people.
+    pub logo_uri: Option<String>,
+    pub client_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+    /// OIDC Back-Channel Logout 1.0 §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 impl ClientSpec {
@@ -70,6 +83,7 @@ impl ClientSpec {
         signing_alg: &str,
     ) -> Result<(Client, Option<String>), DirectoryError> {
         let tls_client_auth = self.certificate_name(self.token_endpoint_auth_method)?;
+        let about = self.about()?;
         let client_id = match self.client_id {
             Some(id) => {
                 if !crate::domain::valid_client_id(&id) {
@@ -191,6 +205,20 @@ impl ClientSpec {
             Some(TokenAuthMethod::ClientSecretJwt) => secret.clone(),
             _ => None,
         };
+        if let Some(u) = &self.backchannel_logout_uri {
+            if !web_uri(u) {
+                return Err(invalid(
+                    "backchannel_logout_uri",
+                    "an absolute http(s) URL without fragment, at most 2048 characters",
+                ));
+            }
+        }
+        if self.backchannel_logout_session_required && self.backchannel_logout_uri.is_none() {
+            return Err(invalid(
+                "backchannel_logout_session_required",
+                "only with a backchannel_logout_uri",
+            ));
+        }
         let client = Client {
             client_id,
             name,
@@ -221,12 +249,66 @@ impl ClientSpec {
             tls_client_auth,
             tls_client_certificate_bound_access_tokens: self
                 .tls_client_certificate_bound_access_tokens,
+            about,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
+            registration: None,
         };
         Ok((client, secret))
     }
 }
 
 impl ClientSpec {
+    /// The RFC 7591 metadata people read, each field checked.
+    fn about(&self) -> Result<About, DirectoryError> {
+        let uris = [
+            ("logo_uri", &self.logo_uri),
+            ("client_uri", &self.client_uri),
+            ("policy_uri", &self.policy_uri),
+            ("tos_uri", &self.tos_uri),
+        ];
+        for (field, v) in uris {
+            if let Some(u) = v {
+                if !web_uri(u) {
+                    return Err(invalid(
+                        field,
+                        "an absolute http(s) URL without fragment, at most 2048 characters",
+                    ));
+                }
+            }
+        }
+        if self.contacts.len() > 20 {
+            return Err(invalid("contacts", "at most 20 addresses"));
+        }
+        for c in &self.contacts {
+            if c.is_empty() || c.len() > 320 || c.chars().any(char::is_control) {
+                return Err(invalid(
+                    "contacts",
+                    format!("{c:?} is not a contact (1-320 printable characters)"),
+                ));
+            }
+        }
+        for (field, v) in [
+            ("software_id", &self.software_id),
+            ("software_version", &self.software_version),
+        ] {
+            if let Some(s) = v {
+                if s.is_empty() || s.len() > 200 || s.chars().any(char::is_control) {
+                    return Err(invalid(field, "1-200 printable characters"));
+                }
+            }
+        }
+        Ok(About {
+            logo_uri: self.logo_uri.clone(),
+            client_uri: self.client_uri.clone(),
+            policy_uri: self.policy_uri.clone(),
+            tos_uri: self.tos_uri.clone(),
+            contacts: self.contacts.clone(),
+            software_id: self.software_id.clone(),
+            software_version: self.software_version.clone(),
+        })
+    }
+
     /// RFC 8705 §2.1.2: a `tls_client_auth` client names exactly one
     /// subject or SAN, other clients none; a `self_signed_tls_client_auth`
     /// client registers its certificates (`x5c`) in its keys.
@@ -300,6 +382,16 @@ impl ClientSpec {
             _ => Err(invalid("tls_client_auth_san_email", "an email address")),
         }
     }
+}
+
+/// An absolute http or https URL with a host, without fragment.
+pub(crate) fn web_uri(u: &str) -> bool {
+    u.len() <= 2048
+        && !u.contains('#')
+        && !u.chars().any(|c| c.is_control() || c.is_whitespace())
+        && u.strip_prefix("https://")
+            .or_else(|| u.strip_prefix("http://"))
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
 }
 
 /// A JWK Set by value or a `jwks_uri`, not both; each well formed.

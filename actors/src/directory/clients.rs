@@ -84,6 +84,54 @@ pub struct Client {
     /// RFC 8705 §3: access tokens are bound to the client's certificate.
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 7591 §2 human-facing metadata, shown on the consent page.
+    #[serde(default, skip_serializing_if = "About::is_empty")]
+    pub about: About,
+    /// OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The logout token must carry `sid`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// Set when the client registered itself (RFC 7591): such a client is
+    /// never first-party and manages its registration with this token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<SelfRegistration>,
+}
+
+/// RFC 7591 §2 metadata a person reads: who the client is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct About {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+}
+
+impl About {
+    pub fn is_empty(&self) -> bool {
+        *self == About::default()
+    }
+}
+
+/// A self-registered client's RFC 7592 credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfRegistration {
+    /// SHA-256 of the registration access token.
+    #[serde(with = "hex32")]
+    pub token_hash: SecretHash,
+    /// When the client registered, or last changed its registration.
+    pub updated_at: i64,
 }
 
 /// The one name a `tls_client_auth` client's certificate must carry:
@@ -318,6 +366,20 @@ impl Handler<RotateClientSecret> for Directory {
             view.map.insert(c.client_id.clone(), c.clone());
         });
         AtomicResponse::new(Box::pin(r.map(|r, _, _| r.map(|(_, s)| s))))
+    }
+}
+
+pub(crate) mod hex32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::secret::b64url(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s = String::deserialize(d)?;
+        crate::secret::b64url_decode(&s)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| serde::de::Error::custom("bad hash"))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod entities;
+pub mod registration;
 mod remote;
 pub mod storage;
 pub mod users;
@@ -21,8 +22,8 @@ use actix::prelude::*;
 use crate::clock::SharedClock;
 use crate::store::StoreError;
 pub use clients::{
-    CertificateName, Client, ClientSpec, ClientsView, CreateClient, DeleteClient, ExchangePolicy,
-    RotateClientSecret, TokenAuthMethod,
+    About, CertificateName, Client, ClientSpec, ClientsView, CreateClient, DeleteClient,
+    ExchangePolicy, RotateClientSecret, SelfRegistration, TokenAuthMethod,
 };
 pub use codes::{
     CodeEffect, CodeError, CodePurpose, CodeRecord, CodeRef, IssueCode, IssuedCode, RedeemCode,
@@ -32,6 +33,10 @@ pub use consents::{ConsentsView, GrantConsent};
 pub use entities::{
     ApiKey, CreateApiKey, CreateEntity, DeleteEntity, EntitiesView, Entity, RemoveMember,
     RevokeApiKey, Role, SetMember, TouchApiKey,
+};
+pub use registration::{
+    InitialToken, InitialTokenError, IssueInitialToken, ListInitialTokens, RegisterClient,
+    RegisterError, Registered, RevokeInitialToken, UpdateClient,
 };
 pub use storage::{DirectoryState, DirectoryStore, SledDirectoryStore};
 pub use users::{

@@ -80,6 +80,8 @@ impl From<Scope> for String {
 
 /// RFC 8693 §2.1: the token exchange grant type.
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 8628 §3.4: the device authorization grant type.
+pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Grant types a client may be allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -91,6 +93,9 @@ pub enum GrantType {
     /// RFC 8693.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
     TokenExchange,
+    /// RFC 8628.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
@@ -100,6 +105,7 @@ impl GrantType {
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::TokenExchange => TOKEN_EXCHANGE,
+            GrantType::DeviceCode => DEVICE_CODE,
         }
     }
     pub fn parse(s: &str) -> Option<GrantType> {
@@ -108,6 +114,7 @@ impl GrantType {
             "refresh_token" => Some(GrantType::RefreshToken),
             "client_credentials" => Some(GrantType::ClientCredentials),
             TOKEN_EXCHANGE => Some(GrantType::TokenExchange),
+            DEVICE_CODE => Some(GrantType::DeviceCode),
             _ => None,
         }
     }

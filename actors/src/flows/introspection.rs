@@ -114,6 +114,8 @@ impl Engine {
                     .map(|a| uuid::Uuid::parse_str(a).map(|u| u.as_u128()))
                     .collect::<Result<_, _>>()
                     .ok()?,
+                // Not in the token: userinfo then releases by scope alone.
+                claims: Vec::new(),
             }),
         })
     }

@@ -26,6 +26,8 @@ struct IdClaims<'a> {
     sid: Option<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     amr: &'a [String],
+    /// The authentication's class (`pwd` or `mfa`, see `claims`).
+    acr: &'static str,
     #[serde(flatten)]
     profile: UserClaims<'a>,
 }
@@ -66,6 +68,25 @@ impl<'a> UserClaims<'a> {
         }
         c
     }
+
+    /// The claims `scope` releases, and the individually requested
+    /// `extra` ones (OIDC Core §5.5) the user has.
+    pub fn released(user: &'a User, scope: &Scope, extra: &[String]) -> UserClaims<'a> {
+        let mut c = UserClaims::for_scope(user, scope);
+        for claim in extra {
+            match claim.as_str() {
+                "preferred_username" => c.preferred_username = Some(&user.username),
+                "name" => c.name = user.name.as_deref(),
+                "given_name" => c.given_name = user.given_name.as_deref(),
+                "family_name" => c.family_name = user.family_name.as_deref(),
+                "updated_at" => c.updated_at = Some(user.updated_at),
+                "email" => c.email = Some(&user.email),
+                "email_verified" => c.email_verified = Some(user.email_verified),
+                _ => {}
+            }
+        }
+        c
+    }
 }
 
 /// OIDC Core §3.1.3.6: the left half of the hash of the access token, with
@@ -92,6 +113,16 @@ pub struct IdTokenInput<'a> {
 }
 
 pub fn mint(engine: &Engine, input: IdTokenInput<'_>) -> Result<String, OAuthError> {
+    mint_with(engine, input, &[])
+}
+
+/// [`mint`], also releasing the individually requested claims `extra`
+/// (OIDC Core §5.5) the user has.
+pub fn mint_with(
+    engine: &Engine,
+    input: IdTokenInput<'_>,
+    extra: &[String],
+) -> Result<String, OAuthError> {
     let signer = engine
         .keys
         .signer()
@@ -109,7 +140,8 @@ pub fn mint(engine: &Engine, input: IdTokenInput<'_>) -> Result<String, OAuthErr
         at_hash: input.access_token.map(|t| at_hash(signer.alg, t)),
         sid: input.sid.map(|s| s.to_string()),
         amr: input.amr,
-        profile: UserClaims::for_scope(input.user, input.scope),
+        acr: super::claims::acr_of(input.amr),
+        profile: UserClaims::released(input.user, input.scope, extra),
     };
     let t = signer
         .sign(JwtType::Jwt, &claims)

@@ -2,11 +2,14 @@
 //! request parameters into a token response, recording what it issues.
 
 pub mod authorization_code;
+pub mod claims;
 pub mod client_credentials;
+pub mod device_code;
 pub mod first_party;
 pub mod id_token;
 pub mod refresh_token;
 pub mod token_exchange;
+pub mod user_tokens;
 
 use std::sync::Arc;
 

@@ -78,13 +78,14 @@ pub async fn refresh(
         act: meta.act.clone(),
         anc: meta.anc.clone(),
         x5t,
+        claims: meta.claims.userinfo.clone(),
     };
     let token_type = grant.token_type();
     let (access_token, expires_in) =
         mint_access_token(engine, client, grant, meta.family, "refresh_token").await?;
     let scope = Scope::parse(&out.scope).map_err(|e| OAuthError::server_error(e.0))?;
     let id_token = if scope.contains("openid") {
-        Some(id_token::mint(
+        Some(id_token::mint_with(
             engine,
             id_token::IdTokenInput {
                 client_id: &client.client_id,
@@ -96,6 +97,7 @@ pub async fn refresh(
                 amr: &meta.amr,
                 access_token: Some(&access_token),
             },
+            &meta.claims.id_token,
         )?)
     } else {
         None

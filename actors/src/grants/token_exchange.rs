@@ -133,6 +133,7 @@ pub async fn exchange(
         x5t: None,
         act: act.clone(),
         anc: anc.clone(),
+        claims: Vec::new(),
     };
     let token_type = grant.token_type();
     let format = match wanted {
@@ -182,6 +183,7 @@ pub async fn exchange(
                 jkt: if client.is_public() { req.jkt } else { None },
                 act,
                 anc,
+                claims: Default::default(),
             };
             let t = engine.issuer.send(IssueRefresh(meta)).await??;
             metrics::counter!("tessera_tokens_issued_total", "kind" => "refresh_token", "grant" => "token_exchange", "format" => "opaque")

@@ -185,6 +185,8 @@ pub enum JwtType {
     Jwt,
     /// RFC 9701 signed introspection response.
     IntrospectionResponse,
+    /// OIDC Back-Channel Logout 1.0 §2.4 logout token.
+    LogoutToken,
 }
 
 /// The current signing key, parsed once. Builds the compact JWS itself so
@@ -195,6 +197,7 @@ pub struct Signer {
     header_at: String,
     header_jwt: String,
     header_introspection: String,
+    header_logout: String,
     pair: Pair,
     rng: SystemRandom,
 }
@@ -233,6 +236,7 @@ impl Signer {
             header_at: header("at+jwt"),
             header_jwt: header("JWT"),
             header_introspection: header("token-introspection+jwt"),
+            header_logout: header("logout+jwt"),
             pair,
             rng: SystemRandom::new(),
         })
@@ -245,6 +249,7 @@ impl Signer {
             JwtType::AccessToken => &self.header_at,
             JwtType::Jwt => &self.header_jwt,
             JwtType::IntrospectionResponse => &self.header_introspection,
+            JwtType::LogoutToken => &self.header_logout,
         };
         let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
         out.push_str(header);

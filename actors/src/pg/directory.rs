@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use super::tables::Table;
 use super::{committer, conn_error, db_error, Op, Pg};
 use crate::directory::codes::{CodePurpose, CodeRecord};
+use crate::directory::registration::InitialToken;
 use crate::directory::storage::{consent_key, decode_consent, record_key, token_index_key};
 use crate::directory::{ApiKey, Client, DirectoryState, DirectoryStore, Entity, User};
 use crate::domain::Scope;
@@ -371,6 +372,37 @@ impl DirectoryStore for PgDirectoryStore {
         let index =
             (new.is_none() && expected.key.is_none()).then(|| token_index_key(&expected.hash));
         self.replace(Table::AccountCodes, key, expected, new, index)
+    }
+
+    fn initial_token(&self, hash: &SecretHash) -> Result<Option<InitialToken>, StoreError> {
+        match self.get(Table::RegistrationTokens, hash.to_vec())? {
+            Some(v) => Ok(Some(store::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+    fn initial_tokens(&self) -> Result<Vec<InitialToken>, StoreError> {
+        self.values(Table::RegistrationTokens)
+    }
+    fn put_initial_token(&mut self, t: &InitialToken) -> Result<(), StoreError> {
+        self.put(
+            Table::RegistrationTokens,
+            t.hash.to_vec(),
+            store::encode(t)?,
+        )
+    }
+    fn replace_initial_token(
+        &mut self,
+        expected: &InitialToken,
+        new: Option<&InitialToken>,
+    ) -> Result<bool, StoreError> {
+        let new = new.map(store::encode).transpose()?;
+        self.replace(
+            Table::RegistrationTokens,
+            expected.hash.to_vec(),
+            expected,
+            new,
+            None,
+        )
     }
 
     fn commit(&mut self) -> Durable {

@@ -22,6 +22,7 @@
 
 mod committer;
 mod connect;
+pub(crate) mod device;
 mod directory;
 pub mod feed;
 mod keys;

@@ -25,6 +25,7 @@ pub(super) fn stores(pg: &Pg) -> Stores {
         directory: Box::new(super::directory::PgDirectoryStore::new(pg)),
         sessions: Box::new(PgRecords::<Session>::new(pg, Table::Sessions)),
         mail: Box::new(PgRecords::<QueuedMail>::new(pg, Table::Mail)),
+        logout: Box::new(crate::logout::PgLogoutStore::new(pg)),
         federation: Box::new(PgFederationStore(pg.clone())),
         health: Arc::new(pg.clone()),
     }

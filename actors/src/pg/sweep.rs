@@ -55,7 +55,12 @@ pub async fn sweep(pool: &PgPool, before: i64) -> Result<u64, StoreError> {
          (SELECT id FROM federation_states WHERE expires_at < $1 LIMIT $2)"
             .into(),
     );
-    for once in ["dpop_proofs", "used_jtis", "pushed_requests"] {
+    for once in [
+        "dpop_proofs",
+        "used_jtis",
+        "pushed_requests",
+        "device_codes",
+    ] {
         statements.push(format!(
             "DELETE FROM {once} WHERE id IN \
              (SELECT id FROM {once} WHERE expires_at < $1 LIMIT $2)"

@@ -26,10 +26,11 @@ pub enum Table {
     RevokedSubjects,
     Mail,
     FederationLinks,
+    RegistrationTokens,
 }
 
 impl Table {
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 17] = [
         Table::Keys,
         Table::Clients,
         Table::Users,
@@ -46,6 +47,7 @@ impl Table {
         Table::RevokedSubjects,
         Table::Mail,
         Table::FederationLinks,
+        Table::RegistrationTokens,
     ];
 
     /// The SQL table name (a fixed identifier, never input).
@@ -67,6 +69,7 @@ impl Table {
             Table::RevokedSubjects => "revoked_subjects",
             Table::Mail => "mail",
             Table::FederationLinks => "federation_links",
+            Table::RegistrationTokens => "registration_tokens",
         }
     }
 
@@ -89,6 +92,7 @@ impl Table {
             Table::RevokedSubjects => trees::REVOKED_SUBJECTS,
             Table::Mail => trees::MAIL,
             Table::FederationLinks => trees::FEDERATION_LINKS,
+            Table::RegistrationTokens => trees::REGISTRATION_TOKENS,
         }
     }
 
@@ -100,9 +104,12 @@ impl Table {
     /// Whether some node keeps this table's rows in memory, so a change
     /// to one is an event on the cluster's feed. The mail queue is each
     /// node's own (claimed in SQL), and mailed codes are read from the
-    /// database when used.
+    /// database when used, and so are initial access tokens.
     pub fn fed(self) -> bool {
-        !matches!(self, Table::Mail | Table::AccountCodes)
+        !matches!(
+            self,
+            Table::Mail | Table::AccountCodes | Table::RegistrationTokens
+        )
     }
 
     /// Whether rows of this table expire (the sweep deletes them).
@@ -117,6 +124,7 @@ impl Table {
                 | Table::EntityTokens
                 | Table::Revoked
                 | Table::RevokedSubjects
+                | Table::RegistrationTokens
         )
     }
 
@@ -136,7 +144,9 @@ impl Table {
                     done: p.consumed.or(p.used).unwrap_or(false),
                 }
             }
-            Table::EntityTokens => Columns::expiring(peek().and_then(|p| p.expires_at)),
+            Table::EntityTokens | Table::RegistrationTokens => {
+                Columns::expiring(peek().and_then(|p| p.expires_at))
+            }
             // Only the records expire; a link's index entry (`t/…`) goes
             // with its record.
             Table::AccountCodes if id.starts_with(b"u/") => {
@@ -214,6 +224,6 @@ mod tests {
             Table::AccessTokens.columns(b"k", b"garbage"),
             Columns::default()
         );
-        assert_eq!(Table::ALL.len(), 16);
+        assert_eq!(Table::ALL.len(), 17);
     }
 }

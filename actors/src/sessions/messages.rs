@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::{Session, SessionError, UserAgent};
+use super::{EndedSession, Session, SessionError, UserAgent};
 use crate::store::StoreError;
 
 /// Open a session (a new id every time: login never reuses an id, which
@@ -71,3 +71,19 @@ pub struct MergeBucket {
 #[derive(Message)]
 #[rtype(result = "Result<usize, StoreError>")]
 pub struct SweepSessions;
+
+/// Record that `client_id` was given an authorization in the session
+/// (back-channel logout tells it when the session ends). Answers once
+/// durable; a client already recorded costs no write.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), SessionError>")]
+pub struct AddClient {
+    pub id: uuid::Uuid,
+    pub client_id: String,
+}
+
+/// Sessions that ended while clients held them: sent by the registry to
+/// whoever tells those clients. Answers once the news is durable.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct SessionsEnded(pub Vec<EndedSession>);

@@ -19,9 +19,12 @@ use crate::clock::SharedClock;
 use crate::secret::{self, prefix};
 use crate::store::StoreError;
 pub use messages::{
-    Close, CloseAllForUser, CompleteMfa, Extend, MergeBucket, Open, Rotate, SweepSessions, Touch,
+    AddClient, Close, CloseAllForUser, CompleteMfa, Extend, MergeBucket, Open, Rotate,
+    SessionsEnded, SweepSessions, Touch,
 };
-pub use record::{Device, NameVersion, Session, SessionState, UserAgent};
+pub use record::{
+    Device, EndedSession, NameVersion, Session, SessionClient, SessionState, UserAgent,
+};
 pub use storage::{SessionStore, SledSessionStore};
 pub use view::SessionsView;
 
@@ -56,7 +59,14 @@ pub struct SessionRegistry {
     store: Box<dyn SessionStore>,
     clock: SharedClock,
     view: Arc<SessionsView>,
+    /// Told of every session that ends while clients hold it.
+    ended_to: Option<Recipient<SessionsEnded>>,
+    /// Sessions a message is ending, told before its answer.
+    ending: Vec<EndedSession>,
 }
+
+/// Most clients recorded in one session.
+pub const MAX_SESSION_CLIENTS: usize = 64;
 
 impl SessionRegistry {
     pub fn open(
@@ -70,9 +80,24 @@ impl SessionRegistry {
             store,
             clock,
             view,
+            ended_to: None,
+            ending: Vec::new(),
         };
         r.reload()?;
         Ok(r)
+    }
+
+    /// Tell `to` of every session that ends while clients hold it.
+    pub fn tell_ended(mut self, to: Recipient<SessionsEnded>) -> Self {
+        self.ended_to = Some(to);
+        self
+    }
+
+    /// Note that the stored session `id` is ending (its clients are told).
+    fn ending(&mut self, id: &uuid::Uuid) {
+        if let Some(e) = self.view.get(id).and_then(|s| s.ended()) {
+            self.ending.push(e);
+        }
     }
 
     fn reload(&self) -> Result<(), StoreError> {
@@ -112,9 +137,28 @@ impl SessionRegistry {
     ) -> AtomicResponse<Self, Result<T, SessionError>> {
         let durable = self.store.durable();
         let view = self.view.clone();
+        let ended = std::mem::take(&mut self.ending);
+        let tell = match (&self.ended_to, ended.is_empty()) {
+            (Some(to), false) => Some((to.clone(), ended)),
+            _ => None,
+        };
         AtomicResponse::new(Box::pin(
             async move {
                 let (out, publish, unpublish) = write?;
+                // The clients' news is durable before the session's end is:
+                // a crash in between tells them of a session still alive
+                // rather than forgetting to.
+                if let Some((to, ended)) = tell {
+                    match to.send(SessionsEnded(ended)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "back-channel logouts could not be queued")
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "back-channel logouts could not be queued")
+                        }
+                    }
+                }
                 durable.await?;
                 for id in &unpublish {
                     view.unpublish(id);
@@ -132,6 +176,13 @@ impl SessionRegistry {
     fn sweep(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let dead = self.view.dead(now);
+        let ended: Vec<EndedSession> = dead
+            .iter()
+            .filter_map(|id| self.view.get(id).and_then(|s| s.ended()))
+            .collect();
+        if let (Some(to), false) = (&self.ended_to, ended.is_empty()) {
+            to.do_send(SessionsEnded(ended));
+        }
         for id in &dead {
             self.store.delete(id)?;
             self.view.unpublish(id);
@@ -173,6 +224,7 @@ impl SessionRegistry {
             user_agent: o.user_agent.clone(),
             application_id: o.application_id.clone(),
             bucket: serde_json::Map::new(),
+            clients: Vec::new(),
         };
         (s, secret)
     }
@@ -209,6 +261,7 @@ impl Handler<Open> for SessionRegistry {
             self.write(&s)?;
             let mut gone = Vec::new();
             if let Some(old) = msg.replaces {
+                self.ending(&old);
                 self.remove(&old)?;
                 gone.push(old);
             }
@@ -308,6 +361,7 @@ impl Handler<Close> for SessionRegistry {
             if self.view.get(&msg.0).is_none() {
                 return Err(SessionError::NotFound);
             }
+            self.ending(&msg.0);
             self.remove(&msg.0)?;
             Ok(((), vec![], vec![msg.0]))
         })();
@@ -327,9 +381,40 @@ impl Handler<CloseAllForUser> for SessionRegistry {
                 .filter(|id| Some(*id) != msg.except)
                 .collect();
             for id in &ids {
+                self.ending(id);
                 self.remove(id)?;
             }
             Ok((ids.len(), vec![], ids))
+        })();
+        self.commit(write)
+    }
+}
+
+impl Handler<AddClient> for SessionRegistry {
+    type Result = AtomicResponse<Self, Result<(), SessionError>>;
+    fn handle(&mut self, msg: AddClient, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            let mut s = self.live(&msg.id)?;
+            let sid = s.id;
+            match s.clients.iter_mut().find(|c| c.client_id == msg.client_id) {
+                // Known with this sid: nothing to write.
+                Some(c) if c.sid == sid => return Ok(((), vec![], vec![])),
+                // Known from before a rotation: its newest ID tokens carry this sid.
+                Some(c) => c.sid = sid,
+                None => {
+                    if s.clients.len() >= MAX_SESSION_CLIENTS {
+                        // The oldest is forgotten: a session is rarely this wide.
+                        s.clients.remove(0);
+                    }
+                    s.clients.push(SessionClient {
+                        client_id: msg.client_id,
+                        sid,
+                    });
+                }
+            }
+            self.write(&s)?;
+            let s = Arc::new(s);
+            Ok(((), vec![s], vec![]))
         })();
         self.commit(write)
     }

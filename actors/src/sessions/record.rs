@@ -57,10 +57,43 @@ pub struct Session {
     /// The OAuth client the login was for (`applicationId`).
     pub application_id: Option<String>,
     pub bucket: serde_json::Map<String, serde_json::Value>,
+    /// The clients given an authorization in this session (OIDC
+    /// Back-Channel Logout: who is told when it ends).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<SessionClient>,
+}
+
+/// A client that received an authorization code in a session, and the
+/// `sid` its ID tokens carry (a rotated session keeps the one issued).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClient {
+    pub client_id: String,
+    pub sid: uuid::Uuid,
+}
+
+/// A session that ended, with whom to tell (back-channel logout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    /// The session's id when it ended.
+    pub session_id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub clients: Vec<SessionClient>,
 }
 
 impl Session {
     pub fn is_live(&self, now: i64) -> bool {
         now < self.expires_at && now < self.absolute_expires_at
+    }
+}
+
+impl Session {
+    /// What back-channel logout needs of this session once it ends, if any
+    /// client holds it.
+    pub fn ended(&self) -> Option<EndedSession> {
+        (!self.clients.is_empty()).then(|| EndedSession {
+            session_id: self.id,
+            user_id: self.user_id,
+            clients: self.clients.clone(),
+        })
     }
 }

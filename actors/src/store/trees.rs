@@ -33,5 +33,10 @@ pub const ENTITY_TOKENS: &str = "entity_tokens";
 pub const MAIL: &str = "mail";
 /// Owned by `Directory`: mailed one-time codes and links.
 pub const ACCOUNT_CODES: &str = "account_codes";
+/// Owned by `Directory`: initial access tokens for client registration,
+/// by SHA-256 of the token.
+pub const REGISTRATION_TOKENS: &str = "registration_tokens";
 /// Owned by `Federation`: upstream subject → local user.
 pub const FEDERATION_LINKS: &str = "federation_links";
+/// Owned by `LogoutQueue`: back-channel logout deliveries and dead letters.
+pub const LOGOUT_DELIVERIES: &str = "logout_deliveries";

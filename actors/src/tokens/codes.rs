@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Table, TokenIssuer};
 use crate::domain::Pkce;
+use crate::grants::claims::RequestedClaims;
 use crate::revocation::Revoke;
 use crate::store::{self, StoreError};
 
@@ -34,6 +35,9 @@ pub struct AuthCode {
     /// tokens' audiences are at most these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// OIDC Core §5.5: the individual claims the request asked for.
+    #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
+    pub claims: RequestedClaims,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -102,6 +102,9 @@ pub struct Grant {
     /// revokes this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anc: Vec<u128>,
+    /// OIDC Core §5.5: user claims userinfo releases beyond the scope's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<String>,
 }
 
 impl Grant {

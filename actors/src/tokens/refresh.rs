@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Grant, Table, TokenIssuer, TokenKind, TokenRecord};
 use crate::domain::Scope;
+use crate::grants::claims::RequestedClaims;
 use crate::revocation::Revoke;
 use crate::secret::{self, prefix};
 use crate::store::{self, StoreError};
@@ -45,6 +46,10 @@ pub struct RefreshMeta {
     /// Token exchange: the tokens the family was exchanged from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anc: Vec<u128>,
+    /// OIDC Core §5.5: the individual claims the authorization asked for,
+    /// kept for the ID tokens and access tokens of the family.
+    #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
+    pub claims: RequestedClaims,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +121,7 @@ impl TokenIssuer {
             x5t: None,
             act: m.act.clone(),
             anc: m.anc.clone(),
+            claims: Vec::new(),
         });
         TokenRecord {
             jti: m.jti,

@@ -156,6 +156,7 @@ mod tests {
             consumed: false,
             dpop_jkt: None,
             resources: Vec::new(),
+            claims: Default::default(),
         }
     }
 

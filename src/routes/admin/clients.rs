@@ -1,9 +1,10 @@
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 use tessera_actors::directory::{
     Client, ClientSpec, CreateClient, DeleteClient, ExchangePolicy, RotateClientSecret,
+    UpdateClient,
 };
 use utoipa::ToSchema;
 
@@ -72,6 +73,11 @@ pub struct ClientView {
     tls_client_auth_san_email: Option<String>,
     /// RFC 8705 §3: access tokens are bound to the client's certificate.
     tls_client_certificate_bound_access_tokens: bool,
+    /// OIDC Back-Channel Logout 1.0: where logout tokens are POSTed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backchannel_logout_uri: Option<String>,
+    /// Logout tokens to this client always carry `sid`.
+    backchannel_logout_session_required: bool,
     /// RFC 3339.
     created_at: String,
     /// Only in the answer to create and rotate-secret; shown once.
@@ -126,6 +132,8 @@ impl ClientView {
             tls_client_auth_san_email: name("tls_client_auth_san_email"),
             tls_client_certificate_bound_access_tokens: c
                 .tls_client_certificate_bound_access_tokens,
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
             created_at: tessera_actors::clock::rfc3339(c.created_at),
             client_secret: secret,
         }
@@ -195,6 +203,13 @@ pub struct ClientSpecDoc {
     /// RFC 8705 §3: bind the client's access tokens to its certificate
     /// (`cnf.x5t#S256`); its token requests must then present one.
     tls_client_certificate_bound_access_tokens: Option<bool>,
+    /// OIDC Back-Channel Logout 1.0: an http(s) URL the server POSTs a
+    /// logout token to whenever a session the client was authorized in
+    /// ends (logout, session deletion, expiry, the user disabled).
+    backchannel_logout_uri: Option<String>,
+    /// The logout token must carry `sid` (it always does here); only with
+    /// a `backchannel_logout_uri`.
+    backchannel_logout_session_required: Option<bool>,
 }
 
 /// A client's token exchange policy.
@@ -306,4 +321,46 @@ pub async fn rotate_client_secret(
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(json!({"client_id": id, "client_secret": secret})))
+}
+
+#[utoipa::path(
+    tag = "admin",
+    params(("client_id" = String, Path)),
+    request_body = ClientSpecDoc,
+    responses(
+        (status = 200, description = "Replaced: every field takes the body's value (the id, creation time and, where the method still uses one, the secret stay); a new secret only when the method now needs one the server cannot keep", body = ClientView),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
+#[put("/admin/clients/{client_id}")]
+#[tracing::instrument(skip_all, fields(client_id = %path.as_str()))]
+pub async fn update_client(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    spec: web::Json<ClientSpec>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = spec.into_inner();
+    let id = path.into_inner();
+    if spec.client_id.as_ref().is_some_and(|c| *c != id) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "client_id: a client's id cannot change",
+        ));
+    }
+    let r = state
+        .engine
+        .directory
+        .send(UpdateClient {
+            client_id: id,
+            spec,
+            with_token: None,
+        })
+        .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(ClientView::new(&r.client, r.secret)))
 }

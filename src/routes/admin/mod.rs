@@ -3,4 +3,5 @@
 pub mod clients;
 pub mod entities;
 pub mod keys;
+pub mod registration;
 pub mod users;

@@ -33,7 +33,7 @@ pub fn metadata(issuer: &str, alg: &str, par_required: bool, mtls: bool) -> serd
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "grant_types_supported": [
             "authorization_code", "refresh_token", "client_credentials",
-            tessera_actors::domain::TOKEN_EXCHANGE
+            tessera_actors::domain::TOKEN_EXCHANGE, tessera_actors::domain::DEVICE_CODE
         ],
         "dpop_signing_alg_values_supported": tessera_actors::dpop::ALGS,
         "response_types_supported": ["code"],
@@ -53,7 +53,7 @@ pub fn metadata(issuer: &str, alg: &str, par_required: bool, mtls: bool) -> serd
         "access_token_signing_alg_values_supported": [alg],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "prompt_values_supported": ["none", "login", "consent"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         "request_parameter_supported": true,
         // Requests by reference are taken only from this server's own
         // pushed authorization request endpoint, never fetched.
@@ -62,10 +62,29 @@ pub fn metadata(issuer: &str, alg: &str, par_required: bool, mtls: bool) -> serd
         "pushed_authorization_request_endpoint": format!("{issuer}/oauth2/par"),
         "require_pushed_authorization_requests": par_required,
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "azp",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "acr", "azp",
             "preferred_username", "name", "given_name", "family_name", "updated_at", "email", "email_verified"
         ],
     });
+    // OIDC Core §3.1.2.1 (outside the literal: the macro's recursion limit).
+    if let Some(o) = doc.as_object_mut() {
+        o.insert(
+            "acr_values_supported".into(),
+            json!(tessera_actors::grants::claims::ACR_VALUES),
+        );
+    }
+    // OIDC Back-Channel Logout 1.0 §2.1: logout tokens always carry `sid`.
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("backchannel_logout_supported".into(), json!(true));
+        o.insert("backchannel_logout_session_supported".into(), json!(true));
+    }
+    // RFC 8628 §4 (outside the literal above: the macro's recursion limit).
+    if let Some(o) = doc.as_object_mut() {
+        o.insert(
+            "device_authorization_endpoint".into(),
+            json!(format!("{issuer}/oauth2/device_authorization")),
+        );
+    }
     if let (true, Some(o)) = (mtls, doc.as_object_mut()) {
         o.insert(
             "tls_client_certificate_bound_access_tokens".into(),
@@ -79,6 +98,7 @@ pub fn metadata(issuer: &str, alg: &str, par_required: bool, mtls: bool) -> serd
                 "introspection_endpoint": format!("{issuer}/oauth2/token/introspect"),
                 "revocation_endpoint": format!("{issuer}/oauth2/token/revoke"),
                 "pushed_authorization_request_endpoint": format!("{issuer}/oauth2/par"),
+                "device_authorization_endpoint": format!("{issuer}/oauth2/device_authorization"),
                 "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
             }),
         );

@@ -1,10 +1,12 @@
 //! The standard OAuth 2.1 / OIDC surface (SPEC §1).
 
 pub mod authorize;
+pub mod device;
 pub mod discovery;
 pub mod introspect;
 pub mod jwks;
 pub mod par;
+pub mod register;
 pub mod request_object;
 pub mod revoke;
 pub mod token;

@@ -15,8 +15,9 @@ use crate::state::AppState;
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenRequest {
-    /// `authorization_code`, `refresh_token`, `client_credentials` or
-    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` or
+    /// `urn:ietf:params:oauth:grant-type:device_code`.
     grant_type: String,
     /// authorization_code: the code, the request's redirect_uri, the PKCE verifier.
     code: Option<String>,
@@ -24,6 +25,8 @@ pub struct TokenRequest {
     code_verifier: Option<String>,
     /// refresh_token grant.
     refresh_token: Option<String>,
+    /// Device authorization grant (RFC 8628): the device code.
+    device_code: Option<String>,
     /// Space-separated scopes, a subset of the client's.
     scope: Option<String>,
     /// Space-separated audiences registered for the client (RFC 8707 `resource` also accepted).
@@ -65,7 +68,7 @@ pub struct TokenResponseDoc {
     params(("DPoP" = Option<String>, Header, description = "RFC 9449 proof: the issued tokens are bound to its key")),
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponseDoc),
-        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, invalid_target, unsupported_grant_type, unauthorized_client, invalid_dpop_proof, use_dpop_nonce (with a DPoP-Nonce header)", body = OAuthErrorBody),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, invalid_target, unsupported_grant_type, unauthorized_client, invalid_dpop_proof, use_dpop_nonce (with a DPoP-Nonce header); device_code grant: authorization_pending, slow_down, access_denied, expired_token", body = OAuthErrorBody),
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
         (status = 413, description = "Body over 64 KiB"),
         (status = 503, description = "temporarily_unavailable", body = OAuthErrorBody),
@@ -163,6 +166,24 @@ async fn grant(
                 &resource,
             )
             .await?
+        }
+        GrantType::DeviceCode => {
+            let device_code = form.require("device_code")?;
+            let resource = form.list("resource");
+            let polled = grants::device_code::poll(
+                engine,
+                &state.devices,
+                client,
+                device_code,
+                jkt,
+                x5t,
+                &resource,
+            )
+            .await;
+            metrics::counter!("tessera_device_authorizations_total",
+                "outcome" => grants::device_code::outcome(&polled))
+            .increment(1);
+            polled?
         }
         GrantType::TokenExchange => {
             let mut audience = form.list("audience");

@@ -76,12 +76,13 @@ async fn answer(req: &HttpRequest, state: &AppState) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(UserInfo {
             sub: user.id.to_string(),
-            claims: UserClaims::for_scope(&user, &scope),
+            // OIDC Core §5.5: and those the authorization asked for.
+            claims: UserClaims::released(&user, &scope, &rec.grant.claims),
         })
 }
 
 #[utoipa::path(tag = "oauth2", responses(
-    (status = 200, description = "Claims released by the token's scope", body = serde_json::Value),
+    (status = 200, description = "Claims released by the token's scope and those the authorization requested (`claims`)", body = serde_json::Value),
     (status = 401, description = "Missing, invalid or revoked token"),
     (status = 403, description = "The token lacks openid"),
 ), security(("bearer" = [])))]
@@ -92,7 +93,7 @@ pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 }
 
 #[utoipa::path(tag = "oauth2", responses(
-    (status = 200, description = "Claims released by the token's scope", body = serde_json::Value),
+    (status = 200, description = "Claims released by the token's scope and those the authorization requested (`claims`)", body = serde_json::Value),
     (status = 401, description = "Missing, invalid or revoked token"),
     (status = 403, description = "The token lacks openid"),
 ), security(("bearer" = [])))]

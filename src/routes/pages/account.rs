@@ -1,6 +1,8 @@
 //! `GET /account` (the signed-in user's account), `POST /account/totp`
-//! (start TOTP enrolment: the key and its QR code) and
-//! `POST /account/totp/confirm` (turn TOTP on with a first code).
+//! (start TOTP enrolment: the key and its QR code),
+//! `POST /account/totp/confirm` (turn TOTP on with a first code) and
+//! `GET /account/totp/required` (an authorization request asked for two-step
+//! verification the user has not set up: set it up and go on, or decline).
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -28,6 +30,21 @@ pub struct AccountQuery {
 pub struct CsrfForm {
     /// The session-bound CSRF token of the page.
     csrf: Option<String>,
+    /// The authorization request to go on with once TOTP is on.
+    return_to: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TotpRequiredQuery {
+    /// The authorization request (`/oauth2/authorize?...`) that asked for
+    /// two-step verification.
+    return_to: Option<String>,
+}
+
+/// An authorization request to come back to, and nothing else.
+fn authorize_return(r: Option<&str>) -> Option<&str> {
+    crate::browser::safe_return_to(r).filter(|r| r.starts_with("/oauth2/authorize?"))
 }
 
 /// The first code from the authenticator.
@@ -37,6 +54,8 @@ pub struct TotpCodeForm {
     code: String,
     /// The session-bound CSRF token of the page.
     csrf: Option<String>,
+    /// The authorization request to go on with once TOTP is on.
+    return_to: Option<String>,
 }
 
 /// Not signed in: to the login page, back to `/account` afterwards.
@@ -49,6 +68,7 @@ fn totp_page(
     e: &tessera_actors::totp::Enrolment,
     error: Option<&str>,
     status: StatusCode,
+    return_to: Option<&str>,
 ) -> HttpResponse {
     let csrf = session_csrf(session);
     views::page(
@@ -59,6 +79,52 @@ fn totp_page(
             qr_png_base64: &e.qr_png_base64,
             error,
             csrf: &csrf,
+            return_to,
+        },
+    )
+}
+
+#[utoipa::path(tag = "pages", params(TotpRequiredQuery), responses(
+    (status = 200, description = "An application asked for two-step verification: set it up, or decline", content_type = "text/html"),
+    (status = 303, description = "Not signed in, or TOTP already on: back to the authorization request (or the account page)"),
+))]
+#[get("/account/totp/required")]
+#[tracing::instrument(skip_all, fields(session_id))]
+pub async fn totp_required(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<TotpRequiredQuery>,
+) -> HttpResponse {
+    let Some(back) = authorize_return(q.return_to.as_deref()) else {
+        return see_other("/account");
+    };
+    let Some((session, user)) = current_session(&req, &state) else {
+        return see_other(back);
+    };
+    if user.totp_enabled() {
+        return see_other(back);
+    }
+    tracing::Span::current().record("session_id", tracing::field::display(session.id));
+    let client = back
+        .strip_prefix("/oauth2/authorize?")
+        .and_then(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "client_id")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|id| state.engine.clients.get(&id));
+    let name = client
+        .as_ref()
+        .map_or("The application", |c| c.name.as_str());
+    let csrf = session_csrf(&session);
+    let decline = format!("{back}&mfa_declined=1");
+    views::page(
+        StatusCode::OK,
+        &views::TotpRequiredPage {
+            client_name: name,
+            csrf: &csrf,
+            return_to: back,
+            decline: &decline,
         },
     )
 }
@@ -122,8 +188,9 @@ pub async fn totp_begin(
     if !session_csrf_ok(&session, f.csrf.as_deref()) {
         return views::csrf_refused();
     }
+    let back = authorize_return(f.return_to.as_deref());
     match begin_enrolment(&state, &user).await {
-        Ok(e) => totp_page(&session, &e, None, StatusCode::OK),
+        Ok(e) => totp_page(&session, &e, None, StatusCode::OK, back),
         Err(e) => views::api_error(&e),
     }
 }
@@ -155,14 +222,18 @@ pub async fn totp_confirm(
     if !session_csrf_ok(&session, f.csrf.as_deref()) {
         return views::csrf_refused();
     }
+    let back = authorize_return(f.return_to.as_deref());
     match confirm_enrolment(&state, &user, &f.code).await {
-        Ok(()) => see_other("/account?done=totp_on"),
+        // An application asked for it: on to its request (which asks for
+        // a login with the new second step).
+        Ok(()) => see_other(back.unwrap_or("/account?done=totp_on")),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => match pending_enrolment(&state, &user) {
             Some(pending) => totp_page(
                 &session,
                 &pending,
                 Some("That code is not right. Please try again."),
                 StatusCode::UNAUTHORIZED,
+                back,
             ),
             None => views::api_error(&e),
         },

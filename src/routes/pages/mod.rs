@@ -11,6 +11,7 @@
 //! after a POST are `303`.
 
 pub mod account;
+pub mod device;
 pub mod landing;
 pub mod register;
 pub mod reset;

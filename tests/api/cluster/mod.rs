@@ -22,6 +22,7 @@ mod faults;
 mod keys;
 mod limits;
 mod par;
+mod registration;
 mod revocation;
 mod single_use;
 

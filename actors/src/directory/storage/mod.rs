@@ -15,6 +15,7 @@ use crate::store::{self, trees, Store, StoreError};
 use crate::stores::Durable;
 
 use super::codes::{CodePurpose, CodeRecord};
+use super::registration::InitialToken;
 use super::{ApiKey, Client, Entity, User};
 
 /// Everything the directory's views are built from.
@@ -80,6 +81,18 @@ pub trait DirectoryStore: Send + 'static {
         new: Option<&CodeRecord>,
     ) -> Result<bool, StoreError>;
 
+    /// The initial access token of this SHA-256.
+    fn initial_token(&self, hash: &SecretHash) -> Result<Option<InitialToken>, StoreError>;
+    fn initial_tokens(&self) -> Result<Vec<InitialToken>, StoreError>;
+    fn put_initial_token(&mut self, t: &InitialToken) -> Result<(), StoreError>;
+    /// Replace the token with `new`, or delete it (`None`), only if the
+    /// stored one is still `expected`; answers whether it won.
+    fn replace_initial_token(
+        &mut self,
+        expected: &InitialToken,
+        new: Option<&InitialToken>,
+    ) -> Result<bool, StoreError>;
+
     /// Make the staged writes durable; if that fails they are taken back.
     fn commit(&mut self) -> Durable;
     /// Take back the staged writes (the message failed before its commit).
@@ -97,6 +110,7 @@ pub struct SledDirectoryStore {
     entities: sled::Tree,
     api_keys: sled::Tree,
     codes: sled::Tree,
+    initial_tokens: sled::Tree,
     /// How to take back the writes of the unit in progress.
     pending: Vec<Undo>,
 }
@@ -166,6 +180,7 @@ impl SledDirectoryStore {
             entities: store.tree(trees::ENTITIES)?,
             api_keys: store.tree(trees::API_KEYS)?,
             codes: store.tree(trees::ACCOUNT_CODES)?,
+            initial_tokens: store.tree(trees::REGISTRATION_TOKENS)?,
             pending: Vec::new(),
         })
     }
@@ -341,6 +356,39 @@ impl DirectoryStore for SledDirectoryStore {
                 self.put(&tree, &key, store::encode(rec)?)?;
             }
             None => self.drop_code(expected)?,
+        }
+        Ok(true)
+    }
+
+    fn initial_token(&self, hash: &SecretHash) -> Result<Option<InitialToken>, StoreError> {
+        match self.initial_tokens.get(hash)? {
+            Some(v) => Ok(Some(store::decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+    fn initial_tokens(&self) -> Result<Vec<InitialToken>, StoreError> {
+        values(&self.initial_tokens)
+    }
+    fn put_initial_token(&mut self, t: &InitialToken) -> Result<(), StoreError> {
+        let tree = self.initial_tokens.clone();
+        self.put(&tree, &t.hash, store::encode(t)?)
+    }
+    fn replace_initial_token(
+        &mut self,
+        expected: &InitialToken,
+        new: Option<&InitialToken>,
+    ) -> Result<bool, StoreError> {
+        // The directory is this tree's only writer and handles one message
+        // at a time: comparing, then writing, cannot interleave.
+        if self.initial_token(&expected.hash)?.as_ref() != Some(expected) {
+            return Ok(false);
+        }
+        let tree = self.initial_tokens.clone();
+        match new {
+            Some(t) => self.put(&tree, &expected.hash, store::encode(t)?)?,
+            None => {
+                self.del(&tree, &expected.hash)?;
+            }
         }
         Ok(true)
     }

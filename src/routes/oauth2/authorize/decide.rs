@@ -71,6 +71,24 @@ fn to_login(
         .finish()
 }
 
+/// To TOTP enrolment, and back to this request afterwards.
+fn to_enrol(carry: &OAuthForm, after_post: bool) -> HttpResponse {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("return_to", &return_to(carry, None));
+    let status = if after_post {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
+    HttpResponse::build(status)
+        .insert_header((
+            header::LOCATION,
+            format!("/account/totp/required?{}", q.finish()),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .finish()
+}
+
 /// `form` is the request's parameters; `carry` what the way through the
 /// login page and the consent form carries (the same, or only
 /// `client_id` and `request_uri` for a held request).
@@ -83,7 +101,7 @@ pub(super) async fn continue_authorize(
     carry: &OAuthForm,
     pushed: Option<SecretHash>,
     reply: &Reply<'_>,
-    v: Validated,
+    mut v: Validated,
     is_post: bool,
 ) -> HttpResponse {
     let engine = &state.engine;
@@ -106,10 +124,27 @@ pub(super) async fn continue_authorize(
             return to_login(carry, form, client, force.then_some(now), is_post);
         }
     };
-    let consented = client.first_party
-        || engine
-            .consents
-            .covers(&user.id, &client.client_id, &v.scope);
+    // The "not now" link of the TOTP set-up page: on the browser's own
+    // URL, also for a held request (whose parameters are the pushed ones).
+    let declined = form.get("mfa_declined").is_some()
+        || req.query_string().split('&').any(|p| p == "mfa_declined=1");
+    if let Some(r) = super::authn::check(&v, &session, &user, auth_after.is_some(), declined, reply)
+    {
+        return match r {
+            super::authn::Outcome::Login => to_login(carry, form, client, Some(now), is_post),
+            super::authn::Outcome::Enrol => to_enrol(carry, is_post),
+            super::authn::Outcome::Answer(resp) => resp,
+        };
+    }
+    // Claims asked for one by one need the consent their scope would.
+    let consent_scope = super::authn::consent_scope(&mut v);
+    // A client that registered itself asks every time: its name and
+    // logo are its own claims, never vouched for by an administrator.
+    let consented = client.registration.is_none()
+        && (client.first_party
+            || engine
+                .consents
+                .covers(&user.id, &client.client_id, &consent_scope));
     let decision = form.get("consent");
     if is_post && decision.is_some() {
         if form.get("csrf") != Some(session_csrf(&session).as_str()) {
@@ -125,7 +160,7 @@ pub(super) async fn continue_authorize(
         let grant = GrantConsent {
             user_id: user.id,
             client_id: client.client_id.clone(),
-            scope: v.scope.clone(),
+            scope: consent_scope.clone(),
         };
         match engine.directory.send(grant).await {
             Ok(Ok(())) => {}
@@ -143,7 +178,14 @@ pub(super) async fn continue_authorize(
                 "the user has not consented to this client and scope",
             );
         }
-        let mut page = consent_page(client, carry, &session, &user, &v.scope);
+        let mut page = consent_page(
+            client,
+            carry,
+            &session,
+            &user,
+            &consent_scope,
+            reply.redirect_uri,
+        );
         // Allow and Deny both end in a redirect to the client.
         views::allow_form_targets(
             &mut page,
@@ -165,6 +207,7 @@ fn consent_page(
     session: &Session,
     user: &User,
     scope: &Scope,
+    redirect_uri: &str,
 ) -> HttpResponse {
     let scopes: Vec<(&str, &str)> = scope
         .tokens()
@@ -186,6 +229,9 @@ fn consent_page(
         csrf: &csrf,
         form_action: "/oauth2/authorize",
         hidden: &hidden,
+        // Where the answer goes, said plainly when no administrator
+        // vouched for the client's name.
+        self_registered: client.registration.is_some().then_some(redirect_uri),
     })
 }
 
@@ -217,6 +263,7 @@ async fn issue_code(
         consumed: false,
         dpop_jkt: v.dpop_jkt,
         resources: v.resources,
+        claims: v.claims.claims,
     };
     match engine
         .issuer
@@ -228,6 +275,7 @@ async fn issue_code(
     {
         Ok(Ok(())) => {
             metrics::counter!("tessera_authorization_codes_issued_total").increment(1);
+            crate::backchannel::record_client(engine, session, client).await;
             reply.redirect(&[("code", &code)])
         }
         _ => reply.error(

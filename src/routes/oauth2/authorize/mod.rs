@@ -9,7 +9,10 @@
 //!   object (RFC 9101), or a pushed request (RFC 9126).
 //! - `validate.rs` — checking the request's parameters.
 //! - `decide.rs` — login, consent or a code, given the browser's session.
+//! - `authn.rs` — what the request asks of the login (`acr`, a `sub`),
+//!   and the consent individually requested claims need.
 
+mod authn;
 mod decide;
 pub mod request;
 pub(crate) mod validate;
@@ -60,6 +63,11 @@ pub struct AuthorizeParams {
     /// RFC 9126: a `request_uri` from `POST /oauth2/par`; with it only
     /// `client_id` is read from the query.
     request_uri: Option<String>,
+    /// OIDC Core §5.5: JSON naming claims for `id_token` and `userinfo`
+    /// (at most 4 KiB).
+    claims: Option<String>,
+    /// Space-separated: `pwd`, `mfa` (the TOTP step is required).
+    acr_values: Option<String>,
 }
 
 /// The form body of `POST /oauth2/authorize`: the same parameters, and from
@@ -90,6 +98,10 @@ pub struct AuthorizeForm {
     request: Option<String>,
     /// RFC 9126 pushed request.
     request_uri: Option<String>,
+    /// OIDC Core §5.5: JSON naming claims for `id_token` and `userinfo`.
+    claims: Option<String>,
+    /// Space-separated: `pwd`, `mfa`.
+    acr_values: Option<String>,
     /// From the consent page: `allow` or `deny`.
     consent: Option<String>,
     /// From the consent page: its CSRF token.

@@ -1,9 +1,10 @@
 //! Checking an authorization request once its client and redirect URI are
 //! trusted: response type, scope, PKCE, `prompt`, `max_age` and
-//! `dpop_jkt`.
+//! `dpop_jkt`, `claims` and `acr_values`.
 
 use tessera_actors::directory::Client;
 use tessera_actors::domain::{GrantType, Pkce, PkceMethod, Scope};
+use tessera_actors::grants::claims::{self, ClaimsRequest};
 
 use crate::extract::OAuthForm;
 
@@ -18,6 +19,9 @@ pub(crate) struct Validated {
     pub(super) dpop_jkt: Option<String>,
     /// RFC 8707: the resources the tokens are for.
     pub(super) resources: Vec<String>,
+    /// OIDC Core §5.5: the individual claims asked for (those the client
+    /// may have), and the `acr` asked for there or in `acr_values`.
+    pub(super) claims: ClaimsRequest,
 }
 
 pub(crate) fn validate(
@@ -141,7 +145,9 @@ pub(crate) fn validate(
             "a requested resource is not registered for this client",
         ));
     }
+    let claims = requested_claims(client, form)?;
     Ok(Validated {
+        claims,
         resources,
         dpop_jkt,
         scope,
@@ -151,4 +157,29 @@ pub(crate) fn validate(
         prompt_consent: prompt.contains(&"consent"),
         max_age,
     })
+}
+
+/// The `claims` parameter, parsed strictly, with only the claims whose
+/// scope the client may request; and `acr_values` (OIDC Core §3.1.2.1).
+fn requested_claims(
+    client: &Client,
+    form: &OAuthForm,
+) -> Result<ClaimsRequest, (&'static str, &'static str)> {
+    let mut request = match form.get("claims") {
+        Some(raw) => claims::parse(raw).map_err(|why| ("invalid_request", why))?,
+        None => ClaimsRequest::default(),
+    };
+    request
+        .claims
+        .retain_allowed(|scope| client.scope.contains(scope));
+    if let Some(values) = form.get("acr_values") {
+        if values.len() > 1024 {
+            return Err((
+                "invalid_request",
+                "acr_values is longer than 1024 characters",
+            ));
+        }
+        request.acr.add_acr_values(values);
+    }
+    Ok(request)
 }
