@@ -65,7 +65,8 @@ pub fn return_to_form_targets(state: &AppState, return_to: Option<&str>) -> Vec<
         .collect()
 }
 
-/// A new session (new id every login: fixation), pending when TOTP follows.
+/// A new session (new id every login: fixation), pending when a second
+/// factor (TOTP or a passkey) follows.
 pub async fn open_session(
     req: &HttpRequest,
     state: &AppState,
@@ -98,7 +99,7 @@ pub async fn open_session_with(
         ip: client_ip(req),
         user_agent: state.ua.parse(ua),
         application_id: app,
-        pending_mfa: user.totp_enabled(),
+        pending_mfa: user.has_second_factor(),
         replaces,
     };
     state

@@ -50,6 +50,7 @@
     )
 )]
 
+pub mod audit;
 pub mod backchannel;
 pub mod backend;
 pub mod browser;
@@ -62,6 +63,7 @@ pub mod federation;
 pub mod mail;
 pub mod mtls;
 pub mod outbound;
+pub mod passkeys;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -103,7 +103,11 @@ impl Application {
         if settings.issuer.is_none() {
             settings.issuer = Some(format!("{scheme}://{addr}"));
         }
-        let config = settings.engine_config()?;
+        let mut config = settings.engine_config()?;
+        if settings.cluster.enabled {
+            // The audit log names a cluster node as the cluster does.
+            config.audit.node = settings.cluster.config(addr.port())?.node_id;
+        }
         let issuer = config.issuer.clone();
         let alg = config.keys.alg.as_str();
         let insecure_cookies = settings.insecure_cookies();
@@ -204,6 +208,8 @@ impl Application {
                 clock.clone(),
             )?,
             mtls,
+            passkeys: crate::passkeys::Passkeys::new(&settings, backend.postgres())?,
+            console: settings.console.clone(),
         });
         let pruned = state.clone();
         actix_web::rt::spawn(async move {
@@ -248,6 +254,8 @@ impl Application {
                 .into_utoipa_app()
                 .configure(routes::configure)
                 .into_app()
+                // The admin console: pages for people, not in the document.
+                .configure(routes::console::configure)
                 // The interactive API page, over the generated document.
                 .service(
                     utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")

@@ -125,6 +125,10 @@ pub struct AppState {
     /// Client certificates (RFC 8705): where they come from, whom they
     /// chain to.
     pub mtls: crate::mtls::Mtls,
+    /// Passkeys (WebAuthn): the relying party and ceremonies in flight.
+    pub passkeys: crate::passkeys::Passkeys,
+    /// The admin console's session limits (`[console]`).
+    pub console: crate::configuration::ConsoleSettings,
 }
 
 impl AppState {

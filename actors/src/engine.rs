@@ -50,6 +50,8 @@ pub struct EngineConfig {
     pub dpop: crate::dpop::DpopConfig,
     /// Back-channel logout deliveries.
     pub backchannel_logout: crate::logout::LogoutConfig,
+    /// The audit log: this node's name in it, and its retention.
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// The first-party account surface (SPEC §2 and §4).
@@ -134,6 +136,8 @@ pub struct Engine {
     pub federation_links: Arc<LinksView>,
     /// DPoP proof checks, nonces and single use.
     pub dpop: Arc<crate::dpop::Dpop>,
+    /// What administrators did.
+    pub audit: TimedAddr<crate::audit::AuditLog>,
     /// The backend's health, whatever the backend.
     pub(crate) health: Arc<dyn StoreHealth>,
     arbiters: Arc<Vec<ArbiterHandle>>,
@@ -240,6 +244,12 @@ impl Engine {
             Supervisor::start_in_arbiter(&federation_arbiter.handle(), move |_| federation);
         handles.push(federation_arbiter.handle());
         drop(federation_arbiter);
+        let audit_log =
+            crate::audit::AuditLog::open(config.audit.clone(), stores.audit, clock.clone())?;
+        let audit_arbiter = Arbiter::new();
+        let audit = Supervisor::start_in_arbiter(&audit_arbiter.handle(), move |_| audit_log);
+        handles.push(audit_arbiter.handle());
+        drop(audit_arbiter);
         let passwords = Arc::new(PasswordPool::new(
             config.password_workers,
             config.password_queue,
@@ -270,6 +280,7 @@ impl Engine {
             logouts: logouts.into(),
             federation: federation.into(),
             federation_links,
+            audit: audit.into(),
             health: stores.health,
             arbiters: Arc::new(handles),
         })
@@ -301,6 +312,7 @@ impl Engine {
             && self.mailer.connected()
             && self.logouts.connected()
             && self.federation.connected()
+            && self.audit.connected()
     }
 
     /// Where a cluster's feed delivers other nodes' changes: each owner

@@ -32,6 +32,9 @@
 //!   of their `state`, bound to the browser, single use) and the durable
 //!   links from an upstream subject to a local user; upstream ID token
 //!   verification.
+//! - [`audit`] — `AuditLog`: what administrators did, written durably
+//!   before their operation answers, listed newest first, bounded by age
+//!   and count.
 //! - [`grants`] — one file per grant type, turning a request into tokens.
 //! - [`flows`] — the engine's public operations, one file per workflow:
 //!   registration, passwords and resets, deleting or disabling a user,
@@ -83,6 +86,8 @@
     )
 )]
 
+pub mod audit;
+pub mod ceremonies;
 pub mod clock;
 pub mod cluster;
 pub mod device;

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::audit::{AuditStore, SledAuditStore};
 use crate::directory::{DirectoryStore, SledDirectoryStore};
 use crate::federation::{FederationStore, SledFederationStore};
 use crate::keys::{KeyStore, SledKeyStore};
@@ -76,6 +77,7 @@ pub struct Stores {
     pub mail: Box<dyn MailStore>,
     pub logout: Box<dyn LogoutStore>,
     pub federation: Box<dyn FederationStore>,
+    pub audit: Box<dyn AuditStore>,
     pub health: Arc<dyn StoreHealth>,
 }
 
@@ -91,6 +93,7 @@ impl Stores {
             mail: Box::new(SledMailStore::new(store)?),
             logout: Box::new(SledLogoutStore::new(store)?),
             federation: Box::new(SledFederationStore::new(store)?),
+            audit: Box::new(SledAuditStore::new(store)?),
             health: Arc::new(store.clone()),
         })
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tessera_actors::directory::{
     CreateApiKey, CreateClient, CreateEntity, DeleteClient, DeleteEntity, Entity, NewUser,
-    RemoveMember, RevokeApiKey, SetMember, User,
+    RemoveMember, RevokeApiKey, SetMember, SetRoles, User,
 };
 use tessera_actors::flows::NewPassword;
 use tessera_actors::keys::{ListKeys, Rotate};
@@ -12,8 +12,8 @@ use tessera_actors::Engine;
 
 use super::{
     client_spec, print_api_key_created, print_api_key_line, print_client_created,
-    print_client_line, print_keys, print_user_created, print_user_line, role, ApiKeyCmd, ClientCmd,
-    EntityCmd, KeysCmd, UserCmd,
+    print_client_line, print_keys, print_roles, print_user_created, print_user_line, role,
+    roles_after, ApiKeyCmd, ClientCmd, EntityCmd, KeysCmd, UserCmd,
 };
 
 pub async fn client(engine: Engine, cmd: ClientCmd) -> anyhow::Result<()> {
@@ -110,6 +110,44 @@ pub async fn user(
             println!(
                 "password changed for {} ({}); {n} session(s) ended",
                 u.username, u.id
+            );
+        }
+        UserCmd::Role { action, user, role } => {
+            let u = find_user(&engine, &user)?;
+            let roles = roles_after(&u.roles, action, &role)?;
+            let r = engine
+                .directory
+                .send(SetRoles {
+                    id: u.id,
+                    roles: roles.clone(),
+                })
+                .await?
+                .map_err(crate::error::ApiError::from);
+            let detail = Some(format!(
+                "roles: {}",
+                if roles.is_empty() {
+                    "none".to_string()
+                } else {
+                    roles.join(", ")
+                }
+            ));
+            let r = r.map(|u| (u, detail));
+            let who = crate::audit::Who::cli();
+            let updated = crate::audit::audited_with(
+                &engine,
+                &who,
+                "user.roles.set",
+                Some(u.id.to_string()),
+                r,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            print_roles(
+                action,
+                &role,
+                &updated.username,
+                &updated.id,
+                &updated.roles,
             );
         }
     }

@@ -154,6 +154,51 @@ pub enum UserCmd {
     Delete { user: String },
     /// Set a user's password, read from stdin; ends their sessions.
     SetPassword { user: String },
+    /// Grant or revoke a server role (`admin`: may use the admin console).
+    Role {
+        action: RoleAction,
+        /// The user's id, username or e-mail.
+        user: String,
+        /// The role: `admin`.
+        role: String,
+    },
+}
+
+/// What `user role` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleAction {
+    Grant,
+    Revoke,
+}
+
+/// A user's roles after `action` on `role`, sorted; an unknown role is an
+/// error that names the known ones.
+fn roles_after(current: &[String], action: RoleAction, role: &str) -> anyhow::Result<Vec<String>> {
+    let known = tessera_actors::directory::KNOWN_ROLES;
+    anyhow::ensure!(
+        known.contains(&role),
+        "unknown role {role:?} (known: {})",
+        known.join(", ")
+    );
+    let mut roles: Vec<String> = current.iter().filter(|r| *r != role).cloned().collect();
+    if action == RoleAction::Grant {
+        roles.push(role.to_string());
+    }
+    roles.sort();
+    Ok(roles)
+}
+
+fn print_roles(action: RoleAction, role: &str, username: &str, id: &uuid::Uuid, roles: &[String]) {
+    let done = match action {
+        RoleAction::Grant => format!("granted {role} to"),
+        RoleAction::Revoke => format!("revoked {role} from"),
+    };
+    let now = if roles.is_empty() {
+        "none".to_string()
+    } else {
+        roles.join(", ")
+    };
+    println!("{done} {username} ({id}); roles: {now}");
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +314,7 @@ pub fn user(target: &Target, cmd: UserCmd) -> anyhow::Result<()> {
             None => read_password()?,
         }),
         UserCmd::SetPassword { .. } => Some(read_password()?),
-        UserCmd::List | UserCmd::Delete { .. } => None,
+        UserCmd::List | UserCmd::Delete { .. } | UserCmd::Role { .. } => None,
     };
     run(target, (cmd, password), local::user, remote::user)
 }

@@ -10,8 +10,8 @@ use tessera_actors::keys::KeyInfo;
 
 use super::{
     client_spec, print_api_key_created, print_api_key_line, print_client_created,
-    print_client_line, print_keys, print_user_created, print_user_line, role, ApiKeyCmd, ClientCmd,
-    EntityCmd, KeysCmd, Target, UserCmd,
+    print_client_line, print_keys, print_roles, print_user_created, print_user_line, role,
+    roles_after, ApiKeyCmd, ClientCmd, EntityCmd, KeysCmd, Target, UserCmd,
 };
 
 /// A server's admin API, reached with its admin token.
@@ -136,6 +136,13 @@ impl Admin {
         Ok(r.json().await?)
     }
 
+    async fn put_json<T: DeserializeOwned>(&self, path: &str, body: &Value) -> anyhow::Result<T> {
+        let r = self
+            .send(self.request(reqwest::Method::PUT, path).json(body))
+            .await?;
+        Ok(r.json().await?)
+    }
+
     async fn put(&self, path: &str, body: &Value) -> anyhow::Result<()> {
         self.send(self.request(reqwest::Method::PUT, path).json(body))
             .await?;
@@ -197,6 +204,8 @@ struct UserRow {
     email_verified: bool,
     status: String,
     created_at: String,
+    #[serde(default)]
+    roles: Vec<String>,
 }
 
 /// A user by id, username or e-mail, as the local command finds one.
@@ -263,6 +272,23 @@ pub async fn user(admin: Admin, (cmd, password): (UserCmd, Option<String>)) -> a
             println!(
                 "password changed for {} ({}); every session ended",
                 u.username, u.id
+            );
+        }
+        UserCmd::Role { action, user, role } => {
+            let u = find_user(&admin, &user).await?;
+            let roles = roles_after(&u.roles, action, &role)?;
+            let updated: UserRow = admin
+                .put_json(
+                    &format!("/admin/users/{}/roles", u.id),
+                    &json!({ "roles": roles }),
+                )
+                .await?;
+            print_roles(
+                action,
+                &role,
+                &updated.username,
+                &updated.id,
+                &updated.roles,
             );
         }
     }

@@ -18,6 +18,8 @@ impl Settings {
         self.par.validate()?;
         self.device.validate()?;
         self.registration.validate()?;
+        self.console.validate()?;
+        self.passkeys.validate()?;
         Ok(())
     }
 
@@ -102,6 +104,9 @@ impl Settings {
             mail: self.mail.mailer_config(&self.data_dir)?,
             dpop: self.dpop.config()?,
             backchannel_logout: self.backchannel_logout.config()?,
+            // A server names itself once it has bound its port (start-up
+            // sets the cluster's node id); the CLI is the host.
+            audit: self.audit.config(super::cluster::host_name())?,
         })
     }
 }

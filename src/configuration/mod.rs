@@ -13,9 +13,11 @@
 //! Unknown keys in a file are fatal (a typo must not pass silently); an
 //! environment variable that is not a key is ignored with a warning.
 
+mod audit;
 mod backchannel;
 mod client_auth;
 mod cluster;
+mod console;
 mod device;
 mod dpop;
 mod engine;
@@ -23,6 +25,7 @@ mod env;
 mod limits;
 mod mail;
 mod par;
+mod passkeys;
 mod registration;
 mod sections;
 mod tls;
@@ -31,14 +34,17 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use audit::AuditSettings;
 pub use backchannel::BackchannelLogoutSettings;
 pub use client_auth::ClientAuthSettings;
 pub use cluster::{ClusterSettings, Revocation};
+pub use console::ConsoleSettings;
 pub use device::DeviceSettings;
 pub use dpop::DpopSettings;
 pub use limits::{LimitSettings, PolicySettings};
 pub use mail::MailSettings;
 pub use par::ParSettings;
+pub use passkeys::PasskeySettings;
 pub use registration::{RegistrationMode, RegistrationSettings};
 pub use sections::{
     AccountSettings, Backend, KeySettings, LogSettings, SessionSettings, StoreSettings,
@@ -87,6 +93,12 @@ pub struct Settings {
     pub tls: TlsSettings,
     /// OIDC back-channel logout deliveries.
     pub backchannel_logout: BackchannelLogoutSettings,
+    /// The admin console's sessions.
+    pub console: ConsoleSettings,
+    /// Passkeys (WebAuthn): the relying party and re-authentication age.
+    pub passkeys: PasskeySettings,
+    /// The audit log's retention.
+    pub audit: AuditSettings,
     /// `TESSERA_*` environment variables that are not settings and were
     /// left out; the server warns about each once logging is up.
     #[serde(skip)]
@@ -127,6 +139,9 @@ impl Default for Settings {
             registration: RegistrationSettings::default(),
             tls: TlsSettings::default(),
             backchannel_logout: BackchannelLogoutSettings::default(),
+            console: ConsoleSettings::default(),
+            passkeys: PasskeySettings::default(),
+            audit: AuditSettings::default(),
             ignored_env: Vec::new(),
         }
     }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api_oauth;
 pub mod api_users;
 pub mod auth;
+pub mod console;
 pub mod entities;
 pub mod oauth2;
 pub mod ops;
@@ -39,6 +40,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(pages::account::totp_begin)
         .service(pages::account::totp_confirm)
         .service(pages::account::totp_required)
+        .service(pages::passkeys::script)
+        .service(pages::passkeys::passkeys_page)
+        .service(pages::passkeys::register_start)
+        .service(pages::passkeys::register_finish)
+        .service(pages::passkeys::rename)
+        .service(pages::passkeys::remove)
+        .service(auth::passkey::login_start)
+        .service(auth::passkey::login_finish)
+        .service(auth::passkey::mfa_start)
+        .service(auth::passkey::mfa_finish)
+        .service(admin::passkeys::get_passkeys)
+        .service(admin::passkeys::delete_passkeys)
+        .service(admin::passkeys::delete_passkey)
         .service(oauth2::token::token)
         .service(oauth2::introspect::introspect)
         .service(oauth2::revoke::revoke)
@@ -75,6 +89,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(admin::users::delete_user)
         .service(admin::users::update_user)
         .service(admin::users::set_user_password)
+        .service(admin::users::set_user_roles)
+        .service(admin::users::reset_user_totp)
+        .service(admin::users::list_user_sessions)
+        .service(admin::users::end_user_sessions)
+        .service(admin::users::end_session)
+        .service(admin::tokens::lookup_token)
+        .service(admin::tokens::revoke_token)
+        .service(admin::operations::list_mail)
+        .service(admin::operations::retry_mail)
+        .service(admin::operations::discard_mail)
+        .service(admin::operations::list_logout_deliveries)
+        .service(admin::operations::cluster_status)
+        .service(admin::audit::list_audit)
         .service(sessions::list::list_sessions)
         .service(sessions::current::get_current)
         .service(sessions::current::delete_current)

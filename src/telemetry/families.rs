@@ -90,6 +90,14 @@ pub(super) fn describe() {
         "tessera_federation_logins_total",
         "Logins through an upstream OpenID provider by provider and result (started, success, linked, created, denied, invalid_state, invalid_request, invalid_token, upstream_error, refused, busy, store_error)"
     );
+    describe_counter!(
+        "tessera_passkey_ceremonies_total",
+        "Passkey ceremonies by kind (register, login, second_factor) and result (started, success, failure)"
+    );
+    describe_counter!(
+        "tessera_passkey_clone_signals_total",
+        "Passkey assertions refused as a possibly cloned authenticator, by reason (counter: the signature counter did not grow; backup_eligibility: the credential's backup eligibility changed)"
+    );
     describe_gauge!(
         "tessera_federation_links",
         "Upstream subjects linked to local users"
@@ -163,6 +171,15 @@ pub(super) fn describe() {
     describe_counter!(
         "tessera_mail_failed_total",
         "Mail delivery attempts that failed"
+    );
+    // Audit log.
+    describe_counter!(
+        "tessera_audit_records_total",
+        "Audit log records written, by outcome (ok, refused)"
+    );
+    describe_counter!(
+        "tessera_audit_swept_total",
+        "Audit log records deleted by the retention sweep"
     );
     // Keys.
     describe_counter!("tessera_key_rotations_total", "Signing key rotations");
@@ -254,8 +271,12 @@ pub(super) fn register_series() {
         "tessera_key_rotations_total",
         "tessera_pushed_requests_total",
         "tessera_introspections_signed_total",
+        "tessera_audit_swept_total",
     ] {
         metrics::counter!(name).increment(0);
+    }
+    for outcome in ["ok", "refused"] {
+        metrics::counter!("tessera_audit_records_total", "outcome" => outcome).increment(0);
     }
     for outcome in [
         "started",
@@ -306,6 +327,15 @@ pub(super) fn register_series() {
     }
     for result in ["success", "failure"] {
         metrics::counter!("tessera_account_recoveries_total", "result" => result).increment(0);
+    }
+    for kind in ["register", "login", "second_factor"] {
+        for result in ["started", "success", "failure"] {
+            metrics::counter!("tessera_passkey_ceremonies_total", "kind" => kind, "result" => result)
+                .increment(0);
+        }
+    }
+    for reason in ["counter", "backup_eligibility"] {
+        metrics::counter!("tessera_passkey_clone_signals_total", "reason" => reason).increment(0);
     }
     for api in ["registration", "api_oauth"] {
         metrics::counter!("tessera_registrations_total", "api" => api).increment(0);

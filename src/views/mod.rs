@@ -17,6 +17,7 @@
 
 mod account;
 mod csp;
+mod passkeys;
 mod respond;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ use askama::Template;
 pub use account::*;
 pub use csp::{allow_form_targets, csp_source};
 use csp::{CSP, FORM_CSP};
+pub use passkeys::{allow_script, script_nonce, PasskeyRow, PasskeysPage};
 pub use respond::page;
 use respond::respond;
 
@@ -54,6 +56,10 @@ pub struct MfaPage<'a> {
     pub application_id: Option<&'a str>,
     pub error: Option<&'a str>,
     pub csrf: &'a str,
+    /// The user has TOTP: the code form is shown.
+    pub totp: bool,
+    /// The user has a passkey: the "Use a passkey" button is shown.
+    pub passkey: bool,
 }
 
 /// The consent screen. POSTs the `hidden` pairs, `csrf` and
@@ -97,6 +103,8 @@ pub struct MessagePage<'a> {
 #[template(path = "login.html")]
 struct LoginView<'a> {
     p: &'a LoginPage<'a>,
+    /// The policy nonce of the passkey script.
+    nonce: String,
     /// The registration page with the same `return_to` and client.
     register_href: String,
     /// (provider name, `/auth/openid` link that comes back to `return_to`).
@@ -107,6 +115,8 @@ struct LoginView<'a> {
 #[template(path = "mfa.html")]
 struct MfaView<'a> {
     p: &'a MfaPage<'a>,
+    /// The policy nonce of the passkey script.
+    nonce: String,
     /// Back to the login page with the same `return_to`.
     restart_href: String,
 }
@@ -165,16 +175,20 @@ pub fn login_with_status(p: &LoginPage, status: StatusCode) -> HttpResponse {
             (*name, format!("/auth/openid?{}", q.finish()))
         })
         .collect();
-    respond(
+    let nonce = passkeys::script_nonce();
+    let mut resp = respond(
         status,
         FORM_CSP,
         LoginView {
             p,
             register_href,
             federated,
+            nonce: nonce.clone(),
         }
         .render(),
-    )
+    );
+    passkeys::allow_script(&mut resp, &nonce);
+    resp
 }
 
 /// The two-step verification page.
@@ -185,7 +199,17 @@ pub fn mfa(p: &MfaPage, status: StatusCode) -> HttpResponse {
         query.append_pair("applicationId", app);
     }
     let restart_href = format!("/auth/login?{}", query.finish());
-    respond(status, FORM_CSP, MfaView { p, restart_href }.render())
+    let nonce = passkeys::script_nonce();
+    let view = MfaView {
+        p,
+        restart_href,
+        nonce: nonce.clone(),
+    };
+    let mut resp = respond(status, FORM_CSP, view.render());
+    if p.passkey {
+        passkeys::allow_script(&mut resp, &nonce);
+    }
+    resp
 }
 
 /// The consent page, `200`.

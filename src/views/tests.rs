@@ -48,6 +48,20 @@ fn assert_common(html: &str) {
     assert!(!html.contains("src="));
 }
 
+/// The page without its one script: the passkey script, allowed by the
+/// policy's nonce and nothing else.
+fn without_passkey_script(html: &str, csp: &str) -> String {
+    let nonce = csp
+        .split("script-src 'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("a script nonce in the policy");
+    assert!(csp.ends_with("; connect-src 'self'"), "{csp}");
+    let tag = format!(r#"<script nonce="{nonce}" src="/assets/passkeys.js"></script>"#);
+    assert_eq!(html.matches(&tag).count(), 1, "{html}");
+    html.replace(&tag, "")
+}
+
 #[test]
 fn login_page() {
     let p = LoginPage {
@@ -61,8 +75,9 @@ fn login_page() {
     let resp = login_with_status(&p, StatusCode::UNAUTHORIZED);
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_headers(&resp);
-    assert!(header(&resp, header::CONTENT_SECURITY_POLICY).contains("form-action 'self';"));
-    let html = body(resp);
+    let csp = header(&resp, header::CONTENT_SECURITY_POLICY).to_string();
+    assert!(csp.contains("form-action 'self';"));
+    let html = without_passkey_script(&body(resp), &csp);
     assert_common(&html);
     assert_escaped(&html);
     assert!(html.contains(r#"action="/auth/login""#));
@@ -74,7 +89,7 @@ fn login_page() {
         r#"name="csrf" value="csrf-token""#,
         r#"<label for="login">"#,
         r#"<label for="password">"#,
-        r#"autocomplete="username""#,
+        r#"autocomplete="username webauthn""#,
         r#"autocomplete="current-password""#,
         r#"role="alert""#,
     ] {
@@ -132,6 +147,8 @@ fn mfa_page() {
         application_id: Some(EVIL),
         error: Some("Wrong code"),
         csrf: "csrf-token",
+        totp: true,
+        passkey: false,
     };
     let resp = mfa(&p, StatusCode::UNAUTHORIZED);
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
@@ -155,6 +172,28 @@ fn mfa_page() {
     ] {
         assert!(html.contains(field), "missing {field}");
     }
+}
+
+#[test]
+fn mfa_page_with_a_passkey_only() {
+    let p = MfaPage {
+        return_to: EVIL,
+        application_id: Some(EVIL),
+        error: None,
+        csrf: "csrf-token",
+        totp: false,
+        passkey: true,
+    };
+    let resp = mfa(&p, StatusCode::OK);
+    assert_headers(&resp);
+    let csp = header(&resp, header::CONTENT_SECURITY_POLICY).to_string();
+    let html = without_passkey_script(&body(resp), &csp);
+    assert_common(&html);
+    assert_escaped(&html);
+    assert!(!html.contains(r#"name="code""#), "no TOTP form");
+    assert!(html.contains("data-passkey-mfa") && html.contains("Use a passkey"));
+    assert!(html.contains(r#"data-csrf="csrf-token""#));
+    assert_eq!(html.matches("autofocus").count(), 1);
 }
 
 #[test]

@@ -21,8 +21,10 @@ pub struct UserView {
     scope: String,
     /// `active`, `pending` or `disabled`.
     status: String,
-    /// `password`, and `totp` when enrolled.
+    /// `password`; `totp` when enrolled; `passkey` when one is registered.
     mfa_methods: Vec<String>,
+    /// Server roles (`admin`: may use the admin console).
+    roles: Vec<String>,
     /// RFC 3339.
     created_at: String,
     /// RFC 3339.
@@ -49,6 +51,7 @@ impl UserView {
             }
             .to_string(),
             mfa_methods: u.mfa_methods().into_iter().map(str::to_string).collect(),
+            roles: u.roles.clone(),
             created_at: tessera_actors::clock::rfc3339(u.created_at),
             updated_at: tessera_actors::clock::rfc3339(u.updated_at),
         }

@@ -24,6 +24,9 @@ mod smtp_sink;
 #[path = "../api/testdb.rs"]
 mod testdb;
 
+mod console;
+mod passkeys;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};

@@ -286,6 +286,17 @@ impl Cluster {
         self.inner.pg.committed_seq()
     }
 
+    /// Every node in the nodes table with its lag, read from an HTTP
+    /// worker (bounded by the statement timeout).
+    pub async fn nodes(&self) -> Result<Vec<NodeStatus>, StoreError> {
+        let pool = self.inner.pg.pool().clone();
+        let timeout = self.inner.cfg.node_timeout;
+        self.inner
+            .pg
+            .run(async move { peers::status(&pool, timeout).await })
+            .await
+    }
+
     /// Every node in the nodes table, with its lag behind the newest event.
     pub fn status(pg: &Pg, node_timeout: Duration) -> Result<Vec<NodeStatus>, StoreError> {
         let pool = pg.pool().clone();

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod entities;
+pub mod passkeys;
 pub mod registration;
 mod remote;
 pub mod storage;
@@ -34,14 +35,17 @@ pub use entities::{
     ApiKey, CreateApiKey, CreateEntity, DeleteEntity, EntitiesView, Entity, RemoveMember,
     RevokeApiKey, Role, SetMember, TouchApiKey,
 };
+pub use passkeys::{
+    AddPasskey, RemovePasskeys, RenamePasskey, StoredPasskey, UsePasskey, MAX_PASSKEYS,
+};
 pub use registration::{
     InitialToken, InitialTokenError, IssueInitialToken, ListInitialTokens, RegisterClient,
     RegisterError, Registered, RevokeInitialToken, UpdateClient,
 };
 pub use storage::{DirectoryState, DirectoryStore, SledDirectoryStore};
 pub use users::{
-    ChangeTotp, CreateUser, DeleteUser, NewUser, SetPasswordHash, Totp, TotpChange, UpdateUser,
-    UseTotpStep, User, UserPatch, UserStatus, UsersView,
+    ChangeTotp, CreateUser, DeleteUser, NewUser, SetPasswordHash, SetRoles, Totp, TotpChange,
+    UpdateUser, UseTotpStep, User, UserPatch, UserStatus, UsersView, ADMIN_ROLE, KNOWN_ROLES,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -52,9 +52,26 @@ pub struct User {
     pub updated_at: i64,
     /// Sessions and tokens older than this are dead (password change).
     pub credentials_changed_at: i64,
+    /// Server roles: [`ADMIN_ROLE`] lets the user into the admin console.
+    /// Not the free-text `role` (a job title from a profile).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Registered passkeys (WebAuthn), each named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passkeys: Vec<super::passkeys::StoredPasskey>,
 }
 
+/// The role that makes a user an administrator of this server.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Every role a user may be given.
+pub const KNOWN_ROLES: &[&str] = &[ADMIN_ROLE];
+
 impl User {
+    /// Whether the user holds [`ADMIN_ROLE`].
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == ADMIN_ROLE)
+    }
     pub fn totp_enabled(&self) -> bool {
         self.totp.as_ref().is_some_and(|t| t.enabled)
     }
@@ -62,6 +79,9 @@ impl User {
         let mut m = vec!["password"];
         if self.totp_enabled() {
             m.push("totp");
+        }
+        if !self.passkeys.is_empty() {
+            m.push("passkey");
         }
         m
     }
@@ -258,6 +278,8 @@ impl Handler<CreateUser> for Directory {
                 created_at: now,
                 updated_at: now,
                 credentials_changed_at: now,
+                roles: Vec::new(),
+                passkeys: Vec::new(),
             };
             self.store.put_user(&u)?;
             // AtomicResponse keeps this actor on this message until the
@@ -284,7 +306,7 @@ impl Handler<DeleteUser> for Directory {
 }
 
 impl Directory {
-    fn update_with(
+    pub(super) fn update_with(
         &mut self,
         id: uuid::Uuid,
         f: impl FnOnce(&mut User, &UsersView) -> Result<(), DirectoryError>,
@@ -443,6 +465,34 @@ impl Handler<ChangeTotp> for Directory {
                 Err(invalid("code", "this code was already used"))
             }
             (TotpChange::Disable { .. }, _) => Err(DirectoryError::Conflict("TOTP is not enabled")),
+        })
+    }
+}
+
+/// Replace a user's server roles (each one of [`KNOWN_ROLES`]; sorted,
+/// without repeats).
+#[derive(Message)]
+#[rtype(result = "Result<Arc<User>, DirectoryError>")]
+pub struct SetRoles {
+    pub id: uuid::Uuid,
+    pub roles: Vec<String>,
+}
+
+impl Handler<SetRoles> for Directory {
+    type Result = AtomicResponse<Self, Result<Arc<User>, DirectoryError>>;
+    fn handle(&mut self, msg: SetRoles, _: &mut Self::Context) -> Self::Result {
+        let mut roles = msg.roles;
+        roles.sort();
+        roles.dedup();
+        self.update_with(msg.id, move |u, _| {
+            if let Some(bad) = roles.iter().find(|r| !KNOWN_ROLES.contains(&r.as_str())) {
+                return Err(invalid(
+                    "roles",
+                    format!("unknown role {bad:?} (known: {})", KNOWN_ROLES.join(", ")),
+                ));
+            }
+            u.roles = roles;
+            Ok(())
         })
     }
 }

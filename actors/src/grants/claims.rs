@@ -10,7 +10,8 @@
 //!
 //! Two classes exist: `pwd` (one factor: a password, or a login at an
 //! upstream provider, whose own assurance is not known here) and `mfa`
-//! (that, plus a TOTP code at this server). `mfa` meets a request for
+//! (that, plus a TOTP code at this server; or a passkey with user
+//! verification, alone or after the password). `mfa` meets a request for
 //! `pwd` as well.
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,8 @@ pub const MAX_CLAIMS_LEN: usize = 4096;
 
 /// One factor: a password (or an upstream provider's login).
 pub const ACR_PWD: &str = "pwd";
-/// A password (or upstream login) and a TOTP code.
+/// Two factors: a password (or upstream login) and a TOTP code, or a
+/// user-verified passkey.
 pub const ACR_MFA: &str = "mfa";
 /// The classes this server knows, for discovery.
 pub const ACR_VALUES: &[&str] = &[ACR_PWD, ACR_MFA];
@@ -51,9 +53,14 @@ pub fn scope_of(claim: &str) -> Option<&'static str> {
         .map(|(_, s)| *s)
 }
 
-/// The class of an authentication by its methods (RFC 8176 `amr`).
+/// The class of an authentication by its methods (RFC 8176 `amr`): `mfa`
+/// for a TOTP code, for a passkey (`hwk`/`swk`) used with user
+/// verification (`user`: the authenticator checked a PIN or biometric, so
+/// the passkey alone is two factors), and for a passkey after a password.
 pub fn acr_of(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == "otp") {
+    let has = |m: &str| amr.iter().any(|a| a == m);
+    let key = has("hwk") || has("swk");
+    if has("otp") || (key && (has("user") || has("pwd"))) {
         ACR_MFA
     } else {
         ACR_PWD
@@ -317,5 +324,12 @@ mod tests {
         assert!(voluntary.satisfied_by(&pwd));
         assert_eq!(acr_of(&pwd), "pwd");
         assert_eq!(acr_of(&otp), "mfa");
+        let v = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(acr_of(&v(&["hwk", "user"])), "mfa");
+        assert_eq!(acr_of(&v(&["swk", "user"])), "mfa");
+        assert_eq!(acr_of(&v(&["pwd", "hwk"])), "mfa");
+        assert_eq!(acr_of(&v(&["hwk"])), "pwd");
+        assert_eq!(acr_of(&v(&["user"])), "pwd");
+        assert!(r.acr.satisfied_by(&v(&["hwk", "user"])));
     }
 }

@@ -406,6 +406,72 @@ impl Handler<Tick> for Mailer {
     }
 }
 
+/// What an operator does with a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetter {
+    /// Queue it again, as if new: its attempts start over.
+    Retry,
+    /// Drop it for good.
+    Discard,
+}
+
+/// Retry or discard the dead letter `id`; answers `false` when there is no
+/// such dead letter (a queued mail is left alone). Durable before it
+/// answers.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct HandleDeadLetter {
+    pub id: uuid::Uuid,
+    pub action: DeadLetter,
+}
+
+impl Handler<HandleDeadLetter> for Mailer {
+    type Result = ResponseActFuture<Self, Result<bool, StoreError>>;
+    fn handle(&mut self, msg: HandleDeadLetter, _: &mut Self::Context) -> Self::Result {
+        let write = (|| {
+            let Some(mut m) = self
+                .store
+                .load_all()?
+                .into_iter()
+                .find(|m| m.id == msg.id && m.state == MailState::Dead)
+            else {
+                return Ok(None);
+            };
+            match msg.action {
+                DeadLetter::Retry => {
+                    m.state = MailState::Queued;
+                    m.attempts = 0;
+                    m.next_attempt_at = self.clock.now();
+                    self.store.put(&m)?;
+                }
+                DeadLetter::Discard => self.store.delete(&m.id)?,
+            }
+            Ok(Some((m, self.store.durable())))
+        })();
+        Box::pin(
+            async move {
+                match write {
+                    Ok(Some((m, durable))) => durable.await.map(|()| Some(m)),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            .into_actor(self)
+            .map(move |r, act, ctx| {
+                let m = r?;
+                let Some(m) = m else { return Ok(false) };
+                act.dead = act.dead.saturating_sub(1);
+                if msg.action == DeadLetter::Retry {
+                    act.queued.insert(m.id, m);
+                    act.pump(ctx);
+                }
+                act.gauges();
+                Ok(true)
+            }),
+        )
+    }
+}
+
 impl Handler<ListMail> for Mailer {
     type Result = Result<Vec<QueuedMail>, StoreError>;
     fn handle(&mut self, _: ListMail, _: &mut Self::Context) -> Self::Result {

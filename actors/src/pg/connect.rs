@@ -13,7 +13,7 @@ use super::{committer, db_error, sweep, Health, Inner, Pg};
 use crate::store::StoreError;
 
 /// The schema version this binary writes: the newest embedded migration.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

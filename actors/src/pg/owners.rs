@@ -27,6 +27,7 @@ pub(super) fn stores(pg: &Pg) -> Stores {
         mail: Box::new(PgRecords::<QueuedMail>::new(pg, Table::Mail)),
         logout: Box::new(crate::logout::PgLogoutStore::new(pg)),
         federation: Box::new(PgFederationStore(pg.clone())),
+        audit: Box::new(crate::audit::PgAuditStore::new(pg)),
         health: Arc::new(pg.clone()),
     }
 }

@@ -27,10 +27,11 @@ pub enum Table {
     Mail,
     FederationLinks,
     RegistrationTokens,
+    AuditLog,
 }
 
 impl Table {
-    pub const ALL: [Table; 17] = [
+    pub const ALL: [Table; 18] = [
         Table::Keys,
         Table::Clients,
         Table::Users,
@@ -48,6 +49,7 @@ impl Table {
         Table::Mail,
         Table::FederationLinks,
         Table::RegistrationTokens,
+        Table::AuditLog,
     ];
 
     /// The SQL table name (a fixed identifier, never input).
@@ -70,6 +72,7 @@ impl Table {
             Table::Mail => "mail",
             Table::FederationLinks => "federation_links",
             Table::RegistrationTokens => "registration_tokens",
+            Table::AuditLog => "audit_log",
         }
     }
 
@@ -93,6 +96,7 @@ impl Table {
             Table::Mail => trees::MAIL,
             Table::FederationLinks => trees::FEDERATION_LINKS,
             Table::RegistrationTokens => trees::REGISTRATION_TOKENS,
+            Table::AuditLog => trees::AUDIT_LOG,
         }
     }
 
@@ -104,11 +108,12 @@ impl Table {
     /// Whether some node keeps this table's rows in memory, so a change
     /// to one is an event on the cluster's feed. The mail queue is each
     /// node's own (claimed in SQL), and mailed codes are read from the
-    /// database when used, and so are initial access tokens.
+    /// database when used, and so are initial access tokens. The audit log
+    /// is read from the table by every listing.
     pub fn fed(self) -> bool {
         !matches!(
             self,
-            Table::Mail | Table::AccountCodes | Table::RegistrationTokens
+            Table::Mail | Table::AccountCodes | Table::RegistrationTokens | Table::AuditLog
         )
     }
 
@@ -224,6 +229,6 @@ mod tests {
             Table::AccessTokens.columns(b"k", b"garbage"),
             Columns::default()
         );
-        assert_eq!(Table::ALL.len(), 17);
+        assert_eq!(Table::ALL.len(), 18);
     }
 }

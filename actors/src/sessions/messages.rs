@@ -28,7 +28,8 @@ pub struct Open {
 #[rtype(result = "Result<(Arc<Session>, String), SessionError>")]
 pub struct CompleteMfa {
     pub id: uuid::Uuid,
-    pub amr: String,
+    /// The second factor's methods (`otp`; `hwk`/`swk` and `user`).
+    pub amr: Vec<String>,
 }
 
 /// Record activity: pushes the idle expiry out. Fire-and-forget; persisted

@@ -281,7 +281,7 @@ impl Handler<CompleteMfa> for SessionRegistry {
                 return Err(SessionError::NotFound);
             }
             let mut amr = pending.amr.clone();
-            amr.push(msg.amr);
+            amr.extend(msg.amr);
             let open = Open {
                 user_id: pending.user_id,
                 amr,

@@ -40,3 +40,5 @@ pub const REGISTRATION_TOKENS: &str = "registration_tokens";
 pub const FEDERATION_LINKS: &str = "federation_links";
 /// Owned by `LogoutQueue`: back-channel logout deliveries and dead letters.
 pub const LOGOUT_DELIVERIES: &str = "logout_deliveries";
+/// Owned by `AuditLog`: what administrators did, by time-ordered key.
+pub const AUDIT_LOG: &str = "audit_log";

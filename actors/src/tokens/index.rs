@@ -176,6 +176,18 @@ impl TokenIndex {
             .map(|e| e.value().clone())
             .collect()
     }
+    /// The resident token with this `jti` (an O(n) scan, for an
+    /// administrator's lookup).
+    pub fn by_jti(&self, jti: u128) -> Option<TokenRecord> {
+        self.map
+            .iter()
+            .find(|e| e.value().jti == jti)
+            .map(|e| e.value().clone())
+    }
+    /// Whether any resident token belongs to the grant `family`.
+    pub fn has_family(&self, family: u128) -> bool {
+        family != 0 && self.map.iter().any(|e| e.value().family == family)
+    }
     pub(crate) fn expired(&self, now: i64) -> Vec<u128> {
         self.map
             .iter()

@@ -1,13 +1,11 @@
-use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, put, web, HttpResponse};
-use serde::Serialize;
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tessera_actors::directory::{
-    Client, ClientSpec, CreateClient, DeleteClient, ExchangePolicy, RotateClientSecret,
-    UpdateClient,
-};
-use utoipa::ToSchema;
+use tessera_actors::directory::{Client, ClientSpec, ExchangePolicy};
+use utoipa::{IntoParams, ToSchema};
 
+use super::ops;
+use crate::audit::Who;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
 use crate::state::AppState;
@@ -224,6 +222,14 @@ pub struct ExchangePolicyDoc {
     refresh_tokens: Option<bool>,
 }
 
+/// `?q=`: a search.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// Only those whose id or name (clients), username or e-mail (users)
+    /// contains this, in any case.
+    pub q: Option<String>,
+}
+
 #[utoipa::path(
     tag = "admin",
     request_body = ClientSpecDoc,
@@ -239,27 +245,25 @@ pub struct ExchangePolicyDoc {
 #[tracing::instrument(skip_all, fields(client_id = ?spec.client_id))]
 pub async fn create_client(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     spec: web::Json<ClientSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let (client, secret) = state
-        .engine
-        .directory
-        .send(CreateClient(spec.into_inner()))
-        .await??;
+    let (client, secret) = ops::clients::create(&state, &Who::api(&req), spec.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(ClientView::new(&client, secret)))
 }
 
-#[utoipa::path(tag = "admin", responses((status = 200, description = "Every client", body = [ClientView]), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
+#[utoipa::path(tag = "admin", params(SearchQuery), responses((status = 200, description = "Every client (or those matching `q`)", body = [ClientView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/clients")]
 #[tracing::instrument(skip_all)]
-pub async fn list_clients(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<ClientView> = state
-        .engine
-        .clients
-        .list()
+pub async fn list_clients(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> HttpResponse {
+    let list: Vec<ClientView> = ops::clients::list(&state, query.q.as_deref())
         .iter()
         .map(|c| ClientView::new(c, None))
         .collect();
@@ -274,11 +278,7 @@ pub async fn get_client(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let c = state
-        .engine
-        .clients
-        .get(&path)
-        .ok_or_else(|| ApiError::not_found("no such client"))?;
+    let c = ops::clients::get(&state, &path)?;
     Ok(HttpResponse::Ok().json(ClientView::new(&c, None)))
 }
 
@@ -287,20 +287,11 @@ pub async fn get_client(
 #[tracing::instrument(skip_all, fields(client_id = %path.as_str()))]
 pub async fn delete_client(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    // Registration, recovery and personal tokens are issued to it; without
-    // it those endpoints could only answer 503 until the next restart.
-    if id == state.engine.config.accounts.client_id {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "the built-in account client cannot be deleted",
-        ));
-    }
-    state.engine.directory.send(DeleteClient(id)).await??;
+    ops::clients::delete(&state, &Who::api(&req), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -309,15 +300,12 @@ pub async fn delete_client(
 #[tracing::instrument(skip_all, fields(client_id = %path.as_str()))]
 pub async fn rotate_client_secret(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let secret = state
-        .engine
-        .directory
-        .send(RotateClientSecret(id.clone()))
-        .await??;
+    let secret = ops::clients::rotate_secret(&state, &Who::api(&req), &id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(json!({"client_id": id, "client_secret": secret})))
@@ -339,28 +327,14 @@ pub async fn rotate_client_secret(
 #[tracing::instrument(skip_all, fields(client_id = %path.as_str()))]
 pub async fn update_client(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     spec: web::Json<ClientSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let spec = spec.into_inner();
-    let id = path.into_inner();
-    if spec.client_id.as_ref().is_some_and(|c| *c != id) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "client_id: a client's id cannot change",
-        ));
-    }
-    let r = state
-        .engine
-        .directory
-        .send(UpdateClient {
-            client_id: id,
-            spec,
-            with_token: None,
-        })
-        .await??;
+    let (client, secret) =
+        ops::clients::update(&state, &Who::api(&req), &path, spec.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(ClientView::new(&r.client, r.secret)))
+        .json(ClientView::new(&client, secret)))
 }

@@ -2,14 +2,13 @@
 //! (SPEC §5–§6). Every call needs the admin token.
 
 use actix_web::http::header;
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use tessera_actors::directory::{
-    ApiKey, CreateApiKey, CreateEntity, DeleteEntity, Entity, RemoveMember, RevokeApiKey, Role,
-    SetMember,
-};
+use tessera_actors::directory::{ApiKey, Entity, Role};
 use utoipa::ToSchema;
 
+use super::ops;
+use crate::audit::Who;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
 use crate::state::AppState;
@@ -63,7 +62,7 @@ pub struct EntityView {
 }
 
 impl EntityView {
-    fn new(state: &AppState, e: &Entity) -> EntityView {
+    pub fn new(state: &AppState, e: &Entity) -> EntityView {
         EntityView {
             id: e.id,
             name: e.name.clone(),
@@ -95,7 +94,7 @@ pub struct ApiKeyView {
 }
 
 impl ApiKeyView {
-    fn new(k: &ApiKey) -> ApiKeyView {
+    pub fn new(k: &ApiKey) -> ApiKeyView {
         ApiKeyView {
             id: k.id,
             entity_id: k.entity_id,
@@ -135,18 +134,6 @@ pub struct CreateApiKeyRequest {
     name: String,
 }
 
-fn parse_id(s: &str, what: &'static str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("no such {what}")))
-}
-
-fn entity(state: &AppState, id: &str) -> Result<std::sync::Arc<Entity>, ApiError> {
-    state
-        .engine
-        .entities
-        .get(&parse_id(id, "entity")?)
-        .ok_or_else(|| ApiError::not_found("no such entity"))
-}
-
 fn no_store(r: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
     r.insert_header((header::CACHE_CONTROL, "no-store"))
 }
@@ -159,16 +146,11 @@ fn no_store(r: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpRespo
 #[tracing::instrument(skip_all)]
 pub async fn create_entity(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<CreateEntityRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let e = state
-        .engine
-        .directory
-        .send(CreateEntity {
-            name: body.into_inner().name,
-        })
-        .await??;
+    let e = ops::entities::create(&state, &Who::api(&req), body.into_inner().name).await?;
     Ok(no_store(&mut HttpResponse::Created()).json(EntityView::new(&state, &e)))
 }
 
@@ -179,10 +161,7 @@ pub async fn create_entity(
 #[get("/admin/entities")]
 #[tracing::instrument(skip_all)]
 pub async fn list_entities(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<EntityView> = state
-        .engine
-        .entities
-        .list()
+    let list: Vec<EntityView> = ops::entities::list(&state)
         .iter()
         .map(|e| EntityView::new(&state, e))
         .collect();
@@ -199,7 +178,7 @@ pub async fn get_entity(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let e = entity(&state, &path)?;
+    let e = ops::entities::get(&state, &path)?;
     Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
 }
 
@@ -211,12 +190,11 @@ pub async fn get_entity(
 #[tracing::instrument(skip_all, fields(entity_id = %path.as_str()))]
 pub async fn delete_entity(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let e = entity(&state, &path)?;
-    state.engine.end_entity_tokens(e.id).await?;
-    state.engine.directory.send(DeleteEntity(e.id)).await??;
+    ops::entities::delete(&state, &Who::api(&req), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -229,22 +207,14 @@ pub async fn delete_entity(
 #[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn set_member(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: web::Json<SetMemberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, user) = path.into_inner();
-    let e = entity(&state, &id)?;
-    let user_id = parse_id(&user, "user")?;
-    let e = state
-        .engine
-        .directory
-        .send(SetMember {
-            entity_id: e.id,
-            user_id,
-            role: body.into_inner().role.into(),
-        })
-        .await??;
+    let role: Role = body.into_inner().role.into();
+    let e = ops::entities::set_member(&state, &Who::api(&req), &id, &user, role).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
 }
 
@@ -256,21 +226,12 @@ pub async fn set_member(
 #[tracing::instrument(skip_all, fields(entity_id = %path.0, user_id = %path.1))]
 pub async fn remove_member(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, user) = path.into_inner();
-    let e = entity(&state, &id)?;
-    let user_id = parse_id(&user, "user")?;
-    let e = state
-        .engine
-        .directory
-        .send(RemoveMember {
-            entity_id: e.id,
-            user_id,
-        })
-        .await??;
-    state.engine.end_member_token(e.id, user_id).await?;
+    let e = ops::entities::remove_member(&state, &Who::api(&req), &id, &user).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(EntityView::new(&state, &e)))
 }
 
@@ -282,19 +243,13 @@ pub async fn remove_member(
 #[tracing::instrument(skip_all, fields(entity_id = %path.as_str()))]
 pub async fn create_api_key(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Json<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let e = entity(&state, &path)?;
-    let (k, secret) = state
-        .engine
-        .directory
-        .send(CreateApiKey {
-            entity_id: e.id,
-            name: body.into_inner().name,
-        })
-        .await??;
+    let name = body.into_inner().name;
+    let (k, secret) = ops::entities::create_api_key(&state, &Who::api(&req), &path, name).await?;
     Ok(no_store(&mut HttpResponse::Created()).json(NewApiKeyView {
         key: ApiKeyView::new(&k),
         apikey: secret,
@@ -312,11 +267,7 @@ pub async fn list_api_keys(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let e = entity(&state, &path)?;
-    let list: Vec<ApiKeyView> = state
-        .engine
-        .entities
-        .api_keys(&e.id)
+    let list: Vec<ApiKeyView> = ops::entities::api_keys(&state, &path)?
         .iter()
         .map(ApiKeyView::new)
         .collect();
@@ -331,19 +282,11 @@ pub async fn list_api_keys(
 #[tracing::instrument(skip_all, fields(entity_id = %path.0, key_id = %path.1))]
 pub async fn revoke_api_key(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = path.into_inner();
-    let e = entity(&state, &id)?;
-    let key_id = parse_id(&key, "API key")?;
-    state
-        .engine
-        .directory
-        .send(RevokeApiKey {
-            entity_id: e.id,
-            key_id,
-        })
-        .await??;
+    ops::entities::revoke_api_key(&state, &Who::api(&req), &id, &key).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,13 +3,13 @@
 //! once; only its SHA-256 is kept, with the registrations it may still
 //! make and when it expires.
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use tessera_actors::directory::{
-    InitialToken, IssueInitialToken, ListInitialTokens, RevokeInitialToken,
-};
+use tessera_actors::directory::InitialToken;
 use utoipa::ToSchema;
 
+use super::ops;
+use crate::audit::Who;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
 use crate::state::AppState;
@@ -59,19 +59,19 @@ impl InitialTokenView {
 #[tracing::instrument(skip_all)]
 pub async fn create_initial_token(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<NewInitialToken>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let (rec, token) = state
-        .engine
-        .directory
-        .send(IssueInitialToken {
-            uses: b.uses.unwrap_or(1),
-            expires_in: b.expires_in.unwrap_or(86_400),
-            note: b.note,
-        })
-        .await??;
+    let (rec, token) = ops::registration::create(
+        &state,
+        &Who::api(&req),
+        b.uses.unwrap_or(1),
+        b.expires_in.unwrap_or(86_400),
+        b.note,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(InitialTokenView::new(&rec, Some(token))))
@@ -84,8 +84,8 @@ pub async fn list_initial_tokens(
     _: AdminAuth,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let list = state.engine.directory.send(ListInitialTokens).await??;
-    let views: Vec<InitialTokenView> = list
+    let views: Vec<InitialTokenView> = ops::registration::list(&state)
+        .await?
         .iter()
         .map(|t| InitialTokenView::new(t, None))
         .collect();
@@ -97,21 +97,10 @@ pub async fn list_initial_tokens(
 #[tracing::instrument(skip_all)]
 pub async fn revoke_initial_token(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid::Uuid::parse_str(&path)
-        .map_err(|_| ApiError::not_found("no such initial access token"))?;
-    state
-        .engine
-        .directory
-        .send(RevokeInitialToken(id))
-        .await?
-        .map_err(|e| match e {
-            tessera_actors::directory::DirectoryError::NotFound => {
-                ApiError::not_found("no such initial access token")
-            }
-            other => other.into(),
-        })?;
+    ops::registration::revoke(&state, &Who::api(&req), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }

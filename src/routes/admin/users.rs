@@ -1,15 +1,18 @@
-//! `/admin/users`: create, list, read and delete users, and set a user's
-//! password. Passwords are hashed on the password pool (never on a worker
-//! or actor thread); hashes and TOTP secrets never leave the server.
+//! `/admin/users`: create, list (and search), read and delete users, set a
+//! user's password, roles and TOTP, and see or end their browser sessions.
+//! Passwords are hashed on the password pool (never on a worker or actor
+//! thread); hashes and TOTP secrets never leave the server. The work is in
+//! [`super::ops::users`]; these are its JSON wrappers.
 
-use actix_web::{delete, get, patch, post, put, web, HttpResponse};
-use serde::Deserialize;
-use tessera_actors::directory::users::{valid_email, valid_username};
-use tessera_actors::directory::{DirectoryError, NewUser, User, UserStatus};
-use tessera_actors::domain::Scope;
-use tessera_actors::flows::NewPassword;
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use tessera_actors::sessions::Session;
 use utoipa::ToSchema;
 
+use super::clients::SearchQuery;
+use super::ops;
+use super::ops::users::{NewUserInput, UserChanges};
+use crate::audit::Who;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AdminAuth;
 use crate::state::AppState;
@@ -37,16 +40,16 @@ pub struct SetPasswordRequest {
     password: String,
 }
 
-fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("invalid_field", format!("{field}: {message}"))
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRolesRequest {
+    /// The user's server roles, replacing the ones they have: `admin`
+    /// (may use the admin console), or none.
+    roles: Vec<String>,
 }
 
-/// A user by its id; malformed and unknown ids are both `404`.
-fn user_by_id(state: &AppState, id: &str) -> Result<std::sync::Arc<User>, ApiError> {
-    uuid::Uuid::parse_str(id)
-        .ok()
-        .and_then(|id| state.engine.users.get(&id))
-        .ok_or_else(|| ApiError::not_found("no such user"))
+fn no_store(r: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
+    r.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
 }
 
 #[utoipa::path(
@@ -65,67 +68,38 @@ fn user_by_id(state: &AppState, id: &str) -> Result<std::sync::Arc<User>, ApiErr
 #[tracing::instrument(skip_all)]
 pub async fn create_user(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    // Cheap checks first: a doomed request costs no argon2 run.
-    if !valid_username(&b.username) {
-        return Err(invalid(
-            "username",
-            "3-64 characters of letters, digits, '.', '_' or '-'",
-        ));
-    }
-    if !valid_email(&b.email) {
-        return Err(invalid("email", "not a valid e-mail address"));
-    }
-    let scope = b
-        .scope
-        .as_deref()
-        .map(Scope::parse)
-        .transpose()
-        .map_err(|e| invalid("scope", e))?;
-    for (login, what) in [(&b.username, "username"), (&b.email, "email")] {
-        if state.engine.users.by_login(login).is_some() {
-            return Err(ApiError::from(DirectoryError::Taken(what)));
-        }
-    }
-    let password = NewPassword::parse(b.password)?;
-    let user = state
-        .engine
-        .create_user(
-            NewUser {
-                username: b.username,
-                email: b.email,
-                email_verified: b.email_verified,
-                name: b.name,
-                given_name: b.given_name,
-                family_name: b.family_name,
-                scope,
-                ..NewUser::default()
-            },
-            password,
-        )
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(UserView::new(&user)))
+    let input = NewUserInput {
+        username: b.username,
+        email: b.email,
+        password: b.password,
+        email_verified: b.email_verified,
+        name: b.name,
+        given_name: b.given_name,
+        family_name: b.family_name,
+        scope: b.scope,
+    };
+    let user = ops::users::create(&state, &Who::api(&req), input).await?;
+    Ok(no_store(&mut HttpResponse::Created()).json(UserView::new(&user)))
 }
 
-#[utoipa::path(tag = "admin", responses((status = 200, description = "Every user, oldest first", body = [UserView]), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
+#[utoipa::path(tag = "admin", params(SearchQuery), responses((status = 200, description = "Every user (or those whose username or e-mail contains `q`), oldest first", body = [UserView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
 #[get("/admin/users")]
 #[tracing::instrument(skip_all)]
-pub async fn list_users(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<UserView> = state
-        .engine
-        .users
-        .list()
+pub async fn list_users(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> HttpResponse {
+    let list: Vec<UserView> = ops::users::list(&state, query.q.as_deref())
         .iter()
         .map(|u| UserView::new(u))
         .collect();
-    HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(list)
+    no_store(&mut HttpResponse::Ok()).json(list)
 }
 
 #[utoipa::path(tag = "admin", params(("id" = String, Path)), responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
@@ -136,10 +110,8 @@ pub async fn get_user(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let u = user_by_id(&state, &path)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(UserView::new(&u)))
+    let u = ops::users::get(&state, &path)?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(UserView::new(&u)))
 }
 
 #[utoipa::path(tag = "admin", params(("id" = String, Path)), responses((status = 204, description = "Deleted, and every session of the user ended"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)), security(("admin_token" = [])))]
@@ -147,11 +119,11 @@ pub async fn get_user(
 #[tracing::instrument(skip_all, fields(user = %path.as_str()))]
 pub async fn delete_user(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let u = user_by_id(&state, &path)?;
-    state.engine.delete_user(u.id).await?;
+    ops::users::delete(&state, &Who::api(&req), &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -172,13 +144,13 @@ pub async fn delete_user(
 #[tracing::instrument(skip_all, fields(user = %path.as_str()))]
 pub async fn set_user_password(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Json<SetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let u = user_by_id(&state, &path)?;
-    let password = NewPassword::parse(body.into_inner().password)?;
-    state.engine.set_password(u.id, password).await?;
+    let password = body.into_inner().password;
+    ops::users::set_password(&state, &Who::api(&req), &path, password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -227,36 +199,174 @@ pub struct UpdateUserRequest {
 #[tracing::instrument(skip_all, fields(user = %path.as_str()))]
 pub async fn update_user(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let u = user_by_id(&state, &path)?;
     let b = body.into_inner();
-    let scope = b
-        .scope
-        .as_deref()
-        .map(Scope::parse)
-        .transpose()
-        .map_err(|e| invalid("scope", e))?;
-    let status = match b.status.as_deref() {
-        None => None,
-        Some("active") => Some(UserStatus::Active),
-        Some("disabled") => Some(UserStatus::Disabled),
-        Some(_) => return Err(invalid("status", "active or disabled")),
-    };
-    let patch = tessera_actors::directory::UserPatch {
+    let changes = UserChanges {
         email: b.email,
         email_verified: b.email_verified,
         name: b.name,
         given_name: b.given_name,
         family_name: b.family_name,
-        scope,
-        status,
-        totp: None,
+        scope: b.scope,
+        status: b.status,
     };
-    let updated = state.engine.update_user(&u, patch).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(UserView::new(&updated)))
+    let updated = ops::users::update(&state, &Who::api(&req), &path, changes).await?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(UserView::new(&updated)))
+}
+
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path)),
+    request_body = SetRolesRequest,
+    responses(
+        (status = 200, description = "The user with their new roles", body = UserView),
+        (status = 400, description = "Unknown role", body = ErrorBody),
+        (status = 401, description = "No or wrong admin token", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
+#[put("/admin/users/{id}/roles")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
+pub async fn set_user_roles(
+    _: AdminAuth,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<SetRolesRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let roles = body.into_inner().roles;
+    let u = ops::users::set_roles(&state, &Who::api(&req), &path, roles).await?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(UserView::new(&u)))
+}
+
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "TOTP is off: the user signs in with the password until they enrol again", body = UserView),
+        (status = 401, description = "No or wrong admin token", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The user has no TOTP enrolment", body = ErrorBody),
+    ),
+    security(("admin_token" = []))
+)]
+#[delete("/admin/users/{id}/totp")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
+pub async fn reset_user_totp(
+    _: AdminAuth,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let u = ops::users::reset_totp(&state, &Who::api(&req), &path).await?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(UserView::new(&u)))
+}
+
+/// A live browser session, as an administrator sees it.
+#[derive(Serialize, ToSchema)]
+pub struct AdminSessionView {
+    id: uuid::Uuid,
+    user_id: uuid::Uuid,
+    /// `active`, or `pending_mfa` (waiting for the second factor).
+    state: String,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    last_seen_at: String,
+    /// RFC 3339: the idle expiry.
+    expires_at: String,
+    /// RFC 3339: the absolute end.
+    absolute_expires_at: String,
+    ip: String,
+    user_agent: String,
+    /// RFC 8176 authentication methods (`pwd`, `otp`, ...).
+    amr: Vec<String>,
+    /// The clients given an authorization in the session.
+    clients: Vec<String>,
+}
+
+impl AdminSessionView {
+    pub fn new(s: &Session) -> Self {
+        let rfc = tessera_actors::clock::rfc3339;
+        let mut clients: Vec<String> = s.clients.iter().map(|c| c.client_id.clone()).collect();
+        clients.dedup();
+        AdminSessionView {
+            id: s.id,
+            user_id: s.user_id,
+            state: match s.state {
+                tessera_actors::sessions::SessionState::Active => "active",
+                tessera_actors::sessions::SessionState::PendingMfa => "pending_mfa",
+            }
+            .into(),
+            created_at: rfc(s.created_at),
+            last_seen_at: rfc(s.last_seen_at),
+            expires_at: rfc(s.expires_at),
+            absolute_expires_at: rfc(s.absolute_expires_at),
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.ua.clone(),
+            amr: s.amr.clone(),
+            clients,
+        }
+    }
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), responses(
+    (status = 200, description = "The user's live browser sessions, newest first", body = [AdminSessionView]),
+    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[get("/admin/users/{id}/sessions")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
+pub async fn list_user_sessions(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let list: Vec<AdminSessionView> = ops::users::sessions(&state, &path)?
+        .iter()
+        .map(|s| AdminSessionView::new(s))
+        .collect();
+    Ok(no_store(&mut HttpResponse::Ok()).json(list))
+}
+
+/// How many sessions an operation ended.
+#[derive(Serialize, ToSchema)]
+pub struct EndedView {
+    ended: usize,
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path)), responses(
+    (status = 200, description = "Every browser session of the user ended; the clients they were used with are told by back-channel logout", body = EndedView),
+    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[delete("/admin/users/{id}/sessions")]
+#[tracing::instrument(skip_all, fields(user = %path.as_str()))]
+pub async fn end_user_sessions(
+    _: AdminAuth,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ended = ops::users::end_sessions(&state, &Who::api(&req), &path).await?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(EndedView { ended }))
+}
+
+#[utoipa::path(tag = "admin", params(("id" = String, Path, description = "The session's id")), responses(
+    (status = 204, description = "Ended; the clients it was used with are told by back-channel logout"),
+    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+), security(("admin_token" = [])))]
+#[delete("/admin/sessions/{id}")]
+#[tracing::instrument(skip_all, fields(session = %path.as_str()))]
+pub async fn end_session(
+    _: AdminAuth,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    ops::sessions::end(&state, &Who::api(&req), &path).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

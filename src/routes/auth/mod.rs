@@ -1,6 +1,7 @@
-//! Browser login (password, then TOTP when enrolled) and RP-initiated
-//! logout (SPEC §1-§2).
+//! Browser login (password, then TOTP or a passkey when enrolled; or a
+//! passkey alone) and RP-initiated logout (SPEC §1-§2).
 
 pub mod federation;
 pub mod login;
 pub mod logout;
+pub mod passkey;

@@ -13,6 +13,7 @@
 pub mod account;
 pub mod device;
 pub mod landing;
+pub mod passkeys;
 pub mod register;
 pub mod reset;
 

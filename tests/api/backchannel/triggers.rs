@@ -129,6 +129,74 @@ async fn disabling_a_user_tells_the_clients_of_every_session() {
 }
 
 #[actix_web::test]
+async fn an_admin_ending_a_users_sessions_tells_their_clients() {
+    let app = app().await;
+    let r = Receiver::start();
+    let rp = rp_to(&app, &r, true).await;
+    let user = create_user(&app, "bcl-admin-ended").await;
+    let (_one, sid1) = session_at(&app, &user, &[&rp]).await;
+    let (_two, sid2) = session_at(&app, &user, &[&rp]).await;
+    let listed = app
+        .admin(
+            Method::GET,
+            &format!("/admin/users/{}/sessions", user.id),
+            None,
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("sessions JSON");
+    assert!(listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .all(|s| s["clients"] == json!([rp.id()])));
+    let ended = app
+        .admin(
+            Method::DELETE,
+            &format!("/admin/users/{}/sessions", user.id),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status(), StatusCode::OK);
+    let got = verified(&app, &r, &rp, 2).await;
+    let mut sids: Vec<String> = got
+        .iter()
+        .map(|c| c["sid"].as_str().expect("sid").to_string())
+        .collect();
+    sids.sort();
+    let mut want = vec![sid1, sid2];
+    want.sort();
+    assert_eq!(sids, want);
+}
+
+#[actix_web::test]
+async fn an_admin_ending_one_session_tells_its_clients() {
+    let app = app().await;
+    let r = Receiver::start();
+    let rp = rp_to(&app, &r, true).await;
+    let user = create_user(&app, "bcl-admin-one").await;
+    let (_one, sid) = session_at(&app, &user, &[&rp]).await;
+    let listed = app
+        .admin(
+            Method::GET,
+            &format!("/admin/users/{}/sessions", user.id),
+            None,
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("sessions JSON");
+    let id = listed[0]["id"].as_str().expect("session id").to_string();
+    let ended = app
+        .admin(Method::DELETE, &format!("/admin/sessions/{id}"), None)
+        .await;
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    let got = verified(&app, &r, &rp, 1).await;
+    assert_names(&got[0], &user, &sid);
+}
+
+#[actix_web::test]
 async fn the_expiry_sweep_tells_the_clients_of_a_session_that_timed_out() {
     let app = app().await;
     let r = Receiver::start();

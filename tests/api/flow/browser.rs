@@ -104,6 +104,15 @@ impl Browser {
         self.send(rb).await
     }
 
+    /// A page, as a browser navigation asks for it (`Accept: text/html`).
+    pub async fn get_html(&mut self, path: &str) -> Response {
+        let rb = self
+            .http
+            .get(self.url(path))
+            .header("accept", "text/html,application/xhtml+xml");
+        self.send(rb).await
+    }
+
     pub async fn post_form<K: AsRef<str>, V: AsRef<str>>(
         &mut self,
         path: &str,

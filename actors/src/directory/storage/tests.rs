@@ -115,6 +115,8 @@ fn user() -> User {
         created_at: 1,
         updated_at: 1,
         credentials_changed_at: 1,
+        roles: Vec::new(),
+        passkeys: Vec::new(),
     }
 }
 

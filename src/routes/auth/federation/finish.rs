@@ -154,7 +154,7 @@ pub(super) async fn finish(
         })?;
     count(&up.name, result);
     let cookie = session_cookie(state, &secret_value, &session);
-    let mut resp = if user.totp_enabled() {
+    let mut resp = if user.has_second_factor() {
         // The second factor still applies, as after a password.
         let (csrf, c) = new_csrf_cookie(state);
         let mut r = views::mfa(
@@ -163,6 +163,8 @@ pub(super) async fn finish(
                 application_id: None,
                 error: None,
                 csrf: &csrf,
+                totp: user.totp_enabled(),
+                passkey: !user.passkeys.is_empty(),
             },
             StatusCode::OK,
         );

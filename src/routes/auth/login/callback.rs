@@ -35,6 +35,8 @@ pub async fn login_callback(
                 application_id: b.application_id.as_deref(),
                 error: Some(msg),
                 csrf: &csrf,
+                totp: user.totp_enabled(),
+                passkey: !user.passkeys.is_empty(),
             },
             status,
         );
@@ -104,7 +106,7 @@ pub async fn login_callback(
         .session_registry
         .send(CompleteMfa {
             id: pending.id,
-            amr: "otp".into(),
+            amr: vec!["otp".into()],
         })
         .await?
         .map_err(ApiError::internal)?;

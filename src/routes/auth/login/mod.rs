@@ -69,7 +69,8 @@ pub struct LoginResponse {
     email: String,
     #[serde(rename = "applicationId")]
     application_id: Option<String>,
-    /// `authentication` (logged in) or `mfa` (send the TOTP code to `/auth/login/callback`).
+    /// `authentication` (logged in) or `mfa` (send the TOTP code to
+    /// `/auth/login/callback`, or a passkey to `/auth/passkey/mfa/finish`).
     mode: String,
 }
 
@@ -162,14 +163,14 @@ pub async fn login(
         Ok(user) => {
             tracing::Span::current().record("user_id", tracing::field::display(user.id));
             let (session, secret_value) = open_session(&req, &state, &user, app.clone()).await?;
-            let mode = if user.totp_enabled() {
+            let mode = if user.has_second_factor() {
                 "mfa"
             } else {
                 "authentication"
             };
             let cookie = session_cookie(&state, &secret_value, &session);
             if form {
-                let mut r = if user.totp_enabled() {
+                let mut r = if user.has_second_factor() {
                     let (csrf, c) = new_csrf_cookie(&state);
                     let mut r = views::mfa(
                         &views::MfaPage {
@@ -177,6 +178,8 @@ pub async fn login(
                             application_id: app.as_deref(),
                             error: None,
                             csrf: &csrf,
+                            totp: user.totp_enabled(),
+                            passkey: !user.passkeys.is_empty(),
                         },
                         StatusCode::OK,
                     );

@@ -3,9 +3,10 @@
 //! §5.5.1.1), and a `sub` the `claims` parameter names; and the consent
 //! that individually requested claims need.
 //!
-//! A request for `mfa` from a session without a TOTP code sends the user
-//! through the login again, which asks for the code of a user who has
-//! TOTP; a user without TOTP is offered to set it up first
+//! A request for `mfa` from a session without a second factor sends the
+//! user through the login again, which asks for the TOTP code or a
+//! passkey of a user who has one; a user with neither is offered to set
+//! up TOTP first
 //! (`/account/totp/required`), then logs in with it. It ends in
 //! `unmet_authentication_requirements` when that cannot help: `prompt=none`,
 //! a user who declined to set up TOTP (`mfa_declined`), a login done for
@@ -62,9 +63,9 @@ pub(super) fn check(
         "none of the requested acr values is supported"
     } else if v.prompt_none {
         "the request needs two-step verification (acr mfa), and prompt=none allows no login"
-    } else if !user.totp_enabled() && (declined || !acr.wants_mfa()) {
+    } else if !user.has_second_factor() && (declined || !acr.wants_mfa()) {
         "the request needs two-step verification (acr mfa), which this user has not set up"
-    } else if !user.totp_enabled() {
+    } else if !user.has_second_factor() {
         return Some(Outcome::Enrol);
     } else if logged_in_for_it || !acr.wants_mfa() {
         "the login did not meet the requested authentication context"
