@@ -102,6 +102,7 @@ mod login_storm;
 mod logout_fanout;
 mod measure;
 mod opts;
+mod passkey_login;
 /// Proof and assertion keys, shared with the integration tests.
 #[allow(dead_code)]
 #[path = "../../tests/api/dpop/proof.rs"]
@@ -189,6 +190,9 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
     }
     if opts.scenario == Scenario::LogoutFanout {
         return logout_fanout::logout_fanout(&opts);
+    }
+    if opts.scenario == Scenario::PasskeyLogin {
+        return passkey_login::passkey_login(&opts);
     }
     println!(
         "machine: {cores} cores, {:.1} GiB; load average at start: {}",
@@ -313,7 +317,8 @@ fn run(mut opts: Opts) -> anyhow::Result<()> {
             | Scenario::ClientJwt
             | Scenario::Register
             | Scenario::DevicePoll
-            | Scenario::LogoutFanout => false,
+            | Scenario::LogoutFanout
+            | Scenario::PasskeyLogin => false,
         };
     let baseline = if wants_baseline || opts.hold.is_some() {
         Some(start_baseline(opts.workers, fixture.active_body.clone())?)

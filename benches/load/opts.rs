@@ -52,6 +52,10 @@ pub(crate) enum Scenario {
     /// receivers, one slow) ends; the logout answer's time against the
     /// delivery timeout, and until every client had its logout token.
     LogoutFanout,
+    /// Passwordless sign-in with a passkey (a software authenticator)
+    /// against sign-in with a password, on one server (at least two
+    /// rounds, A B B A): sign-ins per second and latency.
+    PasskeyLogin,
 }
 
 impl Scenario {

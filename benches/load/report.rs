@@ -292,7 +292,8 @@ pub(crate) fn summarize(
         | Scenario::ClientJwt
         | Scenario::Register
         | Scenario::DevicePoll
-        | Scenario::LogoutFanout => {}
+        | Scenario::LogoutFanout
+        | Scenario::PasskeyLogin => {}
         Scenario::Revoke => {
             let rate = s.revocations as f64 / r.elapsed.as_secs_f64().max(1e-9);
             println!(

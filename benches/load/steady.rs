@@ -45,7 +45,8 @@ pub(crate) fn steady(
         | Scenario::ClientJwt
         | Scenario::Register
         | Scenario::DevicePoll
-        | Scenario::LogoutFanout => Mode::Login,
+        | Scenario::LogoutFanout
+        | Scenario::PasskeyLogin => Mode::Login,
     };
     let wl = Arc::new(Workload::new(mode, fixture, opts));
     let name = &opts.name;
@@ -67,7 +68,8 @@ pub(crate) fn steady(
         | Scenario::ClientJwt
         | Scenario::Register
         | Scenario::DevicePoll
-        | Scenario::LogoutFanout => {
+        | Scenario::LogoutFanout
+        | Scenario::PasskeyLogin => {
             format!("{name} logins")
         }
     };
