@@ -25,6 +25,7 @@ const OVERRIDE: &str = "UAPARSER_REGEXES";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    git_commit();
     println!("cargo:rerun-if-env-changed={OVERRIDE}");
     println!("cargo:rerun-if-env-changed=CARGO_HOME");
 
@@ -55,6 +56,42 @@ fn main() {
             fail(&format!("writing {}: {e}", target.display()));
         }
     }
+}
+
+/// `TESSERA_GIT_COMMIT` for `tessera --version` and `tessera_build_info`:
+/// the variable of that name when set (a package build from a tarball),
+/// else the checkout's commit (12 hex digits, `-dirty` never added: the
+/// build is of the files, not of the index), else `unknown`.
+fn git_commit() {
+    const VAR: &str = "TESSERA_GIT_COMMIT";
+    println!("cargo:rerun-if-env-changed={VAR}");
+    let from_env = env::var(VAR).ok().filter(|v| !v.trim().is_empty());
+    let commit = from_env.unwrap_or_else(|| {
+        let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+        let git = manifest_dir.join(".git");
+        // Re-run when HEAD moves: HEAD itself, the branch it names, and
+        // packed refs.
+        let head = git.join("HEAD");
+        watch(&head);
+        if let Some(r) = fs::read_to_string(&head)
+            .ok()
+            .and_then(|h| h.strip_prefix("ref: ").map(|r| r.trim().to_string()))
+        {
+            watch(&git.join(r));
+        }
+        watch(&git.join("packed-refs"));
+        std::process::Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .current_dir(&manifest_dir)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or_else(|| "unknown".to_string())
+    });
+    println!("cargo:rustc-env={VAR}={}", commit.trim());
 }
 
 /// `rerun-if-changed` for a file that exists (naming a missing file makes

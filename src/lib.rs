@@ -50,6 +50,24 @@
     )
 )]
 
+/// What this binary is: its version, the commit it was built from and the
+/// store backends it carries (`tessera --version`, `tessera_build_info`).
+pub mod build_info {
+    /// The crate version.
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    /// The commit built (12 hex digits), or `unknown` (see `build.rs`).
+    pub const COMMIT: &str = env!("TESSERA_GIT_COMMIT");
+    /// Every store backend is compiled in; `[store]` picks one at start.
+    pub const BACKENDS: &str = "sled,postgres";
+    /// `tessera --version`'s text after the program name.
+    pub const LONG_VERSION: &str = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("TESSERA_GIT_COMMIT"),
+        "; backends: sled, postgres)"
+    );
+}
+
 pub mod audit;
 pub mod backchannel;
 pub mod backend;

@@ -28,7 +28,7 @@ use tessera_actors::directory::{ClientSpec, CreateClient, DirectoryError, Rotate
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
-    version,
+    version = tessera::build_info::LONG_VERSION,
     about = "OAuth 2.1 / OpenID Connect authorization server and token engine"
 )]
 struct Cli {

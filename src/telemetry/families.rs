@@ -79,6 +79,10 @@ pub(super) fn describe() {
     describe_gauge!("tessera_revoked_entries", "Entries in the revoked set");
     // Accounts.
     describe_gauge!("tessera_clients", "Registered clients");
+    describe_gauge!(
+        "tessera_build_info",
+        "Always 1; the labels say what runs: version, commit, backends"
+    );
     describe_gauge!("tessera_users", "User accounts");
     describe_gauge!("tessera_entities", "Entities");
     describe_gauge!("tessera_sessions_active", "Browser sessions held");
@@ -259,6 +263,13 @@ pub(super) fn describe() {
 /// a rare event (reuse detection, a failed flush) shows 0 rather than
 /// "no data".
 pub(super) fn register_series() {
+    metrics::gauge!(
+        "tessera_build_info",
+        "version" => crate::build_info::VERSION,
+        "commit" => crate::build_info::COMMIT,
+        "backends" => crate::build_info::BACKENDS
+    )
+    .set(1.0);
     for name in [
         "tessera_authorization_codes_issued_total",
         "tessera_code_replays_total",

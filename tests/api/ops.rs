@@ -225,3 +225,62 @@ async fn the_api_page_is_served_from_the_binary_over_the_generated_document() {
         );
     }
 }
+
+/// The commit `git` names for this checkout, when git and a checkout are
+/// there (a source tarball has neither).
+fn checkout_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8(out.stdout).ok()?.trim().to_string())
+}
+
+#[test]
+fn version_names_the_commit_and_the_backends() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected_commit = checkout_commit().unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        text.trim(),
+        format!(
+            "tessera {} (commit {expected_commit}; backends: sled, postgres)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[actix_web::test]
+async fn build_info_is_a_metric() {
+    let app = spawn_app().await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("tessera_build_info{"))
+        .unwrap_or_else(|| panic!("no tessera_build_info in {text}"));
+    assert!(line.ends_with(" 1"), "{line}");
+    assert!(
+        line.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        "{line}"
+    );
+    assert!(line.contains(r#"backends="sled,postgres""#), "{line}");
+    let commit = tessera::build_info::COMMIT;
+    assert!(line.contains(&format!("commit=\"{commit}\"")), "{line}");
+    if let Some(c) = checkout_commit() {
+        assert_eq!(commit, c, "the library was built from this checkout");
+    }
+}
