@@ -54,10 +54,15 @@ pub fn cookie_secret(req: &HttpRequest, state: &AppState) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
-/// Whether `s` still authenticates `u` now.
+/// Whether `s` still authenticates `u` now. A console session (kept by
+/// the same registry under its own cookie) never signs anyone in to the
+/// other pages, whatever cookie its secret arrives in.
 fn valid(state: &AppState, s: &Session, u: &User) -> bool {
     let now = state.engine.clock.now();
-    s.is_live(now) && u.status == UserStatus::Active && u.credentials_changed_at <= s.created_at
+    s.is_live(now)
+        && u.status == UserStatus::Active
+        && u.credentials_changed_at <= s.created_at
+        && s.amr.first().map(String::as_str) != Some(crate::routes::console::session::MARK)
 }
 
 /// The live, fully authenticated session of the request, with its user.

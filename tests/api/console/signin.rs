@@ -341,3 +341,40 @@ async fn the_console_session_has_an_idle_and_an_absolute_limit() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// A console session's secret signs nobody in to the other pages, even
+/// when it arrives in the login session's cookie: the same registry keeps
+/// both, the console mark keeps them apart.
+#[actix_web::test]
+async fn a_console_secret_is_no_login_session() {
+    let app = spawn_app().await;
+    let (id, session) = logged_in_user(&app, "root").await;
+    make_admin(&app, id).await;
+    let (_, pair, html) = signin_form(&app, Some(&session)).await;
+    let at = html
+        .find("/admin/console/signin/user")
+        .expect("continue form");
+    let user_csrf = csrf_in(&html[at..]).unwrap();
+    let r = post(
+        &app,
+        "/admin/console/signin/user",
+        Some(&format!("{session}; {pair}")),
+        &[("csrf", &user_csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let console = cookie_pair(&r, CONSOLE_COOKIE).unwrap();
+    let secret = console.split_once('=').unwrap().1;
+    let as_login = format!("tessera_session={secret}");
+    // The user's own login session reaches the session API; the console
+    // secret in its place does not.
+    let own = get(&app, "/sessions", Some(&session)).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    let r = get(&app, "/sessions", Some(&as_login)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = get(&app, "/account", Some(&as_login)).await;
+    assert_ne!(r.status(), StatusCode::OK);
+    // The console itself still takes it.
+    let r = get(&app, "/admin/console", Some(&console)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
