@@ -69,6 +69,19 @@ fn csrf_refused() -> ApiError {
     )
 }
 
+/// A JSON body whose `csrf` (read by `csrf`) is the login page's token.
+fn checked<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+    csrf: fn(&T) -> Option<&str>,
+) -> Result<T, ApiError> {
+    let b: T = json_body(req, body)?;
+    if !csrf_ok(req, csrf(&b)) {
+        return Err(csrf_refused());
+    }
+    Ok(b)
+}
+
 fn started(s: Started) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -109,10 +122,7 @@ pub async fn login_start(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let b: PasskeyStartBody = json_body(&req, &body)?;
-    if !csrf_ok(&req, b.csrf.as_deref()) {
-        return Err(csrf_refused());
-    }
+    checked(&req, &body, |b: &PasskeyStartBody| b.csrf.as_deref())?;
     let now = state.engine.clock.now();
     Ok(started(state.passkeys.start_login(now).await?))
 }
@@ -133,10 +143,7 @@ pub async fn login_finish(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let b: PasskeyFinishBody = json_body(&req, &body)?;
-    if !csrf_ok(&req, b.csrf.as_deref()) {
-        return Err(csrf_refused());
-    }
+    let b = checked(&req, &body, |b: &PasskeyFinishBody| b.csrf.as_deref())?;
     let credential: PublicKeyCredential = parse_credential(b.credential)?;
     if let Some(a) = b.application_id.as_deref() {
         if state.engine.clients.get(a).is_none() {
@@ -216,10 +223,7 @@ pub async fn mfa_start(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let b: PasskeyStartBody = json_body(&req, &body)?;
-    if !csrf_ok(&req, b.csrf.as_deref()) {
-        return Err(csrf_refused());
-    }
+    checked(&req, &body, |b: &PasskeyStartBody| b.csrf.as_deref())?;
     let Some((pending, user)) = pending_session(&req, &state) else {
         return Err(ApiError::unauthorized(
             "no login is waiting for a second factor; log in again",
@@ -251,10 +255,7 @@ pub async fn mfa_finish(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let b: PasskeyFinishBody = json_body(&req, &body)?;
-    if !csrf_ok(&req, b.csrf.as_deref()) {
-        return Err(csrf_refused());
-    }
+    let b = checked(&req, &body, |b: &PasskeyFinishBody| b.csrf.as_deref())?;
     let credential: PublicKeyCredential = parse_credential(b.credential)?;
     let Some((pending, user)) = pending_session(&req, &state) else {
         return Err(ApiError::unauthorized(

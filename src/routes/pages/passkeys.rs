@@ -110,6 +110,20 @@ fn csrf_refused() -> ApiError {
     )
 }
 
+/// A JSON body whose `csrf` (read by `csrf`) is `session`'s token.
+fn checked<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+    session: &tessera_actors::sessions::Session,
+    csrf: fn(&T) -> Option<&str>,
+) -> Result<T, ApiError> {
+    let b: T = json_body(req, body)?;
+    if !session_csrf_ok(session, csrf(&b)) {
+        return Err(csrf_refused());
+    }
+    Ok(b)
+}
+
 fn listed(user: &tessera_actors::directory::User) -> Vec<PasskeyView> {
     user.passkeys.iter().map(PasskeyView::new).collect()
 }
@@ -230,10 +244,9 @@ pub async fn register_start(
         return Err(not_signed_in());
     };
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
-    let b: RegisterStartBody = json_body(&req, &body)?;
-    if !session_csrf_ok(&session, b.csrf.as_deref()) {
-        return Err(csrf_refused());
-    }
+    let b = checked(&req, &body, &session, |b: &RegisterStartBody| {
+        b.csrf.as_deref()
+    })?;
     let now = state.engine.clock.now();
     if !state.passkeys.recent(&session, now) {
         return Err(reauth_required());
@@ -275,10 +288,9 @@ pub async fn register_finish(
         return Err(not_signed_in());
     };
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
-    let b: RegisterFinishBody = json_body(&req, &body)?;
-    if !session_csrf_ok(&session, b.csrf.as_deref()) {
-        return Err(csrf_refused());
-    }
+    let b = checked(&req, &body, &session, |b: &RegisterFinishBody| {
+        b.csrf.as_deref()
+    })?;
     let credential: RegisterPublicKeyCredential = parse_credential(b.credential)?;
     let now = state.engine.clock.now();
     if !state.passkeys.recent(&session, now) {
